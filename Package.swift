@@ -1,0 +1,48 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Ponder",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ponder", targets: ["ponder"]),
+        .library(name: "GGUF", targets: ["GGUF"]),
+        .library(name: "Inference", targets: ["Inference"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System-library shims.
+        .systemLibrary(name: "CNCurses",
+                       providers: [.apt(["libncurses-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+
+        // Model files.
+        .target(name: "GGUF"),
+
+        // Tensors, kernels, tokenizers, chat templates, models.
+        .target(name: "Inference", dependencies: ["GGUF", "COpenBLAS"]),
+
+        // Staged reasoning and beam search (issue 5).
+        .target(name: "Reasoning", dependencies: ["Inference"]),
+
+        // Terminal UI (issue 6). Does not import Inference.
+        .target(name: "TUI", dependencies: ["CNCurses"]),
+
+        .executableTarget(
+            name: "ponder",
+            dependencies: [
+                "GGUF", "Inference",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF"],
+                    resources: [.copy("Regressions")]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "GGUF"],
+                    resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v6]
+)
