@@ -27,7 +27,7 @@ extension GGUFFile {
     public func optionalInt(_ key: String) throws(GGUFError) -> Int? {
         guard let value = value(forKey: key) else { return nil }
         guard let integer = value.integerValue else {
-            if value.doubleValue == nil { throw mismatch(key, "an integer", value) }
+            guard value.type == .uint64 || value.type == .int64 else { throw mismatch(key, "an integer", value) }
             throw GGUFError(file: path, kind: .valueOutOfRange(key: key, value: "\(value)"))
         }
         return integer
