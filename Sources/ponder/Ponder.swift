@@ -5,6 +5,22 @@ struct Ponder: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ponder",
         abstract: "Chat about an image with a local vision-language model and watch it reason.",
-        subcommands: []
+        discussion: """
+            Ponder reads GGUF model files (llama.cpp's format). The engine, the reasoning view and \
+            the bundled demo model are under construction; these commands work today:
+
+              ponder inspect model.gguf               what a model file holds
+              ponder inspect mmproj.gguf --json       the same, as JSON
+              ponder tokenize --model model.gguf "Hello, world"
+              ponder tokenize --model model.gguf --special "<|im_start|>user"
+            """,
+        subcommands: [Inspect.self, Tokenize.self]
     )
+}
+
+/// A failure reported to the user as one sentence on stderr, with a non-zero exit code.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+    init(_ error: any Error) { self.description = String(describing: error) }
 }

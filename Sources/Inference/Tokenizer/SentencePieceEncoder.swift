@@ -1,0 +1,123 @@
+/// SentencePiece-style tokenization as llama.cpp's `llm_tokenizer_spm_session`: start from
+/// UTF-8 characters, repeatedly merge the adjacent pair whose concatenation is the
+/// highest-scoring token (leftmost first on ties), and fall back to `<0xNN>` byte tokens for
+/// symbols that are no token.
+struct SentencePieceEncoder: Sendable {
+    private let tokens: ByteStringTable
+    private let scores: [Float]
+    /// The token of each byte (`<0xNN>`, else the one-byte text), or -1.
+    private let byteTokens: [Int32]
+    private let unknownToken: Int32?
+
+    init(vocabulary: Vocabulary) {
+        var table = ByteStringTable(capacity: vocabulary.count)
+        for text in vocabulary.tokens { table.insert(Array(text.utf8)) }
+        tokens = table
+        scores = vocabulary.scores
+        let hex = Array("0123456789ABCDEF".utf8)
+        byteTokens = (0..<256).map { byte in
+            let name: [UInt8] = [0x3C, 0x30, 0x78, hex[byte >> 4], hex[byte & 15], 0x3E]  // <0xNN>
+            if let id = table.find(name) { return Int32(id) }
+            if let id = table.find([UInt8(byte)]) { return Int32(id) }
+            return -1
+        }
+        unknownToken = vocabulary.specialTokens.unknown.map(Int32.init)
+    }
+
+    struct Bigram {
+        var score: Float
+        var left: Int32
+        var right: Int32
+        var size: Int32
+
+        /// llama.cpp's order: higher score first, then the leftmost pair.
+        @inline(__always) func precedes(_ other: Bigram) -> Bool {
+            score > other.score || (score == other.score && left < other.left)
+        }
+    }
+
+    /// Appends the tokens of `text` (already escaped: spaces as U+2581) to `output`.
+    func encode(_ text: [UInt8], into output: inout [Int32]) {
+        guard !text.isEmpty else { return }
+        var starts: [Int32] = []
+        var lengths: [Int32] = []
+        var offset = 0
+        while offset < text.count {
+            let lead = text[offset] >> 4
+            let length = min(lead < 0xC ? 1 : lead < 0xE ? 2 : lead == 0xE ? 3 : 4, text.count - offset)
+            starts.append(Int32(offset))
+            lengths.append(Int32(length))
+            offset += length
+        }
+        let count = starts.count
+        var previous = (0..<count).map { Int32($0 - 1) }
+        var next = (0..<count).map { $0 + 1 == count ? Int32(-1) : Int32($0 + 1) }
+        var heap: [Bigram] = []
+
+        text.withUnsafeBufferPointer { buffer in
+            func addBigram(_ left: Int32, _ right: Int32) {
+                guard left >= 0, right >= 0 else { return }
+                let start = Int(starts[Int(left)])
+                let size = Int(lengths[Int(left)] + lengths[Int(right)])
+                guard let token = tokens.find(UnsafeBufferPointer(rebasing: buffer[start..<(start + size)])) else { return }
+                push(Bigram(score: scores[token], left: left, right: right, size: Int32(size)), &heap)
+            }
+            for index in 1..<max(1, count) { addBigram(Int32(index - 1), Int32(index)) }
+            while let bigram = pop(&heap) {
+                let left = Int(bigram.left), right = Int(bigram.right)
+                guard lengths[left] > 0, lengths[right] > 0, lengths[left] + lengths[right] == bigram.size else { continue }
+                lengths[left] += lengths[right]
+                lengths[right] = 0
+                next[left] = next[right]
+                if next[right] >= 0 { previous[Int(next[right])] = bigram.left }
+                addBigram(previous[left], bigram.left)
+                addBigram(bigram.left, next[left])
+            }
+            var index: Int32 = 0
+            while index >= 0 {
+                let start = Int(starts[Int(index)]), length = Int(lengths[Int(index)])
+                if let token = tokens.find(UnsafeBufferPointer(rebasing: buffer[start..<(start + length)])) {
+                    output.append(Int32(token))
+                } else {
+                    for byte in buffer[start..<(start + length)] {
+                        let token = byteTokens[Int(byte)]
+                        // llama.cpp throws when a byte has no token; Ponder emits <unk> instead.
+                        if token >= 0 { output.append(token) } else if let unknownToken { output.append(unknownToken) }
+                    }
+                }
+                index = next[Int(index)]
+            }
+        }
+    }
+
+    @inline(__always)
+    private func push(_ bigram: Bigram, _ heap: inout [Bigram]) {
+        heap.append(bigram)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard heap[child].precedes(heap[parent]) else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    @inline(__always)
+    private func pop(_ heap: inout [Bigram]) -> Bigram? {
+        guard let last = heap.popLast() else { return nil }
+        guard !heap.isEmpty else { return last }
+        let top = heap[0]
+        heap[0] = last
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var best = parent
+            if left < heap.count && heap[left].precedes(heap[best]) { best = left }
+            if right < heap.count && heap[right].precedes(heap[best]) { best = right }
+            if best == parent { break }
+            heap.swapAt(parent, best)
+            parent = best
+        }
+        return top
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import GGUF
+import Inference
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what a GGUF model or projector file holds.",
+        discussion: """
+            Prints the architecture, parameter count, file type, context length, tokenizer and \
+            vocabulary size, chat-template family, and tensor bytes per type; for a vision \
+            projector (mmproj) file, the projector type and image size.
+
+            Examples:
+              ponder inspect model.gguf
+              ponder inspect mmproj.gguf --json
+            """)
+
+    @Argument(help: "The GGUF file.", completion: .file(extensions: ["gguf"]))
+    var file: String
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func run() throws {
+        let summary: ModelSummary
+        do {
+            summary = try ModelSummary(file: GGUFFile(path: file))
+        } catch {
+            throw CommandFailure(error)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let data = try encoder.encode(summary)
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(summary.text)
+        }
+    }
+}
