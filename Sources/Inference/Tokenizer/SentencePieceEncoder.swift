@@ -8,6 +8,10 @@ struct SentencePieceEncoder: Sendable {
     /// The token of each byte (`<0xNN>`, else the one-byte text), or -1.
     private let byteTokens: [Int32]
     private let unknownToken: Int32?
+    /// True when no token has U+2581 after another character than U+2581: then no merge crosses
+    /// the start of a word, and each word can be merged on its own with the same result (and a
+    /// small work queue instead of one as long as the text).
+    private let wordsAreIndependent: Bool
 
     init(vocabulary: Vocabulary) {
         var table = ByteStringTable(capacity: vocabulary.count)
@@ -22,6 +26,14 @@ struct SentencePieceEncoder: Sendable {
             return -1
         }
         unknownToken = vocabulary.specialTokens.unknown.map(Int32.init)
+        wordsAreIndependent = !vocabulary.tokens.contains { text in
+            var previous: Unicode.Scalar?
+            for scalar in text.unicodeScalars {
+                if scalar == "\u{2581}", let previous, previous != "\u{2581}" { return true }
+                previous = scalar
+            }
+            return false
+        }
     }
 
     struct Bigram {
@@ -36,46 +48,68 @@ struct SentencePieceEncoder: Sendable {
         }
     }
 
-    /// Appends the tokens of `text` (already escaped: spaces as U+2581) to `output`.
-    func encode(_ text: [UInt8], into output: inout [Int32]) {
-        guard !text.isEmpty else { return }
+    /// Symbols of one text being merged (llama.cpp's `llm_symbol` list and work queue).
+    private struct State {
         var starts: [Int32] = []
         var lengths: [Int32] = []
+        var previous: [Int32] = []
+        var next: [Int32] = []
+        var heap: [Bigram] = []
+    }
+
+    /// Appends the tokens of `text` (already escaped: spaces as U+2581) to `output`.
+    func encode(_ text: [UInt8], into output: inout [Int32]) {
+        guard wordsAreIndependent else { return encodeSegment(text[...], into: &output) }
+        var start = 0
+        var index = 3
+        while index + 3 <= text.count {
+            // A word starts at a U+2581 (E2 96 81) that does not follow another one.
+            if text[index] == 0xE2 && text[index + 1] == 0x96 && text[index + 2] == 0x81
+                && !(text[index - 3] == 0xE2 && text[index - 2] == 0x96 && text[index - 1] == 0x81) {
+                encodeSegment(text[start..<index], into: &output)
+                start = index
+                index += 3
+            } else {
+                index += 1
+            }
+        }
+        encodeSegment(text[start...], into: &output)
+    }
+
+    private func encodeSegment(_ text: ArraySlice<UInt8>, into output: inout [Int32]) {
+        guard !text.isEmpty else { return }
+        let text = Array(text)
+        var state = State()
         var offset = 0
         while offset < text.count {
             let lead = text[offset] >> 4
             let length = min(lead < 0xC ? 1 : lead < 0xE ? 2 : lead == 0xE ? 3 : 4, text.count - offset)
-            starts.append(Int32(offset))
-            lengths.append(Int32(length))
+            state.starts.append(Int32(offset))
+            state.lengths.append(Int32(length))
             offset += length
         }
-        let count = starts.count
-        var previous = (0..<count).map { Int32($0 - 1) }
-        var next = (0..<count).map { $0 + 1 == count ? Int32(-1) : Int32($0 + 1) }
-        var heap: [Bigram] = []
+        let count = state.starts.count
+        state.previous = (0..<count).map { Int32($0 - 1) }
+        state.next = (0..<count).map { $0 + 1 == count ? Int32(-1) : Int32($0 + 1) }
+        state.heap.reserveCapacity(count)
 
         text.withUnsafeBufferPointer { buffer in
-            func addBigram(_ left: Int32, _ right: Int32) {
-                guard left >= 0, right >= 0 else { return }
-                let start = Int(starts[Int(left)])
-                let size = Int(lengths[Int(left)] + lengths[Int(right)])
-                guard let token = tokens.find(UnsafeBufferPointer(rebasing: buffer[start..<(start + size)])) else { return }
-                push(Bigram(score: scores[token], left: left, right: right, size: Int32(size)), &heap)
-            }
-            for index in 1..<max(1, count) { addBigram(Int32(index - 1), Int32(index)) }
-            while let bigram = pop(&heap) {
+            for index in 1..<max(1, count) { addBigram(Int32(index - 1), Int32(index), buffer, &state) }
+            while let bigram = pop(&state.heap) {
                 let left = Int(bigram.left), right = Int(bigram.right)
-                guard lengths[left] > 0, lengths[right] > 0, lengths[left] + lengths[right] == bigram.size else { continue }
-                lengths[left] += lengths[right]
-                lengths[right] = 0
-                next[left] = next[right]
-                if next[right] >= 0 { previous[Int(next[right])] = bigram.left }
-                addBigram(previous[left], bigram.left)
-                addBigram(bigram.left, next[left])
+                let leftLength = state.lengths[left], rightLength = state.lengths[right]
+                guard leftLength > 0, rightLength > 0, leftLength + rightLength == bigram.size else { continue }
+                state.lengths[left] = leftLength + rightLength
+                state.lengths[right] = 0
+                let after = state.next[right]
+                state.next[left] = after
+                if after >= 0 { state.previous[Int(after)] = bigram.left }
+                addBigram(state.previous[left], bigram.left, buffer, &state)
+                addBigram(bigram.left, after, buffer, &state)
             }
             var index: Int32 = 0
             while index >= 0 {
-                let start = Int(starts[Int(index)]), length = Int(lengths[Int(index)])
+                let start = Int(state.starts[Int(index)]), length = Int(state.lengths[Int(index)])
                 if let token = tokens.find(UnsafeBufferPointer(rebasing: buffer[start..<(start + length)])) {
                     output.append(Int32(token))
                 } else {
@@ -85,9 +119,18 @@ struct SentencePieceEncoder: Sendable {
                         if token >= 0 { output.append(token) } else if let unknownToken { output.append(unknownToken) }
                     }
                 }
-                index = next[Int(index)]
+                index = state.next[Int(index)]
             }
         }
+    }
+
+    @inline(__always)
+    private func addBigram(_ left: Int32, _ right: Int32, _ buffer: UnsafeBufferPointer<UInt8>, _ state: inout State) {
+        guard left >= 0, right >= 0 else { return }
+        let start = Int(state.starts[Int(left)])
+        let size = Int(state.lengths[Int(left)] + state.lengths[Int(right)])
+        guard let token = tokens.find(UnsafeBufferPointer(rebasing: buffer[start..<(start + size)])) else { return }
+        push(Bigram(score: scores[token], left: left, right: right, size: Int32(size)), &state.heap)
     }
 
     @inline(__always)
