@@ -81,16 +81,9 @@ public enum HalfFloat {
     /// Converts `count` f16 values (unaligned, little-endian) to f32.
     public static func convertF16(_ source: UnsafeRawPointer, to destination: UnsafeMutablePointer<Float>,
                                   count: Int) {
-        var i = 0
-        while i + 8 <= count {
-            let h = source.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<UInt16>.self)
-            let f = floats(fromF16Bits: h)
-            UnsafeMutableRawPointer(destination + i).storeBytes(of: f, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < count {
+        // A plain loop over the branchless scalar form; LLVM vectorizes it.
+        for i in 0..<count {
             destination[i] = float(fromF16Bits: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-            i += 1
         }
     }
 
@@ -120,19 +113,5 @@ public enum HalfFloat {
     public static func convertToBF16(_ source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<UInt16>,
                                      count: Int) {
         for i in 0..<count { destination[i] = bf16Bits(from: source[i]) }
-    }
-
-    /// Eight lanes of `float(fromF16Bits:)`.
-    @inline(__always)
-    static func floats(fromF16Bits bits: SIMD8<UInt16>) -> SIMD8<Float> {
-        let h = SIMD8<UInt32>(truncatingIfNeeded: bits)
-        let sign = (h & 0x8000) &<< 16
-        let magnitude = h & 0x7FFF
-        let shifted = magnitude &<< 13
-        var result = shifted &+ 0x3800_0000
-        result.replace(with: shifted | 0x7F80_0000, where: magnitude .>= 0x7C00)
-        let subnormal = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: magnitude)) * 0x1p-24
-        result.replace(with: unsafeBitCast(subnormal, to: SIMD8<UInt32>.self), where: magnitude .< 0x0400)
-        return unsafeBitCast(sign | result, to: SIMD8<Float>.self)
     }
 }

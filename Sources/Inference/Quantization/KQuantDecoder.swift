@@ -7,6 +7,10 @@
 /// Bit-plane layouts: in Q2_K/Q3_K each 32-byte group of `qs` holds four 32-element runs at
 /// shifts 0, 2, 4, 6; Q4_K/Q5_K nibbles hold two 32-element runs per 32 bytes (low, high);
 /// high-bit masks (`hmask`, `qh`) give bit k of byte l to element 32k + l.
+///
+/// Most decoders work in two passes per block: unpack the integer quants into a 256-byte
+/// stack buffer with byte operations at constant shifts, then scale them to floats. Both
+/// passes vectorize; a fused loop with per-run shift amounts does not.
 enum KQuantDecoder {
     /// Elements per block.
     static let blockSize = 256
@@ -15,27 +19,31 @@ enum KQuantDecoder {
     /// f16 `d`, f16 `dmin`. 84 bytes.
     @Sendable
     static func q2_K(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, _ blockCount: Int) {
-        for b in 0..<blockCount {
-            let block = source + b * 84
-            let y = destination + b * blockSize
-            let scales = block
-            let qs = block + 16
-            let d = loadF16(block, 80)
-            let dmin = loadF16(block, 82)
-            for half in 0..<2 {                       // elements 128·half ..< 128·half + 128
-                let q = qs + 32 * half
-                for shift in 0..<4 {                  // 32-element run at bit 2·shift
-                    let bit = UInt8(2 * shift)
-                    for part in 0..<2 {               // 16-element sub-block
-                        let sc = scales.load(fromByteOffset: 8 * half + 2 * shift + part, as: UInt8.self)
-                        let dl = d * Float(sc & 0x0F)
-                        let ml = dmin * Float(sc >> 4)
-                        let out = y + 128 * half + 32 * shift + 16 * part
-                        let qp = q + 16 * part
-                        for l in 0..<16 {
-                            let v = (qp.load(fromByteOffset: l, as: UInt8.self) >> bit) & 3
-                            out[l] = dl * Float(v) - ml
-                        }
+        withQuantBuffer { q in
+            for b in 0..<blockCount {
+                let block = source + b * 84
+                let y = destination + b * blockSize
+                let scales = block
+                let qs = block + 16
+                let d = loadF16(block, 80)
+                let dmin = loadF16(block, 82)
+                for half in 0..<2 {                   // elements 128·half ..< 128·half + 128
+                    for l in 0..<32 {
+                        let byte = qs.load(fromByteOffset: 32 * half + l, as: UInt8.self)
+                        q[128 * half + l] = Int8(byte & 3)
+                        q[128 * half + 32 + l] = Int8((byte >> 2) & 3)
+                        q[128 * half + 64 + l] = Int8((byte >> 4) & 3)
+                        q[128 * half + 96 + l] = Int8(byte >> 6)
+                    }
+                }
+                for pair in 0..<8 {                   // two 16-element sub-blocks per pass
+                    let sc0 = scales.load(fromByteOffset: 2 * pair, as: UInt8.self)
+                    let sc1 = scales.load(fromByteOffset: 2 * pair + 1, as: UInt8.self)
+                    let dl0 = d * Float(sc0 & 0x0F), ml0 = dmin * Float(sc0 >> 4)
+                    let dl1 = d * Float(sc1 & 0x0F), ml1 = dmin * Float(sc1 >> 4)
+                    for l in 0..<32 {
+                        let dl = l < 16 ? dl0 : dl1, ml = l < 16 ? ml0 : ml1
+                        y[32 * pair + l] = dl * Float(q[32 * pair + l]) - ml
                     }
                 }
             }
@@ -46,33 +54,36 @@ enum KQuantDecoder {
     /// 110 bytes. An element's value is its 2 low bits minus 4 when its `hmask` bit is clear.
     @Sendable
     static func q3_K(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, _ blockCount: Int) {
-        for b in 0..<blockCount {
-            let block = source + b * 110
-            let y = destination + b * blockSize
-            let hmask = block
-            let qs = block + 32
-            let packed = block + 96
-            let d = loadF16(block, 108)
-            for half in 0..<2 {
-                let q = qs + 32 * half
-                for shift in 0..<4 {
-                    let bit = UInt8(2 * shift)
-                    let maskBit = UInt8(4 * half + shift)   // hmask bit for this 32-element run
-                    for part in 0..<2 {
-                        let j = 8 * half + 2 * shift + part // sub-block 0..<16
-                        let low = j < 8
-                            ? packed.load(fromByteOffset: j, as: UInt8.self) & 0x0F
-                            : packed.load(fromByteOffset: j - 8, as: UInt8.self) >> 4
-                        let high = (packed.load(fromByteOffset: 8 + j % 4, as: UInt8.self) >> UInt8(2 * (j / 4))) & 3
-                        let dl = d * Float(Int32(low | (high << 4)) &- 32)
-                        let out = y + 128 * half + 32 * shift + 16 * part
-                        let qp = q + 16 * part
-                        let hp = hmask + 16 * part
-                        for l in 0..<16 {
-                            let v = Int32((qp.load(fromByteOffset: l, as: UInt8.self) >> bit) & 3)
-                            let h = Int32((hp.load(fromByteOffset: l, as: UInt8.self) >> maskBit) & 1)
-                            out[l] = dl * Float(v &- ((h ^ 1) << 2))
-                        }
+        withQuantBuffer { q in
+            for b in 0..<blockCount {
+                let block = source + b * 110
+                let y = destination + b * blockSize
+                let hmask = block
+                let qs = block + 32
+                let packed = block + 96
+                let d = loadF16(block, 108)
+                for half in 0..<2 {
+                    for l in 0..<32 {
+                        let byte = qs.load(fromByteOffset: 32 * half + l, as: UInt8.self)
+                        // hmask bits 4·half ..< 4·half + 4, moved down to bits 0..<4.
+                        let h = hmask.load(fromByteOffset: l, as: UInt8.self) >> (half == 0 ? 0 : 4)
+                        q[128 * half + l] = Int8(byte & 3) &- Int8((~h & 1) << 2)
+                        q[128 * half + 32 + l] = Int8((byte >> 2) & 3) &- Int8((~h & 2) << 1)
+                        q[128 * half + 64 + l] = Int8((byte >> 4) & 3) &- Int8(~h & 4)
+                        q[128 * half + 96 + l] = Int8(byte >> 6) &- Int8((~h & 8) >> 1)
+                    }
+                }
+                @inline(__always) func scale(_ sub: Int) -> Float {
+                    let low = sub < 8
+                        ? packed.load(fromByteOffset: sub, as: UInt8.self) & 0x0F
+                        : packed.load(fromByteOffset: sub - 8, as: UInt8.self) >> 4
+                    let high = (packed.load(fromByteOffset: 8 + sub % 4, as: UInt8.self) &>> UInt8(2 * (sub / 4))) & 3
+                    return d * Float(Int32(low | (high << 4)) &- 32)
+                }
+                for pair in 0..<8 {                   // two 16-element sub-blocks per pass
+                    let dl0 = scale(2 * pair), dl1 = scale(2 * pair + 1)
+                    for l in 0..<32 {
+                        y[32 * pair + l] = (l < 16 ? dl0 : dl1) * Float(q[32 * pair + l])
                     }
                 }
             }
@@ -110,29 +121,30 @@ enum KQuantDecoder {
     /// 128 bytes of nibbles. 176 bytes.
     @Sendable
     static func q5_K(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, _ blockCount: Int) {
-        for b in 0..<blockCount {
-            let block = source + b * 176
-            let y = destination + b * blockSize
-            let d = loadF16(block, 0)
-            let dmin = loadF16(block, 2)
-            let packed = block + 4
-            let qh = block + 16
-            let qs = block + 48
-            for pair in 0..<4 {
-                let q = qs + 32 * pair
-                let (sc0, m0) = scaleAndMin(packed, 2 * pair)
-                let (sc1, m1) = scaleAndMin(packed, 2 * pair + 1)
-                let d0 = d * Float(sc0), dm0 = dmin * Float(m0)
-                let d1 = d * Float(sc1), dm1 = dmin * Float(m1)
-                let bit0 = UInt8(2 * pair), bit1 = UInt8(2 * pair + 1)
-                let out = y + 64 * pair
+        withQuantBuffer { q in
+            for b in 0..<blockCount {
+                let block = source + b * 176
+                let y = destination + b * blockSize
+                let d = loadF16(block, 0)
+                let dmin = loadF16(block, 2)
+                let packed = block + 4
+                let qh = block + 16
+                let qs = block + 48
                 for l in 0..<32 {
-                    let byte = q.load(fromByteOffset: l, as: UInt8.self)
-                    let high = qh.load(fromByteOffset: l, as: UInt8.self)
-                    let v0 = (byte & 0x0F) | (((high >> bit0) & 1) << 4)
-                    let v1 = (byte >> 4) | (((high >> bit1) & 1) << 4)
-                    out[l] = d0 * Float(v0) - dm0
-                    out[l + 32] = d1 * Float(v1) - dm1
+                    let h = qh.load(fromByteOffset: l, as: UInt8.self)
+                    @inline(__always) func nibbles(_ pair: Int, _ highBit: UInt8) {
+                        let byte = qs.load(fromByteOffset: 32 * pair + l, as: UInt8.self)
+                        q[64 * pair + l] = Int8((byte & 0x0F) | ((h >> highBit) & 1) << 4)
+                        q[64 * pair + 32 + l] = Int8((byte >> 4) | ((h >> (highBit + 1)) & 1) << 4)
+                    }
+                    nibbles(0, 0); nibbles(1, 2); nibbles(2, 4); nibbles(3, 6)
+                }
+                for sub in 0..<8 {
+                    let (sc, m) = scaleAndMin(packed, sub)
+                    let dl = d * Float(sc), ml = dmin * Float(m)
+                    for l in 0..<32 {
+                        y[32 * sub + l] = dl * Float(q[32 * sub + l]) - ml
+                    }
                 }
             }
         }
@@ -142,31 +154,40 @@ enum KQuantDecoder {
     /// 210 bytes. Values are 6-bit, offset by 32.
     @Sendable
     static func q6_K(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, _ blockCount: Int) {
-        for b in 0..<blockCount {
-            let block = source + b * 210
-            let y = destination + b * blockSize
-            let d = loadF16(block, 208)
-            for half in 0..<2 {                       // elements 128·half ..< 128·half + 128
-                let ql = block + 64 * half
-                let qh = block + 128 + 32 * half
-                let scales = block + 192 + 8 * half
-                for run in 0..<4 {                    // 32-element run
-                    let nibbleShift = UInt8(4 * (run / 2))
-                    let lowBase = 32 * (run % 2)
-                    let highShift = UInt8(2 * run)
-                    for part in 0..<2 {
-                        let scale = scales.load(fromByteOffset: 2 * run + part, as: Int8.self)
-                        let dl = d * Float(scale)
-                        let out = y + 128 * half + 32 * run + 16 * part
-                        for l in 0..<16 {
-                            let i = 16 * part + l
-                            let low = (ql.load(fromByteOffset: lowBase + i, as: UInt8.self) >> nibbleShift) & 0x0F
-                            let high = (qh.load(fromByteOffset: i, as: UInt8.self) >> highShift) & 3
-                            out[l] = dl * Float(Int32(low | (high << 4)) &- 32)
-                        }
+        withQuantBuffer { q in
+            for b in 0..<blockCount {
+                let block = source + b * 210
+                let y = destination + b * blockSize
+                let d = loadF16(block, 208)
+                for half in 0..<2 {                   // elements 128·half ..< 128·half + 128
+                    let ql = block + 64 * half
+                    let qh = block + 128 + 32 * half
+                    for l in 0..<32 {
+                        let a = ql.load(fromByteOffset: l, as: UInt8.self)
+                        let c = ql.load(fromByteOffset: 32 + l, as: UInt8.self)
+                        let h = qh.load(fromByteOffset: l, as: UInt8.self)
+                        q[128 * half + l] = Int8((a & 0x0F) | (h & 3) << 4) &- 32
+                        q[128 * half + 32 + l] = Int8((c & 0x0F) | ((h >> 2) & 3) << 4) &- 32
+                        q[128 * half + 64 + l] = Int8((a >> 4) | ((h >> 4) & 3) << 4) &- 32
+                        q[128 * half + 96 + l] = Int8((c >> 4) | (h >> 6) << 4) &- 32
+                    }
+                }
+                for pair in 0..<8 {                   // two 16-element sub-blocks per pass
+                    let dl0 = d * Float(block.load(fromByteOffset: 192 + 2 * pair, as: Int8.self))
+                    let dl1 = d * Float(block.load(fromByteOffset: 193 + 2 * pair, as: Int8.self))
+                    for l in 0..<32 {
+                        y[32 * pair + l] = (l < 16 ? dl0 : dl1) * Float(q[32 * pair + l])
                     }
                 }
             }
+        }
+    }
+
+    /// Runs `body` with a 256-byte stack buffer for one block's unpacked integer quants.
+    @inline(__always)
+    static func withQuantBuffer(_ body: (UnsafeMutablePointer<Int8>) -> Void) {
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: blockSize) { buffer in
+            body(buffer.baseAddress!)
         }
     }
 

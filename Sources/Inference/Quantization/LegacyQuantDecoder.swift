@@ -46,18 +46,16 @@ enum LegacyQuantDecoder {
     /// f16 `d`, u32 `qh` (fifth bits), 16 bytes of nibbles.
     @Sendable
     static func q5_0(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, _ blockCount: Int) {
-        for b in 0..<blockCount {
-            let block = source + b * 22
-            let y = destination + b * blockSize
-            let d = loadF16(block, 0)
-            let qh = block.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
-            let qs = block + 6
-            for j in 0..<16 {
-                let byte = UInt32(qs.load(fromByteOffset: j, as: UInt8.self))
-                let low = (byte & 0x0F) | (((qh >> UInt32(j)) & 1) << 4)
-                let high = (byte >> 4) | (((qh >> UInt32(j + 16)) & 1) << 4)
-                y[j] = d * Float(Int32(bitPattern: low) &- 16)
-                y[j + 16] = d * Float(Int32(bitPattern: high) &- 16)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { q in
+            let qp = UnsafeMutableRawPointer(q.baseAddress!)
+            for b in 0..<blockCount {
+                let block = source + b * 22
+                let y = destination + b * blockSize
+                let d = loadF16(block, 0)
+                unpackFiveBit(qh: block + 2, qs: block + 6, into: qp)
+                for j in 0..<32 {
+                    y[j] = d * Float(Int32(qp.load(fromByteOffset: j, as: UInt8.self)) &- 16)
+                }
             }
         }
     }
@@ -65,21 +63,41 @@ enum LegacyQuantDecoder {
     /// f16 `d`, f16 `m`, u32 `qh` (fifth bits), 16 bytes of nibbles.
     @Sendable
     static func q5_1(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, _ blockCount: Int) {
-        for b in 0..<blockCount {
-            let block = source + b * 24
-            let y = destination + b * blockSize
-            let d = loadF16(block, 0)
-            let m = loadF16(block, 2)
-            let qh = block.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
-            let qs = block + 8
-            for j in 0..<16 {
-                let byte = UInt32(qs.load(fromByteOffset: j, as: UInt8.self))
-                let low = (byte & 0x0F) | (((qh >> UInt32(j)) & 1) << 4)
-                let high = (byte >> 4) | (((qh >> UInt32(j + 16)) & 1) << 4)
-                y[j] = d * Float(low) + m
-                y[j + 16] = d * Float(high) + m
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { q in
+            let qp = UnsafeMutableRawPointer(q.baseAddress!)
+            for b in 0..<blockCount {
+                let block = source + b * 24
+                let y = destination + b * blockSize
+                let d = loadF16(block, 0)
+                let m = loadF16(block, 2)
+                unpackFiveBit(qh: block + 4, qs: block + 8, into: qp)
+                for j in 0..<32 {
+                    y[j] = d * Float(qp.load(fromByteOffset: j, as: UInt8.self)) + m
+                }
             }
         }
+    }
+
+    /// Writes the 32 five-bit values of a Q5_0/Q5_1 block as bytes: element j is nibble j
+    /// (low nibbles of the 16 `qs` bytes, then high nibbles) with bit j of `qh` as bit 4.
+    /// Done eight bytes at a time in 64-bit words (SWAR), since bit j of `qh` lands in a
+    /// different lane for every element.
+    @inline(__always)
+    static func unpackFiveBit(qh: UnsafeRawPointer, qs: UnsafeRawPointer, into q: UnsafeMutableRawPointer) {
+        let nibbles: UInt64 = 0x0F0F_0F0F_0F0F_0F0F
+        let word0 = qs.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
+        let word1 = qs.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        let high = qh.loadUnaligned(as: UInt32.self)
+        // Byte k of the result is 0x10 when bit k of `bits` is set, else 0.
+        @inline(__always) func spread(_ bits: UInt32) -> UInt64 {
+            let replicated = UInt64(bits & 0xFF) &* 0x0101_0101_0101_0101
+            let isolated = replicated & 0x8040_2010_0804_0201
+            return ((isolated &+ 0x7F7F_7F7F_7F7F_7F7F) & 0x8080_8080_8080_8080) &>> 3
+        }
+        q.storeBytes(of: (word0 & nibbles) | spread(high), toByteOffset: 0, as: UInt64.self)
+        q.storeBytes(of: (word1 & nibbles) | spread(high &>> 8), toByteOffset: 8, as: UInt64.self)
+        q.storeBytes(of: ((word0 &>> 4) & nibbles) | spread(high &>> 16), toByteOffset: 16, as: UInt64.self)
+        q.storeBytes(of: ((word1 &>> 4) & nibbles) | spread(high &>> 24), toByteOffset: 24, as: UInt64.self)
     }
 
     /// f16 `d`, 32 × i8.
