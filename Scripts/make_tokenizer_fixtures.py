@@ -123,6 +123,20 @@ TEST_STRINGS = [
 ]
 
 
+RANDOM_POOL = (list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") * 3 + list("0123456789") * 3
+               + list(" " * 12) + list("\t\n\r") + list(".,;:!?'\"()[]{}<>|/\\-_=+*&^%$#@~`")
+               + ["'s", "'LL", "'re", "\u00a0", "\u3000", "\u2003", "\u0085", "é", "ü", "ñ", "ß", "Ø", "e\u0301",
+                  "你", "好", "学", "タ", "ワ", "한", "ا", "ب", "α", "Ж", "€", "©", "±", "½", "²", "٣", "🙂", "👍🏽",
+                  "\u200d", "\ufe0f", "👨\u200d👩", "<|", "|>", "<s>", "</s>", "<|endoftext|>", "<|im_end|>",
+                  "<|eot_id|>", "<|user|>", "<tool_call>", "quokka", " Ponder"])
+
+
+def random_strings(count=150, seed=SEED + 1):
+    """Seeded random strings over a pool of every character class the pre-tokenizers care about."""
+    rng = random.Random(seed)
+    return ["".join(rng.choice(RANDOM_POOL) for _ in range(rng.randint(1, 40))) for _ in range(count)]
+
+
 # --------------------------------------------------------------------------- BPE families
 
 BPE_FAMILIES = [
@@ -388,6 +402,7 @@ def references(path):
         case["detokenized_plain"] = lv.detokenize(case["special"], True, False).hex()
         cases.append(case)
     entry["cases"] = cases
+    entry["random_cases"] = [lv.tokenize(text, True, True) for text in random_strings()]
     lv.close()
     return entry
 
@@ -439,7 +454,7 @@ def main():
     rng = random.Random(SEED)
     corpus = make_corpus(rng)
     weights_rng = np.random.default_rng(SEED)
-    fixture = {"strings": TEST_STRINGS, "modes": {n: [a, p] for n, a, p in MODES}, "vocabularies": []}
+    fixture = {"strings": TEST_STRINGS, "random_strings": random_strings(), "modes": {n: [a, p] for n, a, p in MODES}, "vocabularies": []}
 
     for fam in BPE_FAMILIES:
         tokens, types, merges = train_bpe(fam, corpus, 1800)

@@ -33,9 +33,12 @@ struct TokenizerReferences: Decodable {
         let pieces: [String]
         let pieces_without_special: [String: String]
         let cases: [Case]
+        /// `llama_tokenize(random_strings[i], add_special: true, parse_special: true)`.
+        let random_cases: [[Int32]]
     }
 
     let strings: [String]
+    let random_strings: [String]
     let vocabularies: [Vocabulary]
 
     static let directory: URL = {

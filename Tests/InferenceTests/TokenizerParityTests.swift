@@ -27,6 +27,15 @@ struct TokenizerParityTests {
         #expect(mismatches == 0)
     }
 
+    @Test("encode matches llama_tokenize on seeded random strings", arguments: names)
+    func encodeRandom(name: String) throws {
+        let tokenizer = try TokenizerReferences.tokenizer(named: name)
+        let reference = TokenizerReferences.vocabulary(named: name)
+        for (text, expected) in zip(TokenizerReferences.shared.random_strings, reference.random_cases) {
+            #expect(tokenizer.encode(text, addSpecial: true, parseSpecial: true) == expected, "\(name) \(shown(text))")
+        }
+    }
+
     @Test("pieces match llama_token_to_piece", arguments: names)
     func pieces(name: String) throws {
         let tokenizer = try TokenizerReferences.tokenizer(named: name)
@@ -85,8 +94,10 @@ struct TokenizerParityTests {
         let references = TokenizerReferences.shared
         #expect(references.vocabularies.count >= 8)
         #expect(references.strings.count >= 80)
+        #expect(references.random_strings.count >= 100)
         for vocabulary in references.vocabularies {
             #expect(vocabulary.cases.count == references.strings.count)
+            #expect(vocabulary.random_cases.count == references.random_strings.count)
         }
     }
 }
