@@ -24,7 +24,7 @@ import tempfile
 import numpy as np
 
 SEED = 20240607
-N_EMBD = 32
+N_EMBD = 16
 N_FF = 64
 
 LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
@@ -66,11 +66,28 @@ CODE = [
 ]
 
 
-def make_corpus(rng, n_lines=6000):
+SYLLABLE_ONSETS = ["", "b", "br", "c", "ch", "d", "dr", "f", "fl", "g", "gr", "h", "j", "k", "l", "m", "n",
+                   "p", "pl", "qu", "r", "s", "sh", "st", "t", "th", "tr", "v", "w", "z"]
+SYLLABLE_NUCLEI = ["a", "e", "i", "o", "u", "ai", "ea", "ou", "y"]
+SYLLABLE_CODAS = ["", "", "n", "r", "s", "t", "l", "ng", "ck", "m"]
+
+
+def pseudo_word(rng):
+    """A pronounceable made-up word, so the BPE trainer has enough distinct words for thousands of merges."""
+    return "".join(rng.choice(SYLLABLE_ONSETS) + rng.choice(SYLLABLE_NUCLEI) + rng.choice(SYLLABLE_CODAS)
+                   for _ in range(rng.randint(1, 3)))
+
+
+def make_corpus(rng, n_lines=12000):
     lines = []
+    lexicon = [pseudo_word(rng) for _ in range(3000)]
     for _ in range(n_lines):
         kind = rng.random()
-        if kind < 0.55:
+        if kind < 0.25:
+            n = rng.randint(4, 14)
+            s = " ".join(rng.choice(lexicon) if rng.random() < 0.7 else rng.choice(WORDS) for _ in range(n))
+            lines.append(s[0].upper() + s[1:] + rng.choice([".", "!", "?", ",", ";", ":", "..."]))
+        elif kind < 0.55:
             n = rng.randint(4, 18)
             ws = [rng.choice(WORDS) for _ in range(n)]
             if rng.random() < 0.3:
@@ -457,15 +474,15 @@ def main():
     fixture = {"strings": TEST_STRINGS, "random_strings": random_strings(), "modes": {n: [a, p] for n, a, p in MODES}, "vocabularies": []}
 
     for fam in BPE_FAMILIES:
-        tokens, types, merges = train_bpe(fam, corpus, 1800)
+        tokens, types, merges = train_bpe(fam, corpus, 4000)
         file = f"bpe-{fam['name']}.gguf"
         write_gguf(os.path.join(args.out, file), f"bpe-{fam['name']}", weights_rng,
                    bpe_keys(fam, tokens, types, merges), len(tokens))
         fixture["vocabularies"].append({"name": fam["name"], "file": file, "model": "gpt2"})
 
     with tempfile.TemporaryDirectory() as tmp:
-        for name, model_type, size, prefix, add_eos in (("spm-bpe", "bpe", 900, True, False),
-                                                        ("spm-unigram", "unigram", 700, False, True)):
+        for name, model_type, size, prefix, add_eos in (("spm-bpe", "bpe", 3000, True, False),
+                                                        ("spm-unigram", "unigram", 2000, False, True)):
             tokens, scores, types = train_spm(corpus, tmp, name, model_type, size, prefix)
             file = f"{name}.gguf"
             write_gguf(os.path.join(args.out, file), name, weights_rng,

@@ -24,7 +24,7 @@ private func fixture(_ path: String) throws -> GGUFFile {
     #expect(summary.projector == nil)
     let text = summary.text
     #expect(text.contains("tokenizer") && text.contains("gpt2 (byte-level BPE), pre-tokenizer qwen2"))
-    #expect(text.contains("chat template     chatml"))
+    #expect(text.contains("chat template     chatml\n"))
 }
 
 @Test func summarizesAProjectorFile() throws {
@@ -45,7 +45,7 @@ private func fixture(_ path: String) throws -> GGUFFile {
     #expect(summary.parameterCount == 16 * 16 * 3 * 8 + 8)
     #expect(summary.typeUsage == [.init(type: "F16", tensors: 1, bytes: 12288), .init(type: "F32", tensors: 1, bytes: 32)])
     #expect(summary.tokenizer == nil && summary.contextLength == nil)
-    #expect(summary.text.contains("image size        512×512, patches of 16"))
+    #expect(summary.text.contains("\nimage size     512×512, patches of 16\n"))
 }
 
 @Test func unknownChatTemplateFallsBackWithAWarning() throws {

@@ -57,7 +57,7 @@ extension ModelSummary {
 
     /// `1536` → `1.50 KiB`.
     static func formatBytes(_ bytes: Int) -> String {
-        let units: [(Double, String)] = [(1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
+        let units: [(Double, String)] = [(1_099_511_627_776, "TiB"), (1_073_741_824, "GiB"), (1_048_576, "MiB"), (1024, "KiB")]
         for (scale, unit) in units where Double(bytes) >= scale {
             return String(format: "%.2f", Double(bytes) / scale) + " " + unit
         }

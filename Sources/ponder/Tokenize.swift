@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import GGUF
+import Inference
+
+struct Tokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the token ids of a text, as llama.cpp's tokenizer gives them.",
+        discussion: """
+            Prints one line of space-separated token ids. Special tokens (BOS/EOS) are added as \
+            the model's flags say; with --special, special-token text such as <|im_start|> in \
+            the input becomes its token instead of being spelled out.
+
+            Examples:
+              ponder tokenize --model model.gguf "Hello, world"
+              ponder tokenize --model model.gguf --special "<|im_start|>user"
+              ponder tokenize --model model.gguf --file notes.txt --count
+            """)
+
+    @Option(help: "The GGUF model whose vocabulary to use.", completion: .file(extensions: ["gguf"]))
+    var model: String
+
+    @Flag(help: "Parse special-token text in the input (llama.cpp's parse_special).")
+    var special = false
+
+    @Flag(help: "Print the text of each token after the ids, one per line.")
+    var pieces = false
+
+    @Flag(help: "Print only the number of tokens, and the time taken to stderr.")
+    var count = false
+
+    @Option(help: "Read the text from this file instead of the argument.", completion: .file())
+    var file: String?
+
+    @Argument(help: "The text to tokenize.")
+    var text: String?
+
+    func validate() throws {
+        if text == nil && file == nil {
+            throw ValidationError("Give the text to tokenize as an argument or with --file.")
+        }
+        if text != nil && file != nil {
+            throw ValidationError("Give the text to tokenize as an argument or with --file, not both.")
+        }
+    }
+
+    func run() throws {
+        let input: String
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw CommandFailure("\(file): cannot read the file.")
+            }
+            input = String(decoding: data, as: UTF8.self)
+        } else {
+            input = text ?? ""
+        }
+        let tokenizer: any Tokenizer
+        do {
+            tokenizer = try VocabularyTokenizer(file: GGUFFile(path: model))
+        } catch {
+            throw CommandFailure(error)
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let ids = tokenizer.encode(input, addSpecial: true, parseSpecial: special)
+        let elapsed = clock.now - start
+        if count {
+            print(ids.count)
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            let megabytes = Double(input.utf8.count) / 1_000_000
+            FileHandle.standardError.write(Data(String(
+                format: "%d tokens from %.3f MB in %.3f s (%.2f MB/s)\n",
+                ids.count, megabytes, seconds, megabytes / max(seconds, 1e-9)).utf8))
+            return
+        }
+        print(ids.map(String.init).joined(separator: " "))
+        if pieces {
+            for id in ids {
+                let bytes = tokenizer.piece(for: id, special: true)
+                print("\(id)\t\(String(decoding: bytes, as: UTF8.self).debugDescription)")
+            }
+        }
+    }
+}
