@@ -43,6 +43,8 @@ let package = Package(
                     resources: [.copy("Regressions")]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "GGUF"],
                     resources: [.copy("Fixtures")]),
+        // Runs the built `ponder` binary: the command-line contract, exit codes, error lines.
+        .testTarget(name: "PonderCLITests", dependencies: ["ponder", "GGUF", "Inference"]),
     ],
     swiftLanguageModes: [.v6]
 )

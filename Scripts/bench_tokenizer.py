@@ -6,11 +6,11 @@ Generates a deterministic ~1 MB English-like text, times llama.cpp's `llama_toke
 
 Usage:
   python3 Scripts/bench_tokenizer.py [--model Tests/InferenceTests/Fixtures/tokenizers/bpe-llama-bpe.gguf]
-      [--ponder ".build/release/ponder tokenize --model {model} --file {text}"] [--special]
+      [--ponder ".build/release/ponder tokenize --model {model} --file {text} --timing"] [--special]
 
 `--ponder` is a command template; `{model}` and `{text}` are filled in. Its wall-clock time
 (process start and vocabulary load included) is reported; if it prints a line with
-`tokenize X s`, that in-process time is reported as well. Ponder's token count must equal
+`tokenize X s` (stdout or stderr), that in-process time is reported as well. Ponder's token count must equal
 llama.cpp's when the command prints its ids (one line of space-separated ids).
 """
 import argparse
@@ -76,7 +76,7 @@ def llama_cpp_time(model, text, special):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="Tests/InferenceTests/Fixtures/tokenizers/bpe-llama-bpe.gguf")
-    ap.add_argument("--ponder", default=".build/release/ponder tokenize --model {model} --file {text}")
+    ap.add_argument("--ponder", default=".build/release/ponder tokenize --model {model} --file {text} --timing")
     ap.add_argument("--special", action="store_true")
     args = ap.parse_args()
 
@@ -98,14 +98,14 @@ def main():
             print(f"ponder failed ({result.returncode}): {result.stderr.strip()}")
             return 1
         line = f"ponder: wall {wall:.3f} s (process, load and tokenize)"
-        match = re.search(r"tokenize ([0-9.]+) s", result.stdout)
+        match = re.search(r"tokenize ([0-9.]+) s", result.stdout + result.stderr)
         if match:
             ponder = float(match.group(1))
             line += f", tokenize {ponder:.3f} s; ratio ponder/llama.cpp = {ponder / seconds:.2f}"
         else:
             line += f"; ratio (wall) ponder/llama.cpp = {wall / seconds:.2f}"
         print(line)
-        counted = re.search(r"([0-9]+) tokens", result.stdout)
+        counted = re.search(r"([0-9]+) tokens", result.stderr)
         if counted:
             print(f"token count identical to llama.cpp: {int(counted.group(1)) == len(ids)}")
         first = result.stdout.strip().splitlines()[0] if result.stdout.strip() else ""

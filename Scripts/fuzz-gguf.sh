@@ -19,5 +19,8 @@ find Tests -name '*.gguf' -size -2M -exec cp {} "$out/corpus/" \;
 cp Tests/GGUFTests/Regressions/* "$out/corpus/" 2>/dev/null || true
 rm -f "$out/corpus/README.md"
 jobs=${FUZZ_JOBS:-$(nproc)}
-"$out/fuzz-gguf" "$out/corpus" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-    -artifact_prefix="$out/findings/" -jobs="$jobs" -workers="$jobs" -print_final_stats=1 "$@"
+# libFuzzer writes one fuzz-N.log per job into the working directory.
+cd "$out"
+./fuzz-gguf corpus -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+    -artifact_prefix=findings/ -jobs="$jobs" -workers="$jobs" -print_final_stats=1 "$@"
+echo "Findings (empty when none): $(ls findings | wc -l) in $out/findings"

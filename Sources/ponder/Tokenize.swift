@@ -14,7 +14,9 @@ struct Tokenize: ParsableCommand {
             Examples:
               ponder tokenize --model model.gguf "Hello, world"
               ponder tokenize --model model.gguf --special "<|im_start|>user"
-              ponder tokenize --model model.gguf --file notes.txt --count
+              ponder tokenize --model model.gguf --chat --pieces "What is in the image?"
+              ponder tokenize --model model.gguf --chat-template llama3 "Hi"
+              ponder tokenize --model model.gguf --file notes.txt --timing
             """)
 
     @Option(help: "The GGUF model whose vocabulary to use.", completion: .file(extensions: ["gguf"]))
@@ -23,11 +25,20 @@ struct Tokenize: ParsableCommand {
     @Flag(help: "Parse special-token text in the input (llama.cpp's parse_special).")
     var special = false
 
+    @Flag(help: "Wrap the text as a user turn in the model's chat template (with the assistant prompt) before tokenizing; special-token text is then parsed.")
+    var chat = false
+
+    @Option(help: ArgumentHelp("Use this chat-template family instead of the model's (implies --chat).", valueName: "name"))
+    var chatTemplate: String?
+
+    @Option(help: "A system message to put before the user turn (implies --chat).")
+    var system: String?
+
     @Flag(help: "Print the text of each token after the ids, one per line.")
     var pieces = false
 
-    @Flag(help: "Print only the number of tokens, and the time taken to stderr.")
-    var count = false
+    @Flag(help: "Also print the token count and the time taken to stderr.")
+    var timing = false
 
     @Option(help: "Read the text from this file instead of the argument.", completion: .file())
     var file: String?
@@ -55,25 +66,42 @@ struct Tokenize: ParsableCommand {
             input = text ?? ""
         }
         let tokenizer: any Tokenizer
+        let gguf: GGUFFile
         do {
-            tokenizer = try VocabularyTokenizer(file: GGUFFile(path: model))
+            gguf = try GGUFFile(path: model)
+            tokenizer = try VocabularyTokenizer(file: gguf)
         } catch {
             throw CommandFailure(error)
         }
+        var prompt = input
+        let useChat = chat || chatTemplate != nil || system != nil
+        if useChat {
+            do {
+                let detection = try ChatTemplateFamily.resolve(
+                    name: chatTemplate, template: gguf.optionalString("tokenizer.chat_template"))
+                if let warning = detection.warning {
+                    FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+                }
+                var messages: [ChatMessage] = []
+                if let system { messages.append(.system(system)) }
+                messages.append(.user(input))
+                prompt = detection.family.render(messages, addGenerationPrompt: true)
+            } catch {
+                throw CommandFailure(error)
+            }
+        }
         let clock = ContinuousClock()
         let start = clock.now
-        let ids = tokenizer.encode(input, addSpecial: true, parseSpecial: special)
+        let ids = tokenizer.encode(prompt, addSpecial: true, parseSpecial: special || useChat)
         let elapsed = clock.now - start
-        if count {
-            print(ids.count)
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-            let megabytes = Double(input.utf8.count) / 1_000_000
-            FileHandle.standardError.write(Data(String(
-                format: "%d tokens from %.3f MB in %.3f s (%.2f MB/s)\n",
-                ids.count, megabytes, seconds, megabytes / max(seconds, 1e-9)).utf8))
-            return
-        }
         print(ids.map(String.init).joined(separator: " "))
+        if timing {
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            let megabytes = Double(prompt.utf8.count) / 1_000_000
+            FileHandle.standardError.write(Data(String(
+                format: "%d tokens from %.3f MB: tokenize %.4f s (%.2f MB/s)\n",
+                ids.count, megabytes, seconds, megabytes / max(seconds, 1e-9)).utf8))
+        }
         if pieces {
             for id in ids {
                 let bytes = tokenizer.piece(for: id, special: true)
