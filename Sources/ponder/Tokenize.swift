@@ -28,7 +28,10 @@ struct Tokenize: ParsableCommand {
     @Flag(help: "Wrap the text as a user turn in the model's chat template (with the assistant prompt) before tokenizing; special-token text is then parsed.")
     var chat = false
 
-    @Option(help: ArgumentHelp("Use this chat-template family instead of the model's (implies --chat).", valueName: "name"))
+    @Option(help: ArgumentHelp(
+        "Use this chat-template family instead of the model's (implies --chat): "
+            + ChatTemplateFamily.allNames.joined(separator: ", ") + ".",
+        valueName: "name"))
     var chatTemplate: String?
 
     @Option(help: "A system message to put before the user turn (implies --chat).")
