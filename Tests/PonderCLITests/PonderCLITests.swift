@@ -116,7 +116,8 @@ struct PonderCLITests {
     func badInputGivesOneClearLine(arguments: [String], message: String) throws {
         var arguments = arguments
         let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Package.swift").standardized.path
-        let truncated = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-truncated-\(getpid()).gguf")
+        // Test cases run in parallel: each gets its own file.
+        let truncated = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-truncated-\(UUID().uuidString).gguf")
         let whole = try Data(contentsOf: URL(fileURLWithPath: fixture("tokenizers/spm-bpe.gguf")))
         try whole.prefix(5000).write(to: truncated)
         defer { try? FileManager.default.removeItem(at: truncated) }
