@@ -1,0 +1,174 @@
+import GGUF
+
+/// The text architectures the engine runs. They share one block; the differences live in the
+/// family files (`Llama.swift`, `Qwen2.swift`).
+public enum TextArchitecture: String, Sendable, CaseIterable {
+    case llama
+    case qwen2
+}
+
+/// How rope pairs the dimensions of a head.
+public enum RopeStyle: Sendable, Equatable {
+    /// (x[2i], x[2i+1]): ggml's "normal" rope, used by `llama` (the converter permuted Q/K).
+    case adjacentPairs
+    /// (x[i], x[i + n_rot/2]): ggml's NEOX rope, used by `qwen2`.
+    case halves
+}
+
+/// The shape and hyper-parameters of a text model, read from GGUF metadata (`{arch}.*` keys).
+/// A plain value: no weights, no state.
+public struct TextModelConfiguration: Sendable, Equatable {
+    public var architecture: TextArchitecture
+    public var embeddingLength: Int
+    public var blockCount: Int
+    public var feedForwardLength: Int
+    public var headCount: Int
+    public var keyValueHeadCount: Int
+    public var headDimension: Int
+    /// Dimensions of each head that rope rotates (the rest pass through).
+    public var ropeDimensionCount: Int
+    public var ropeFrequencyBase: Float
+    /// 1 / `rope.scaling.factor` for linear scaling, else 1.
+    public var ropeFrequencyScale: Float
+    public var rmsNormEpsilon: Float
+    public var vocabularySize: Int
+    /// `{arch}.context_length`: what the model was trained for.
+    public var trainedContextLength: Int
+    /// The most positions per sequence this run allows.
+    public var contextLength: Int
+
+    public init(architecture: TextArchitecture, embeddingLength: Int, blockCount: Int, feedForwardLength: Int,
+                headCount: Int, keyValueHeadCount: Int, headDimension: Int, ropeDimensionCount: Int,
+                ropeFrequencyBase: Float = 10000, ropeFrequencyScale: Float = 1, rmsNormEpsilon: Float = 1e-5,
+                vocabularySize: Int, trainedContextLength: Int, contextLength: Int) {
+        self.architecture = architecture
+        self.embeddingLength = embeddingLength
+        self.blockCount = blockCount
+        self.feedForwardLength = feedForwardLength
+        self.headCount = headCount
+        self.keyValueHeadCount = keyValueHeadCount
+        self.headDimension = headDimension
+        self.ropeDimensionCount = ropeDimensionCount
+        self.ropeFrequencyBase = ropeFrequencyBase
+        self.ropeFrequencyScale = ropeFrequencyScale
+        self.rmsNormEpsilon = rmsNormEpsilon
+        self.vocabularySize = vocabularySize
+        self.trainedContextLength = trainedContextLength
+        self.contextLength = contextLength
+    }
+
+    /// Width of all query heads: `headCount × headDimension`.
+    public var queryWidth: Int { headCount * headDimension }
+    /// Width of all key (or value) heads: `keyValueHeadCount × headDimension`.
+    public var keyValueWidth: Int { keyValueHeadCount * headDimension }
+    /// Query heads per key/value head (GQA); query head h reads kv head h / groupSize.
+    public var groupSize: Int { headCount / keyValueHeadCount }
+    public var ropeStyle: RopeStyle { architecture.ropeStyle }
+
+    /// Reads the configuration of `file`. `contextLength` overrides the per-sequence limit
+    /// (nil: the trained length capped at `TextModelOptions.defaultContextLimit`).
+    /// `vocabularySize` comes from `token_embd.weight`'s shape.
+    public init(file: GGUFFile, contextLength: Int? = nil) throws(TextModelError) {
+        let name = file.architecture
+        guard let name, let architecture = TextArchitecture(rawValue: name) else {
+            throw TextModelError(file: file.path, kind: .unsupportedArchitecture(name))
+        }
+        let reader = MetadataReader(file: file, prefix: name)
+        let embeddingLength = try reader.positive("embedding_length")
+        let headCount = try reader.positive("attention.head_count")
+        let keyValueHeadCount = try reader.positive("attention.head_count_kv", default: headCount)
+        guard headCount % keyValueHeadCount == 0 else {
+            throw reader.invalid("attention.head_count_kv", keyValueHeadCount,
+                                 "it must divide attention.head_count (\(headCount))")
+        }
+        if try reader.optionalInt("attention.key_length") == nil, embeddingLength % headCount != 0 {
+            throw reader.invalid("attention.head_count", headCount, "it must divide embedding_length (\(embeddingLength))")
+        }
+        let headDimension = try reader.positive("attention.key_length", default: embeddingLength / headCount)
+        let valueLength = try reader.positive("attention.value_length", default: headDimension)
+        guard valueLength == headDimension else {
+            throw reader.invalid("attention.value_length", valueLength, "it must equal attention.key_length (\(headDimension))")
+        }
+        let ropeDimensionCount = try reader.positive("rope.dimension_count", default: headDimension)
+        guard ropeDimensionCount <= headDimension, ropeDimensionCount % 2 == 0 else {
+            throw reader.invalid("rope.dimension_count", ropeDimensionCount,
+                                 "it must be even and at most the head dimension (\(headDimension))")
+        }
+        let scalingType = try reader.optionalString("rope.scaling.type") ?? "none"
+        guard scalingType == "none" || scalingType == "linear" else {
+            throw reader.invalid("rope.scaling.type", scalingType, "only 'none' and 'linear' rope scaling are supported")
+        }
+        var scaleFactor = try reader.optionalFloat("rope.scaling.factor") ?? 0
+        if scaleFactor == 0 { scaleFactor = try reader.optionalFloat("rope.scale_linear") ?? 0 }
+        let trained = try reader.positive("context_length")
+        if let contextLength, contextLength <= 0 {
+            throw TextModelError(file: file.path, kind: .invalidValue(
+                key: "context length", value: "\(contextLength)", reason: "it must be positive"))
+        }
+        guard let embeddings = file.tensor(named: "token_embd.weight") else {
+            throw TextModelError(file: file.path, kind: .missingTensor("token_embd.weight"))
+        }
+        guard embeddings.dimensions.count == 2, embeddings.dimensions[0] == embeddingLength else {
+            throw TextModelError(file: file.path, kind: .wrongShape(
+                tensor: "token_embd.weight", expected: [embeddingLength, -1], found: embeddings.dimensions))
+        }
+        self.init(architecture: architecture, embeddingLength: embeddingLength,
+                  blockCount: try reader.positive("block_count"),
+                  feedForwardLength: try reader.positive("feed_forward_length"),
+                  headCount: headCount, keyValueHeadCount: keyValueHeadCount, headDimension: headDimension,
+                  ropeDimensionCount: ropeDimensionCount,
+                  ropeFrequencyBase: try reader.optionalFloat("rope.freq_base") ?? 10000,
+                  ropeFrequencyScale: scaleFactor == 0 ? 1 : 1 / scaleFactor,
+                  rmsNormEpsilon: try reader.requiredFloat("attention.layer_norm_rms_epsilon"),
+                  vocabularySize: embeddings.dimensions[1], trainedContextLength: trained,
+                  contextLength: contextLength ?? min(trained, TextModelOptions.defaultContextLimit))
+    }
+}
+
+/// Reads `{arch}.`-prefixed keys and turns GGUF errors into `TextModelError`s naming the key.
+private struct MetadataReader {
+    let file: GGUFFile
+    let prefix: String
+
+    func key(_ suffix: String) -> String { "\(prefix).\(suffix)" }
+
+    func invalid(_ suffix: String, _ value: some CustomStringConvertible, _ reason: String) -> TextModelError {
+        TextModelError(file: file.path, kind: .invalidValue(key: key(suffix), value: "\(value)", reason: reason))
+    }
+
+    func wrap<T>(_ body: () throws(GGUFError) -> T) throws(TextModelError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw TextModelError(kind: .file(error))
+        }
+    }
+
+    func optionalInt(_ suffix: String) throws(TextModelError) -> Int? {
+        try wrap { () throws(GGUFError) in try file.optionalInt(key(suffix)) }
+    }
+
+    func optionalFloat(_ suffix: String) throws(TextModelError) -> Float? {
+        try wrap { () throws(GGUFError) in try file.optionalFloat(key(suffix)) }
+    }
+
+    func optionalString(_ suffix: String) throws(TextModelError) -> String? {
+        try wrap { () throws(GGUFError) in try file.optionalString(key(suffix)) }
+    }
+
+    func requiredFloat(_ suffix: String) throws(TextModelError) -> Float {
+        guard let value = try optionalFloat(suffix) else {
+            throw TextModelError(file: file.path, kind: .missingKey(key(suffix)))
+        }
+        return value
+    }
+
+    /// A positive integer; `default` when absent (absent without a default is an error).
+    func positive(_ suffix: String, default fallback: Int? = nil) throws(TextModelError) -> Int {
+        guard let value = try optionalInt(suffix) ?? fallback else {
+            throw TextModelError(file: file.path, kind: .missingKey(key(suffix)))
+        }
+        guard value > 0 else { throw invalid(suffix, value, "it must be positive") }
+        return value
+    }
+}

@@ -1,0 +1,125 @@
+import GGUF
+
+/// The weights of a text model: 2-D tensors as `WeightMatrix` views into the mmapped file
+/// (never copied), small vectors (norms, biases, rope factors) dequantized to `[Float]`.
+/// Immutable; keeps the file alive.
+public struct TextModelWeights: Sendable {
+    public struct Layer: Sendable {
+        /// `blk.N.attn_norm.weight` `[embeddingLength]`.
+        public let attentionNorm: [Float]
+        /// `attn_q` `[queryWidth × embeddingLength]`, `attn_k` and `attn_v`
+        /// `[keyValueWidth × embeddingLength]`, `attn_output` `[embeddingLength × queryWidth]`.
+        public let query, key, value, attentionOutput: WeightMatrix
+        /// Optional q/k/v biases (qwen2 has them).
+        public let queryBias, keyBias, valueBias: [Float]?
+        /// `blk.N.ffn_norm.weight` `[embeddingLength]`.
+        public let feedForwardNorm: [Float]
+        /// `ffn_gate`, `ffn_up` `[feedForwardLength × embeddingLength]`,
+        /// `ffn_down` `[embeddingLength × feedForwardLength]`.
+        public let gate, up, down: WeightMatrix
+    }
+
+    public let file: GGUFFile
+    /// `token_embd.weight` `[vocabularySize × embeddingLength]`.
+    public let tokenEmbedding: WeightMatrix
+    /// `output_norm.weight` `[embeddingLength]`.
+    public let outputNorm: [Float]
+    /// `output.weight`, or `token_embd.weight` when the output is tied.
+    public let output: WeightMatrix
+    /// `output.bias` `[vocabularySize]`, when present.
+    public let outputBias: [Float]?
+    /// `rope_freqs.weight` `[ropeDimensionCount / 2]`: per-pair frequency divisors, when present.
+    public let ropeFrequencyFactors: [Float]?
+    public let layers: [Layer]
+
+    public var isOutputTied: Bool { file.tensor(named: "output.weight") == nil }
+
+    /// Views every tensor `configuration` calls for and checks names, shapes and types.
+    public init(file: GGUFFile, configuration c: TextModelConfiguration) throws(TextModelError) {
+        let loader = TensorLoader(file: file)
+        self.file = file
+        tokenEmbedding = try loader.matrix("token_embd.weight", rows: c.vocabularySize, columns: c.embeddingLength)
+        outputNorm = try loader.vector("output_norm.weight", length: c.embeddingLength)
+        output = try file.tensor(named: "output.weight") == nil ? tokenEmbedding
+            : loader.matrix("output.weight", rows: c.vocabularySize, columns: c.embeddingLength)
+        outputBias = try loader.optionalVector("output.bias", length: c.vocabularySize)
+        ropeFrequencyFactors = try loader.optionalVector("rope_freqs.weight", length: c.ropeDimensionCount / 2)
+        var layers: [Layer] = []
+        layers.reserveCapacity(c.blockCount)
+        for index in 0..<c.blockCount {
+            let prefix = "blk.\(index)."
+            func matrix(_ name: String, _ rows: Int, _ columns: Int) throws(TextModelError) -> WeightMatrix {
+                try loader.matrix(prefix + name, rows: rows, columns: columns)
+            }
+            func bias(_ name: String, _ length: Int) throws(TextModelError) -> [Float]? {
+                if c.architecture.requiresAttentionBiases { return try loader.vector(prefix + name, length: length) }
+                return try loader.optionalVector(prefix + name, length: length)
+            }
+            let d = c.embeddingLength, ff = c.feedForwardLength
+            layers.append(Layer(
+                attentionNorm: try loader.vector(prefix + "attn_norm.weight", length: d),
+                query: try matrix("attn_q.weight", c.queryWidth, d),
+                key: try matrix("attn_k.weight", c.keyValueWidth, d),
+                value: try matrix("attn_v.weight", c.keyValueWidth, d),
+                attentionOutput: try matrix("attn_output.weight", d, c.queryWidth),
+                queryBias: try bias("attn_q.bias", c.queryWidth),
+                keyBias: try bias("attn_k.bias", c.keyValueWidth),
+                valueBias: try bias("attn_v.bias", c.keyValueWidth),
+                feedForwardNorm: try loader.vector(prefix + "ffn_norm.weight", length: d),
+                gate: try matrix("ffn_gate.weight", ff, d),
+                up: try matrix("ffn_up.weight", ff, d),
+                down: try matrix("ffn_down.weight", d, ff)))
+        }
+        self.layers = layers
+    }
+
+    /// Writes the embedding of `token` (one dequantized row of `token_embd`) to `destination`
+    /// `[embeddingLength]`. The token was range-checked by the caller.
+    public func embedding(of token: Int32, into destination: UnsafeMutablePointer<Float>) {
+        let row = tokenEmbedding.rowBytes(Int(token))
+        // The type was checked when the weights were loaded.
+        try! tokenEmbedding.type.dequantize(row, elementCount: tokenEmbedding.columns,
+                                            into: UnsafeMutableBufferPointer(start: destination, count: tokenEmbedding.columns))
+    }
+
+    /// Bytes of every tensor in the file (what the mmap brings in).
+    public var byteCount: Int { file.tensors.reduce(0) { $0 + $1.byteCount } }
+}
+
+/// Looks tensors up, checks shape and type, and names the tensor in every error.
+private struct TensorLoader {
+    let file: GGUFFile
+
+    private func tensor(_ name: String, dimensions: [Int]) throws(TextModelError) -> GGUFTensorInfo {
+        guard let tensor = file.tensor(named: name) else {
+            throw TextModelError(file: file.path, kind: .missingTensor(name))
+        }
+        guard tensor.dimensions == dimensions else {
+            throw TextModelError(file: file.path, kind: .wrongShape(tensor: name, expected: dimensions, found: tensor.dimensions))
+        }
+        guard tensor.type.canDequantize else {
+            throw TextModelError(file: file.path, kind: .unsupportedTensorType(tensor: name, type: tensor.type.name))
+        }
+        return tensor
+    }
+
+    /// A 2-D weight of `rows` output features of `columns` inputs (GGUF dims `{columns, rows}`).
+    func matrix(_ name: String, rows: Int, columns: Int) throws(TextModelError) -> WeightMatrix {
+        let info = try tensor(name, dimensions: [columns, rows])
+        return WeightMatrix(name: name, type: info.type, rows: rows, columns: columns, data: file.data(for: info))
+    }
+
+    func vector(_ name: String, length: Int) throws(TextModelError) -> [Float] {
+        let info = try tensor(name, dimensions: [length])
+        do {
+            return try info.type.dequantize(file.data(for: info), elementCount: length)
+        } catch {
+            throw TextModelError(file: file.path, kind: .unsupportedTensorType(tensor: name, type: info.type.name))
+        }
+    }
+
+    func optionalVector(_ name: String, length: Int) throws(TextModelError) -> [Float]? {
+        guard file.tensor(named: name) != nil else { return nil }
+        return try vector(name, length: length)
+    }
+}

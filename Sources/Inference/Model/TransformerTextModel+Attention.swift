@@ -1,0 +1,114 @@
+import Foundation
+
+/// The attention half of a block: `x += Wo · attention(rope(Wq·n), rope(Wk·n), Wv·n)` with
+/// `n = rmsnorm(x) · attn_norm`, keys and values going through the paged cache.
+extension TransformerTextModel {
+    func attentionBlock(_ l: Int, _ context: BatchContext, _ trace: ActivationTrace) {
+        let c = configuration, s = runState, layer = weights.layers[l]
+        let n = context.rows, d = c.embeddingLength, hd = c.headDimension
+        let qWidth = c.queryWidth, kvWidth = c.keyValueWidth, pairs = c.ropeDimensionCount / 2
+        let x = s.hidden.pointer, normed = s.normed.pointer
+        let q = s.query.pointer, k = s.key.pointer, v = s.value.pointer
+
+        for i in 0..<n {
+            TextKernels.rmsNorm(x + i * d, weight: layer.attentionNorm, epsilon: c.rmsNormEpsilon,
+                                output: normed + i * d, count: d)
+        }
+        trace.emit("attn_norm", l, normed, rows: n, columns: d)
+
+        // Qcur [n × qWidth], Kcur and Vcur [n × kvWidth].
+        MatMul.multiply(layer.query, input: normed, batch: n, output: q, pool: pool)
+        MatMul.multiply(layer.key, input: normed, batch: n, output: k, pool: pool)
+        MatMul.multiply(layer.value, input: normed, batch: n, output: v, pool: pool)
+        for i in 0..<n {
+            if let bias = layer.queryBias { TextKernels.add(bias, into: q + i * qWidth, count: qWidth) }
+            if let bias = layer.keyBias { TextKernels.add(bias, into: k + i * kvWidth, count: kvWidth) }
+            if let bias = layer.valueBias { TextKernels.add(bias, into: v + i * kvWidth, count: kvWidth) }
+            let cos = s.ropeCos.pointer + i * pairs, sin = s.ropeSin.pointer + i * pairs
+            for head in 0..<c.headCount {
+                TextKernels.rope(q + i * qWidth + head * hd, cos: cos, sin: sin, pairs: pairs, style: c.ropeStyle)
+            }
+            for head in 0..<c.keyValueHeadCount {
+                TextKernels.rope(k + i * kvWidth + head * hd, cos: cos, sin: sin, pairs: pairs, style: c.ropeStyle)
+            }
+        }
+        trace.emit("Qcur", l, q, rows: n, columns: qWidth)
+        trace.emit("Kcur", l, k, rows: n, columns: kvWidth)
+        trace.emit("Vcur", l, v, rows: n, columns: kvWidth)
+
+        // Write this layer's keys and values into the reserved cache slots.
+        for (i, slot) in context.slots.enumerated() {
+            (cache.keys(layer: l, block: slot.block) + slot.offset * kvWidth).update(from: k + i * kvWidth, count: kvWidth)
+            (cache.values(layer: l, block: slot.block) + slot.offset * kvWidth).update(from: v + i * kvWidth, count: kvWidth)
+        }
+
+        attend(layer: l, context)
+        trace.emit("kqv_out", l, s.attention.pointer, rows: n, columns: qWidth)
+
+        MatMul.multiply(layer.attentionOutput, input: s.attention.pointer, batch: n, output: s.projected.pointer, pool: pool)
+        trace.emit("attn_out", l, s.projected.pointer, rows: n, columns: d)
+        TextKernels.add(s.projected.pointer, into: x, count: n * d)
+        trace.emit("ffn_inp", l, x, rows: n, columns: d)
+    }
+
+    /// Causal attention of every item over its own sequence's cache, positions `0...position`,
+    /// one task per (item, head) on the pool. Query head h reads kv head h / groupSize.
+    private func attend(layer l: Int, _ context: BatchContext) {
+        let c = configuration, s = runState
+        let hd = c.headDimension, qWidth = c.queryWidth, kvWidth = c.keyValueWidth
+        let heads = c.headCount, group = c.groupSize, blockSize = cache.blockSize
+        let scale = 1 / Float(hd).squareRoot()
+        let q = s.query.pointer, out = s.attention.pointer
+        let longest = (context.positions.max() ?? 0) + 1
+        let cache = self.cache
+
+        pool.parallelFor(context.rows * heads) { tasks in
+            // scores [longest]
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: longest)
+            defer { scores.deallocate() }
+            for task in tasks {
+                let i = task / heads, head = task % heads, kvHead = head / group
+                let length = context.positions[i] + 1, table = context.tables[i]
+                let query = q + i * qWidth + head * hd
+                var j = 0
+                for block in table {
+                    guard j < length else { break }
+                    let keys = cache.keys(layer: l, block: block) + kvHead * hd
+                    for offset in 0..<min(blockSize, length - j) {
+                        scores[j + offset] = MatMul.dot(query, keys + offset * kvWidth, hd) * scale
+                    }
+                    j += blockSize
+                }
+                TextKernels.softmax(scores, count: length)
+                let o = out + i * qWidth + head * hd
+                o.update(repeating: 0, count: hd)
+                j = 0
+                for block in table {
+                    guard j < length else { break }
+                    let values = cache.values(layer: l, block: block) + kvHead * hd
+                    for offset in 0..<min(blockSize, length - j) {
+                        TextKernels.accumulate(scores[j + offset], values + offset * kvWidth, into: o, count: hd)
+                    }
+                    j += blockSize
+                }
+            }
+        }
+    }
+}
+
+extension TextKernels {
+    /// `y += a · x` over `n` elements.
+    @inline(__always)
+    static func accumulate(_ a: Float, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count n: Int) {
+        var i = 0
+        let va = Vector(repeating: a)
+        while i + width <= n {
+            store(load(y, i) + va * load(x, i), y, i)
+            i += width
+        }
+        while i < n {
+            y[i] += a * x[i]
+            i += 1
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+
+/// The forward pass: embeddings → blocks → output norm → lm head, for a whole batch at once.
+extension TransformerTextModel {
+    /// Runs a validated batch whose cache slots are reserved. Called with the lock held.
+    func run(_ batch: Batch, slots: [PagedKVCache.Slot], observer: ActivationObserver?) -> Logits {
+        let c = configuration, s = runState
+        let n = batch.count, d = c.embeddingLength
+        let logitItems = batch.items.indices.filter { batch.items[$0].wantsLogits }
+        let m = logitItems.count
+        guard n > 0 else {
+            return Logits(vocabularySize: c.vocabularySize, values: [], itemIndices: [], sequences: [], positions: [],
+                          hiddenStates: batch.returnsHiddenStates ? [] : nil)
+        }
+        s.reserve(rows: n, logitRows: m)
+        let trace = ActivationTrace(observer: observer)
+
+        // inp_embd [n × d]
+        let x = s.hidden.pointer
+        for (i, item) in batch.items.enumerated() {
+            switch item.input {
+            case .token(let token):
+                weights.embedding(of: token, into: x + i * d)
+            case .embedding(let row):
+                row.withUnsafeBufferPointer { (x + i * d).update(from: $0.baseAddress!, count: d) }
+            }
+        }
+        trace.emit("inp_embd", nil, x, rows: n, columns: d)
+
+        // Rope angles of each item's position: [n × pairs] cos and sin, shared by all layers.
+        let pairs = c.ropeDimensionCount / 2
+        for (i, item) in batch.items.enumerated() {
+            TextKernels.ropeAngles(position: item.position, pairs: pairs, base: c.ropeFrequencyBase,
+                                   scale: c.ropeFrequencyScale, factors: weights.ropeFrequencyFactors,
+                                   cos: s.ropeCos.pointer + i * pairs, sin: s.ropeSin.pointer + i * pairs)
+        }
+
+        // Block tables after the reservation (copy on write may have replaced a last block).
+        var tables: [SequenceID: [Int]] = [:]
+        for item in batch.items where tables[item.sequence] == nil {
+            tables[item.sequence] = try! cache.blockTable(of: item.sequence)
+        }
+        let context = BatchContext(rows: n, positions: batch.items.map(\.position),
+                                   tables: batch.items.map { tables[$0.sequence]! }, slots: slots)
+
+        for layer in 0..<c.blockCount {
+            attentionBlock(layer, context, trace)
+            feedForwardBlock(layer, context, trace)
+        }
+
+        // result_norm [m × d] of the items that want logits, then result_output [m × vocab].
+        let resultNorm = s.resultNorm.pointer, logits = s.logits.pointer
+        for (row, item) in logitItems.enumerated() {
+            TextKernels.rmsNorm(x + item * d, weight: weights.outputNorm, epsilon: c.rmsNormEpsilon,
+                                output: resultNorm + row * d, count: d)
+        }
+        trace.emit("result_norm", nil, resultNorm, rows: m, columns: d)
+        if m > 0 {
+            MatMul.multiply(weights.output, input: resultNorm, batch: m, output: logits, pool: pool)
+        }
+        if let bias = weights.outputBias {
+            for row in 0..<m { TextKernels.add(bias, into: logits + row * c.vocabularySize, count: c.vocabularySize) }
+        }
+        trace.emit("result_output", nil, logits, rows: m, columns: c.vocabularySize)
+
+        return Logits(vocabularySize: c.vocabularySize,
+                      values: Array(UnsafeBufferPointer(start: logits, count: m * c.vocabularySize)),
+                      itemIndices: logitItems,
+                      sequences: logitItems.map { batch.items[$0].sequence },
+                      positions: logitItems.map { batch.items[$0].position },
+                      hiddenStates: batch.returnsHiddenStates
+                          ? Array(UnsafeBufferPointer(start: resultNorm, count: m * d)) : nil)
+    }
+
+    /// `x += Wdown · (silu(Wgate·h) ⊙ Wup·h)`, `h = rmsnorm(x) · ffn_norm`.
+    private func feedForwardBlock(_ l: Int, _ context: BatchContext, _ trace: ActivationTrace) {
+        let c = configuration, s = runState, layer = weights.layers[l]
+        let n = context.rows, d = c.embeddingLength, ff = c.feedForwardLength
+        let x = s.hidden.pointer, h = s.normed.pointer
+        for i in 0..<n {
+            TextKernels.rmsNorm(x + i * d, weight: layer.feedForwardNorm, epsilon: c.rmsNormEpsilon,
+                                output: h + i * d, count: d)
+        }
+        trace.emit("ffn_norm", l, h, rows: n, columns: d)
+        MatMul.multiply(layer.gate, input: h, batch: n, output: s.gate.pointer, pool: pool)
+        MatMul.multiply(layer.up, input: h, batch: n, output: s.up.pointer, pool: pool)
+        trace.emit("ffn_gate", l, s.gate.pointer, rows: n, columns: ff)
+        trace.emit("ffn_up", l, s.up.pointer, rows: n, columns: ff)
+        TextKernels.siluMultiply(s.gate.pointer, up: s.up.pointer, count: n * ff)
+        MatMul.multiply(layer.down, input: s.gate.pointer, batch: n, output: s.projected.pointer, pool: pool)
+        trace.emit("ffn_out", l, s.projected.pointer, rows: n, columns: d)
+        TextKernels.add(s.projected.pointer, into: x, count: n * d)
+        trace.emit("l_out", l, x, rows: n, columns: d)
+    }
+}
+
+/// What the blocks need to know about the batch besides its activations.
+struct BatchContext {
+    let rows: Int
+    /// `[rows]` each item's position.
+    let positions: [Int]
+    /// `[rows]` the block table of each item's sequence.
+    let tables: [[Int]]
+    /// `[rows]` where each item's key and value are written.
+    let slots: [PagedKVCache.Slot]
+}
+
+/// Hands named activations to the observer, if any.
+struct ActivationTrace {
+    let observer: ActivationObserver?
+
+    @inline(__always)
+    func emit(_ name: String, _ layer: Int?, _ values: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+        guard let observer else { return }
+        observer(name, layer, UnsafeBufferPointer(start: values, count: rows * columns), rows)
+    }
+}
