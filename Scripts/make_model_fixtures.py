@@ -22,6 +22,9 @@ Output (Tests/InferenceTests/Fixtures/models/):
   <name>.logits.bin             llama.cpp logits of the model, raw little-endian f32,
                                 [n_positions x n_vocab], row = position
   <name>.twin.logits.bin        (quantized only) llama.cpp logits of the f32 twin
+  <name>.f32-weights.logits.bin (F16 only, informational) llama.cpp logits of the same
+                                weights stored as F32 (F16 matmuls in llama.cpp round
+                                their activations to f16; this file does not)
   references.json               fixture list, prompt ids, greedy continuations, stats
 
 Usage:  python3 Scripts/make_model_fixtures.py [--out DIR] [--verify]
@@ -491,6 +494,13 @@ def main() -> None:
                 # Not a test bound: how far llama.cpp's own arithmetic (f16 activations in
                 # F16 matmuls) is from the same weights in f32.
                 entry["llama_cpp_vs_f32_weights"] = twin_stats
+                if fx["type"] == "F16":
+                    # Informational: lets the parity test show how far Ponder is from exact
+                    # f32 arithmetic on the same (f16-valued) weights.
+                    exact_file = f"{fx['name']}.f32-weights.logits.bin"
+                    twin.astype("<f4").tofile(args.out / exact_file)
+                    total_bytes += (args.out / exact_file).stat().st_size
+                    entry["f32_weights_logits"] = exact_file
             else:
                 twin_file = f"{fx['name']}.twin.logits.bin"
                 twin.astype("<f4").tofile(args.out / twin_file)
@@ -509,6 +519,16 @@ def main() -> None:
                   + (f"  greedy min margin {min(entry['greedy_margins']):.3e}" if "greedy" in entry else ""))
             if args.verify:
                 entry["settings_effect"] = settings_effect(model_path, prompt, logits, fx)
+                exact = numpy_forward(fx, tensors, prompt)
+                check = {"numpy_f64_vs_llama_cpp": max_relative(exact, logits)}
+                if fx["type"] == "F16":
+                    check["numpy_f16_activations_vs_llama_cpp"] = max_relative(
+                        numpy_forward(fx, tensors, prompt, f16_activations=True), logits)
+                if fx["type"] not in FLOAT_TYPES:
+                    check["numpy_f64_vs_twin"] = max_relative(exact, twin)
+                entry["settings_effect"].update(check)
+                print("  independent numpy check (max|Δ|/max|ref|): "
+                      + "  ".join(f"{k} {v:.2e}" for k, v in check.items()))
             entries.append(entry)
 
     references = dict(
@@ -535,6 +555,63 @@ def main() -> None:
     (args.out / "references.json").write_text(json.dumps(references, indent=1) + "\n")
     total_bytes += (args.out / "references.json").stat().st_size
     print(f"total {total_bytes / 1e6:.2f} MB in {args.out}")
+
+
+def numpy_forward(fx: dict, tensors: dict[str, tuple[np.ndarray, T]], prompt: list[int],
+                  f16_activations: bool = False) -> np.ndarray:
+    """An independent float64 forward pass over the stored weights, for `--verify` only
+    (never a reference). With f16_activations, the input of every matmul with F16 weights
+    is rounded to f16 first, as ggml's CPU backend does (vec_dot_type of F16 is F16)."""
+    w = {name: gguf.quants.dequantize(raw, q).astype(np.float64).reshape(raw.shape[0], -1)
+         if raw.ndim == 2 else raw.astype(np.float64) for name, (raw, q) in tensors.items()}
+    is_f16 = {name: q == T.F16 for name, (_, q) in tensors.items()}
+    d, nh, nkv = fx["n_embd"], fx["n_head"], fx["n_head_kv"]
+    hd, n = d // nh, len(prompt)
+    eps = 1e-5 if fx["arch"] == "llama" else 1e-6
+
+    def matmul(x, name):
+        if f16_activations and is_f16[name]:
+            x = x.astype(np.float16).astype(np.float64)
+        return x @ w[name].T
+
+    def rmsnorm(x, name):
+        return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w[name]
+
+    inv = fx["rope_base"] ** (-np.arange(0, hd, 2) / hd)
+    if "rope_freqs.weight" in w:
+        inv = inv / w["rope_freqs.weight"]
+    angle = np.arange(n)[:, None] * inv[None, :]          # [n, hd/2]
+    cos, sin = np.cos(angle)[:, None, :], np.sin(angle)[:, None, :]
+
+    def rope(x):                                           # [n, heads, hd]
+        if fx["arch"] == "qwen2":                          # NEOX: (i, i + hd/2)
+            a, b = x[..., :hd // 2], x[..., hd // 2:]
+            return np.concatenate([a * cos - b * sin, a * sin + b * cos], axis=-1)
+        a, b = x[..., 0::2], x[..., 1::2]                  # normal: (2i, 2i + 1)
+        out = np.empty_like(x)
+        out[..., 0::2], out[..., 1::2] = a * cos - b * sin, a * sin + b * cos
+        return out
+
+    x = w["token_embd.weight"][prompt]
+    mask = np.triu(np.full((n, n), -np.inf), 1)
+    for i in range(fx["n_layer"]):
+        p = f"blk.{i}."
+        h = rmsnorm(x, p + "attn_norm.weight")
+        q, k, v = (matmul(h, p + f"attn_{t}.weight") + w.get(p + f"attn_{t}.bias", 0.0) for t in "qkv")
+        q, k = rope(q.reshape(n, nh, hd)), rope(k.reshape(n, nkv, hd))
+        v = v.reshape(n, nkv, hd)
+        att = np.empty((n, nh, hd))
+        for head in range(nh):
+            g = head // (nh // nkv)
+            scores = q[:, head] @ k[:, g].T / np.sqrt(hd) + mask
+            scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+            att[:, head] = (scores / scores.sum(axis=1, keepdims=True)) @ v[:, g]
+        x = x + matmul(att.reshape(n, d), p + "attn_output.weight")
+        h = rmsnorm(x, p + "ffn_norm.weight")
+        gate = matmul(h, p + "ffn_gate.weight")
+        x = x + matmul(gate / (1 + np.exp(-gate)) * matmul(h, p + "ffn_up.weight"), p + "ffn_down.weight")
+    h = rmsnorm(x, "output_norm.weight")
+    return matmul(h, "output.weight" if "output.weight" in w else "token_embd.weight")
 
 
 def settings_effect(path: Path, prompt: list[int], reference: np.ndarray, fx: dict) -> dict:
