@@ -14,8 +14,11 @@ takes reference logits from llama.cpp (llama-cpp-python's low-level API):
 
 llama.cpp settings for every reference: f32 K and V cache, flash attention off, weight
 repacking off (`use_extra_bufts = false`), one sequence, the whole prompt in one batch
-with logits requested for every position. `--verify` also measures how much each of
-those settings would move the logits and stores that in references.json.
+with logits requested for every position. Unless `--quick`, the script also checks that
+the context reports an f32 KV cache, measures how much each of those settings would move
+the logits, and runs an independent float64 numpy forward pass (a cross-check of rope
+pairing, rope_freqs, biases, GQA and tied output, never a reference), all stored under
+`settings_effect` in references.json.
 
 Output (Tests/InferenceTests/Fixtures/models/):
   <name>.gguf                   the model
@@ -27,7 +30,7 @@ Output (Tests/InferenceTests/Fixtures/models/):
                                 their activations to f16; this file does not)
   references.json               fixture list, prompt ids, greedy continuations, stats
 
-Usage:  python3 Scripts/make_model_fixtures.py [--out DIR] [--verify]
+Usage:  python3 Scripts/make_model_fixtures.py [--out DIR] [--quick]
 """
 from __future__ import annotations
 
@@ -426,9 +429,11 @@ def main() -> None:
     repo = Path(__file__).resolve().parent.parent
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=repo / "Tests/InferenceTests/Fixtures/models")
-    parser.add_argument("--verify", action="store_true",
-                        help="also measure how f16 KV, flash attention and repacking move the logits")
+    parser.add_argument("--quick", action="store_true",
+                        help="skip the checks (settings effects, numpy cross-check) stored under "
+                             "settings_effect in references.json")
     args = parser.parse_args()
+    args.verify = not args.quick
     args.out.mkdir(parents=True, exist_ok=True)
 
     import llama_cpp
@@ -559,7 +564,7 @@ def main() -> None:
 
 def numpy_forward(fx: dict, tensors: dict[str, tuple[np.ndarray, T]], prompt: list[int],
                   f16_activations: bool = False) -> np.ndarray:
-    """An independent float64 forward pass over the stored weights, for `--verify` only
+    """An independent float64 forward pass over the stored weights, for the checks only
     (never a reference). With f16_activations, the input of every matmul with F16 weights
     is rounded to f16 first, as ggml's CPU backend does (vec_dot_type of F16 is F16)."""
     w = {name: gguf.quants.dequantize(raw, q).astype(np.float64).reshape(raw.shape[0], -1)
