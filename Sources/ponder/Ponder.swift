@@ -14,7 +14,7 @@ struct Ponder: AsyncParsableCommand {
               ponder tokenize --model model.gguf "Hello, world"
               ponder tokenize --model model.gguf --special "<|im_start|>user"
             """,
-        subcommands: [Inspect.self, Tokenize.self]
+        subcommands: [Inspect.self, Tokenize.self, LogitsCommand.self, Bench.self]
     )
 }
 

@@ -47,7 +47,7 @@ extension ModelSummary {
     }
 
     /// `1234567` → `1.23 M`.
-    static func formatCount(_ count: Int) -> String {
+    public static func formatCount(_ count: Int) -> String {
         let units: [(Double, String)] = [(1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")]
         for (scale, unit) in units where Double(count) >= scale {
             return String(format: "%.2f", Double(count) / scale) + " " + unit
@@ -56,7 +56,7 @@ extension ModelSummary {
     }
 
     /// `1536` → `1.50 KiB`.
-    static func formatBytes(_ bytes: Int) -> String {
+    public static func formatBytes(_ bytes: Int) -> String {
         let units: [(Double, String)] = [(1_099_511_627_776, "TiB"), (1_073_741_824, "GiB"), (1_048_576, "MiB"), (1024, "KiB")]
         for (scale, unit) in units where Double(bytes) >= scale {
             return String(format: "%.2f", Double(bytes) / scale) + " " + unit
