@@ -6,13 +6,15 @@ struct Ponder: AsyncParsableCommand {
         commandName: "ponder",
         abstract: "Chat about an image with a local vision-language model and watch it reason.",
         discussion: """
-            Ponder reads GGUF model files (llama.cpp's format). The engine, the reasoning view and \
-            the bundled demo model are under construction; these commands work today:
+            Ponder reads GGUF model files (llama.cpp's format). The reasoning view and the \
+            bundled demo model are under construction; these commands work today:
 
               ponder inspect model.gguf               what a model file holds
               ponder inspect mmproj.gguf --json       the same, as JSON
               ponder tokenize --model model.gguf "Hello, world"
               ponder tokenize --model model.gguf --special "<|im_start|>user"
+              ponder logits --model model.gguf --tokens "1 2 3" --out logits.f32
+              ponder bench --model model.gguf -p 512 -n 128
             """,
         subcommands: [Inspect.self, Tokenize.self, LogitsCommand.self, Bench.self]
     )
