@@ -48,8 +48,10 @@ import gguf
 from gguf import GGMLQuantizationType as T
 
 SEED = 20240715
-N_VOCAB = 384
-N_PROMPT = 72
+N_VOCAB = 320
+# At least 100 positions, so that the quantized bound "argmax agreement >= llama.cpp's - 1
+# point" leaves room for one position.
+N_PROMPT = 100
 GREEDY_TOKENS = 32
 CONTEXT_LENGTH = 256
 N_THREADS = 2
@@ -444,7 +446,7 @@ def main() -> None:
     bos = vocab[0].index("<|begin_of_text|>")
 
     prompt_rng = np.random.default_rng(SEED)
-    prompt = [bos] + [int(t) for t in prompt_rng.integers(0, 256 + 100, N_PROMPT - 1)]
+    prompt = [bos] + [int(t) for t in prompt_rng.integers(0, N_VOCAB - len(SPECIALS), N_PROMPT - 1)]
 
     entries, total_bytes = [], 0
     with tempfile.TemporaryDirectory() as tmp:
