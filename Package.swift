@@ -22,8 +22,11 @@ let package = Package(
         // Model files.
         .target(name: "GGUF"),
 
+        // SIMD matmul kernels (AVX2/AVX-512 VNNI, chosen at run time) and the thread pool.
+        .target(name: "CKernels"),
+
         // Tensors, kernels, tokenizers, chat templates, models.
-        .target(name: "Inference", dependencies: ["GGUF", "COpenBLAS"]),
+        .target(name: "Inference", dependencies: ["GGUF", "COpenBLAS", "CKernels"]),
 
         // Staged reasoning and beam search (issue 5).
         .target(name: "Reasoning", dependencies: ["Inference"]),

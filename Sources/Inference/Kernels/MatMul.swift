@@ -1,18 +1,152 @@
+import CKernels
+import COpenBLAS
 import GGUF
 
 /// Matrix products of a weight matrix with a batch of activation rows.
 ///
-/// `multiply` is the one entry point the models call. This first version is the plain
-/// reference: each thread dequantizes its weight rows one at a time and takes f32 dot products.
-/// Faster paths (OpenBLAS sgemm on dequantized tiles for batches of ≥ 32 rows, quantized
-/// integer dot products for decode) replace its inside without changing its contract.
+/// `multiply` is the one entry point the models call. It picks a path by batch size:
+/// - **decode** (batch < `blasBatchThreshold`): each activation row is quantized once (to Q8
+///   per 32 for Q4_0…Q8_0 weights, to Q8_K for the K-quants, as ggml does), then SIMD integer
+///   dot products per block (`CKernels`, AVX2 or AVX-512 VNNI chosen at run time). Each weight
+///   block is decoded once for up to four activation rows, so N sequences decoded together
+///   read the weights once. F32/F16/BF16 weights take f32 dot products.
+/// - **prompt** (batch ≥ `blasBatchThreshold`): weight tiles are dequantized to f32 over the
+///   pool and multiplied by OpenBLAS `sgemm`.
+/// - **reference**: dequantize each weight row and take f32 dot products; the fallback for
+///   types without a kernel (Q2_K, Q3_K at decode) and for CPUs without AVX2.
 public enum MatMul {
+    /// How `multiply` computes the product; `.automatic` chooses by batch size and type.
+    public enum Path: Sendable, CaseIterable {
+        case automatic
+        /// Quantized (or float) SIMD dot products; falls back to `.reference` without a kernel.
+        case decode
+        /// Dequantized tiles and OpenBLAS sgemm.
+        case blas
+        /// Dequantized rows and f32 dot products.
+        case reference
+    }
+
+    /// Batches of at least this many rows take the sgemm path.
+    public static let blasBatchThreshold = 32
+
+    /// Most f32 elements a dequantized weight tile holds on the sgemm path (16 MiB).
+    static let blasTileElements = 4 << 20
+
     /// `output[b][r] = Σ_c weights[r][c] · input[b][c]` for `b` in `0..<batch`.
     ///
     /// - `input`: `batch × weights.columns` floats, row-major.
     /// - `output`: `batch × weights.rows` floats, row-major; overwritten.
     public static func multiply(_ weights: WeightMatrix, input: UnsafePointer<Float>, batch: Int,
-                                output: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+                                output: UnsafeMutablePointer<Float>, pool: ThreadPool,
+                                path: Path = .automatic) {
+        guard batch > 0, weights.rows > 0 else { return }
+        switch path {
+        case .automatic:
+            if batch >= blasBatchThreshold && weights.type.canDequantize {
+                blasMultiply(weights, input: input, batch: batch, output: output, pool: pool)
+            } else if !decodeMultiply(weights, input: input, batch: batch, output: output, pool: pool) {
+                referenceMultiply(weights, input: input, batch: batch, output: output, pool: pool)
+            }
+        case .decode:
+            if !decodeMultiply(weights, input: input, batch: batch, output: output, pool: pool) {
+                referenceMultiply(weights, input: input, batch: batch, output: output, pool: pool)
+            }
+        case .blas:
+            blasMultiply(weights, input: input, batch: batch, output: output, pool: pool)
+        case .reference:
+            referenceMultiply(weights, input: input, batch: batch, output: output, pool: pool)
+        }
+    }
+
+    /// Whether weights of `type` have a SIMD decode kernel on this CPU.
+    public static func hasDecodeKernel(for type: GGMLType) -> Bool {
+        ck_cpu_level() > 0 && ck_activation_kind(Int32(type.rawValue)) >= 0
+    }
+
+    /// Splits `rows` into tasks of at least 16 rows, about four per thread, so that a thread the
+    /// OS preempts on a shared machine delays the call by a quarter of its share at most.
+    static func taskCount(rows: Int, pool: ThreadPool) -> Int {
+        pool.threadCount == 1 ? 1 : max(1, min((rows + 15) / 16, pool.threadCount * 4))
+    }
+
+    // MARK: Decode
+
+    /// Quantizes the activations and runs the SIMD kernels; false when there is no kernel.
+    static func decodeMultiply(_ weights: WeightMatrix, input: UnsafePointer<Float>, batch: Int,
+                               output: UnsafeMutablePointer<Float>, pool: ThreadPool) -> Bool {
+        let type = Int32(weights.type.rawValue)
+        let kind = ck_activation_kind(type)
+        guard kind >= 0, ck_cpu_level() > 0, let base = weights.data.baseAddress else { return false }
+        let rows = weights.rows, columns = weights.columns, rowBytes = weights.rowByteCount
+        let activationRowBytes = ck_activation_row_bytes(type, Int64(columns))
+        let tasks = taskCount(rows: rows, pool: pool)
+        let rowsPerTask = (rows + tasks - 1) / tasks
+
+        func run(_ activations: UnsafeRawPointer) {
+            pool.run(tasks) { task in
+                let start = task * rowsPerTask, end = min(rows, start + rowsPerTask)
+                guard start < end else { return }
+                _ = ck_gemv(type, Int64(columns), base + start * rowBytes, rowBytes, Int64(end - start),
+                            activations, activationRowBytes, Int64(batch), output + start, Int64(rows))
+            }
+        }
+        if kind == 0 {
+            run(UnsafeRawPointer(input))
+        } else {
+            withUnsafeTemporaryAllocation(byteCount: batch * activationRowBytes, alignment: 64) { buffer in
+                let activations = buffer.baseAddress!
+                for b in 0..<batch {
+                    ck_quantize_row(type, input + b * columns, Int64(columns), activations + b * activationRowBytes)
+                }
+                run(UnsafeRawPointer(activations))
+            }
+        }
+        return true
+    }
+
+    // MARK: Prompt
+
+    /// Dequantizes tiles of weight rows (in parallel) and multiplies each by the whole batch
+    /// with OpenBLAS sgemm, which runs on `pool.threadCount` threads of its own.
+    static func blasMultiply(_ weights: WeightMatrix, input: UnsafePointer<Float>, batch: Int,
+                             output: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        let rows = weights.rows, columns = weights.columns
+        openblas_set_num_threads(Int32(clamping: pool.threadCount))
+        // C tile = X · Wtileᵀ: output[b][r0 + i] = Σ_c X[b][c] · Wtile[i][c].
+        func sgemm(_ tile: UnsafePointer<Float>, rows tileRows: Int, at start: Int) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(tileRows), Int32(columns),
+                        1, input, Int32(columns), tile, Int32(columns), 0, output + start, Int32(rows))
+        }
+        if weights.type == .f32, let base = weights.data.baseAddress {
+            sgemm(base.assumingMemoryBound(to: Float.self), rows: rows, at: 0)
+            return
+        }
+        let tileRows = max(1, min(rows, blasTileElements / columns))
+        let tile = UnsafeMutableBufferPointer<Float>.allocate(capacity: tileRows * columns)
+        defer { tile.deallocate() }
+        var start = 0
+        while start < rows {
+            let count = min(tileRows, rows - start)
+            let tasks = taskCount(rows: count, pool: pool)
+            let rowsPerTask = (count + tasks - 1) / tasks
+            pool.run(tasks) { task in
+                let first = task * rowsPerTask, last = min(count, first + rowsPerTask)
+                guard first < last else { return }
+                let destination = UnsafeMutableBufferPointer(rebasing: tile[(first * columns)..<(last * columns)])
+                // Types without a decoder were refused when the model was loaded.
+                try! weights.type.dequantizeRows((start + first)..<(start + last), rowLength: columns,
+                                                 of: weights.data, into: destination)
+            }
+            sgemm(tile.baseAddress!, rows: count, at: start)
+            start += count
+        }
+    }
+
+    // MARK: Reference
+
+    /// Each thread dequantizes its weight rows one at a time and takes f32 dot products.
+    static func referenceMultiply(_ weights: WeightMatrix, input: UnsafePointer<Float>, batch: Int,
+                                  output: UnsafeMutablePointer<Float>, pool: ThreadPool) {
         let rows = weights.rows, columns = weights.columns
         pool.parallelFor(rows, granularity: 4) { range in
             let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: columns)

@@ -1,29 +1,53 @@
-import Dispatch
+import CKernels
 
 /// Runs `tasks` closures in parallel over a fixed number of threads and waits for all of them.
 ///
-/// Kernels split their work into one task per thread (or a few more) and call `run`; the cost
-/// per call must stay small because decode calls it hundreds of times per token.
-public final class ThreadPool: Sendable {
+/// The calling thread takes part; the other `threadCount − 1` threads are persistent workers
+/// that spin for about a millisecond after each job and then sleep, so back-to-back calls (decode
+/// makes a few hundred per token) cost a few atomic operations each. Tasks are handed out
+/// dynamically, so a worker that the OS preempts delays a job by at most one task.
+///
+/// `run` is not reentrant across threads: a call from inside a task, or from a second thread
+/// while a job is running, runs its tasks inline on the calling thread (correct, just serial).
+public final class ThreadPool: @unchecked Sendable {
     public let threadCount: Int
+    private let pool: OpaquePointer
 
-    public init(threadCount: Int) {
+    /// Online CPU cores of this machine.
+    public static var coreCount: Int { Int(ck_cpu_count()) }
+
+    public init(threadCount: Int = ThreadPool.coreCount) {
         self.threadCount = max(1, threadCount)
+        pool = ck_pool_create(Int32(clamping: self.threadCount))
     }
+
+    deinit { ck_pool_destroy(pool) }
 
     /// Calls `body(task)` for every `task` in `0..<tasks`, in parallel, and returns when all
     /// are done. With one thread (or one task) it runs inline.
     public func run(_ tasks: Int, _ body: (Int) -> Void) {
+        run(tasks) { task, _ in body(task) }
+    }
+
+    /// Calls `body(task, worker)` for every `task` in `0..<tasks`; `worker` is in
+    /// `0..<threadCount` and no two tasks run on the same worker at once, so it can index
+    /// per-thread scratch buffers.
+    public func run(_ tasks: Int, _ body: (_ task: Int, _ worker: Int) -> Void) {
         guard tasks > 0 else { return }
         if tasks == 1 || threadCount == 1 {
-            for task in 0..<tasks { body(task) }
+            for task in 0..<tasks { body(task, 0) }
             return
         }
-        // Kernels hand raw buffers to their tasks; the caller guarantees tasks touch disjoint
-        // memory and `run` does not return before they finish, so the closure may be shared.
+        // Tasks touch disjoint memory and `ck_pool_run` does not return before they finish,
+        // so the closure may be shared with the workers for the duration of the call.
         withoutActuallyEscaping(body) { body in
-            let shared = unsafeBitCast(body, to: (@Sendable (Int) -> Void).self)
-            DispatchQueue.concurrentPerform(iterations: tasks, execute: shared)
+            var closure = body
+            withUnsafeMutablePointer(to: &closure) { pointer in
+                ck_pool_run(pool, Int64(tasks), { context, task, worker in
+                    let body = context!.assumingMemoryBound(to: ((Int, Int) -> Void).self).pointee
+                    body(Int(task), Int(worker))
+                }, pointer)
+            }
         }
     }
 

@@ -1,0 +1,357 @@
+// (Included by GemvAVX2.c and GemvVNNI.c; not a standalone header.)
+// Matrix-vector kernels, included once per instruction set by Gemv*.c, which define
+//   ATTR     the target attribute (e.g. __attribute__((target("avx2,fma,f16c"))))
+//   FN(x)    a name with the instruction-set suffix
+//   DOT_US   Σ of u8 × s8 products in groups of four into int32 lanes (maddubs+madd or dpbusd)
+// Every weight block is decoded once per row and used for up to four activation rows
+// (`NA`, a constant after inlining), so batched decode reads the weights once.
+
+#include <immintrin.h>
+#include <string.h>
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE ATTR float FN(hsum)(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+INLINE ATTR float FN(f16)(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+INLINE ATTR __m256i FN(load)(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/// 16 packed bytes → 32 nibbles: low nibbles in bytes 0..15, high nibbles in bytes 16..31.
+INLINE ATTR __m256i FN(nibbles)(const uint8_t *p) {
+    const __m128i x = _mm_loadu_si128((const __m128i *)p);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), _mm256_set1_epi8(0x0F));
+}
+
+/// Bit j of the little-endian u32 at p → 0x10 in byte j, 0 otherwise.
+INLINE ATTR __m256i FN(high_bits)(const uint8_t *p) {
+    uint32_t qh;
+    memcpy(&qh, p, 4);
+    const __m256i shuffle = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                             2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), shuffle);
+    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+// MARK: - Legacy 32-element blocks against Q8 per 32
+
+/// Weight values of one block: signed (−16…15, −8…7, −127…127) for Q5_0/Q4_0/Q8_0, or
+/// unsigned (0…31, 0…15) for Q5_1/Q4_1.
+INLINE ATTR __m256i FN(legacy_values)(int type, const uint8_t *b) {
+    switch (type) {
+    case CK_Q8_0: return FN(load)(b + 2);
+    case CK_Q4_0: return _mm256_sub_epi8(FN(nibbles)(b + 2), _mm256_set1_epi8(8));
+    case CK_Q5_0: return _mm256_sub_epi8(_mm256_or_si256(FN(nibbles)(b + 6), FN(high_bits)(b + 2)),
+                                         _mm256_set1_epi8(16));
+    case CK_Q4_1: return FN(nibbles)(b + 4);
+    default: /* Q5_1 */ return _mm256_or_si256(FN(nibbles)(b + 8), FN(high_bits)(b + 4));
+    }
+}
+
+INLINE ATTR void FN(legacy_rows)(int type, int64_t nb, const uint8_t *w, const uint8_t *const *aq,
+                                 int NA, float *res) {
+    const int bytes = type == CK_Q8_0 ? 34 : type == CK_Q4_0 ? 18 : type == CK_Q4_1 ? 20
+                    : type == CK_Q5_0 ? 22 : 24;
+    const int has_min = type == CK_Q4_1 || type == CK_Q5_1;
+    const float *ad[4], *as[4];
+    __m256 acc0[4], acc1[4];
+    float macc[4];
+    for (int k = 0; k < NA; k++) {
+        ad[k] = (const float *)(aq[k] + 32 * nb);
+        as[k] = ad[k] + nb;
+        acc0[k] = _mm256_setzero_ps();
+        acc1[k] = _mm256_setzero_ps();
+        macc[k] = 0;
+    }
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        const uint8_t *b0 = w + i * bytes, *b1 = b0 + bytes;
+        const float d0 = FN(f16)(b0), d1 = FN(f16)(b1);
+        const __m256i w0 = FN(legacy_values)(type, b0), w1 = FN(legacy_values)(type, b1);
+        if (has_min) {
+            const float m0 = FN(f16)(b0 + 2), m1 = FN(f16)(b1 + 2);
+            for (int k = 0; k < NA; k++) {
+                const __m256i p0 = DOT_US(w0, FN(load)(aq[k] + 32 * i));
+                const __m256i p1 = DOT_US(w1, FN(load)(aq[k] + 32 * i + 32));
+                acc0[k] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * ad[k][i]), _mm256_cvtepi32_ps(p0), acc0[k]);
+                acc1[k] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * ad[k][i + 1]), _mm256_cvtepi32_ps(p1), acc1[k]);
+                macc[k] += m0 * as[k][i] + m1 * as[k][i + 1];
+            }
+        } else {
+            const __m256i u0 = _mm256_sign_epi8(w0, w0), u1 = _mm256_sign_epi8(w1, w1);
+            for (int k = 0; k < NA; k++) {
+                const __m256i p0 = DOT_US(u0, _mm256_sign_epi8(FN(load)(aq[k] + 32 * i), w0));
+                const __m256i p1 = DOT_US(u1, _mm256_sign_epi8(FN(load)(aq[k] + 32 * i + 32), w1));
+                acc0[k] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * ad[k][i]), _mm256_cvtepi32_ps(p0), acc0[k]);
+                acc1[k] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * ad[k][i + 1]), _mm256_cvtepi32_ps(p1), acc1[k]);
+            }
+        }
+    }
+    if (i < nb) {
+        const uint8_t *b0 = w + i * bytes;
+        const float d0 = FN(f16)(b0);
+        const __m256i w0 = FN(legacy_values)(type, b0);
+        const float m0 = has_min ? FN(f16)(b0 + 2) : 0;
+        const __m256i u0 = has_min ? w0 : _mm256_sign_epi8(w0, w0);
+        for (int k = 0; k < NA; k++) {
+            __m256i a0 = FN(load)(aq[k] + 32 * i);
+            if (!has_min) a0 = _mm256_sign_epi8(a0, w0);
+            const __m256i p0 = DOT_US(u0, a0);
+            acc0[k] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * ad[k][i]), _mm256_cvtepi32_ps(p0), acc0[k]);
+            if (has_min) macc[k] += m0 * as[k][i];
+        }
+    }
+    for (int k = 0; k < NA; k++) res[k] = FN(hsum)(_mm256_add_ps(acc0[k], acc1[k])) + macc[k];
+}
+
+// MARK: - K-quants against Q8_K
+
+/// The eight 6-bit scales and mins of a Q4_K/Q5_K block.
+INLINE void FN(k_scales)(const uint8_t *q, uint8_t *sc, uint8_t *mn) {
+    for (int j = 0; j < 4; j++) {
+        sc[j] = q[j] & 63;
+        mn[j] = q[j + 4] & 63;
+    }
+    for (int j = 4; j < 8; j++) {
+        sc[j] = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        mn[j] = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+/// Q4_K (144 bytes: d, dmin, scales[12], qs[128]) and Q5_K (176: d, dmin, scales[12], qh[32], qs[128]).
+INLINE ATTR void FN(q45k_rows)(int type, int64_t nb, const uint8_t *w, const uint8_t *const *aq,
+                               int NA, float *res) {
+    const int five = type == CK_Q5_K;
+    const int bytes = five ? 176 : 144;
+    const float *ad[4];
+    const int16_t *bs[4];
+    __m256 acc[4];
+    for (int k = 0; k < NA; k++) {
+        ad[k] = (const float *)(aq[k] + 256 * nb);
+        bs[k] = (const int16_t *)(ad[k] + nb);
+        acc[k] = _mm256_setzero_ps();
+    }
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m16 = _mm256_set1_epi8(0x10);
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *b = w + i * bytes;
+        const float d = FN(f16)(b), dmin = FN(f16)(b + 2);
+        uint8_t sc[8], mn[8];
+        FN(k_scales)(b + 4, sc, mn);
+        const uint8_t *qs = b + (five ? 48 : 16);
+        __m256i qh = five ? FN(load)(b + 16) : _mm256_setzero_si256();
+        __m256i sumi[4];
+        for (int k = 0; k < NA; k++) sumi[k] = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            const __m256i q = FN(load)(qs + 32 * c);
+            __m256i lo = _mm256_and_si256(q, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            if (five) {
+                lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(qh, 4), m16));
+                hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(qh, 3), m16));
+                qh = _mm256_srli_epi16(qh, 2);
+            }
+            const __m256i slo = _mm256_set1_epi16(sc[2 * c]), shi = _mm256_set1_epi16(sc[2 * c + 1]);
+            for (int k = 0; k < NA; k++) {
+                const uint8_t *a = aq[k] + 256 * i + 64 * c;
+                const __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, FN(load)(a)), slo);
+                const __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, FN(load)(a + 32)), shi);
+                sumi[k] = _mm256_add_epi32(sumi[k], _mm256_add_epi32(plo, phi));
+            }
+        }
+        const __m256i mins = _mm256_setr_epi16(mn[0], mn[0], mn[1], mn[1], mn[2], mn[2], mn[3], mn[3],
+                                               mn[4], mn[4], mn[5], mn[5], mn[6], mn[6], mn[7], mn[7]);
+        for (int k = 0; k < NA; k++) {
+            const float da = ad[k][i];
+            const __m256i pm = _mm256_madd_epi16(FN(load)(bs[k] + 16 * i), mins);
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * da), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
+            acc[k] = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * da), _mm256_cvtepi32_ps(pm), acc[k]);
+        }
+    }
+    for (int k = 0; k < NA; k++) res[k] = FN(hsum)(acc[k]);
+}
+
+/// Q6_K (210 bytes: ql[128], qh[64], int8 scales[16], d).
+INLINE ATTR void FN(q6k_rows)(int64_t nb, const uint8_t *w, const uint8_t *const *aq, int NA, float *res) {
+    const float *ad[4];
+    const int16_t *bs[4];
+    __m256 acc[4];
+    for (int k = 0; k < NA; k++) {
+        ad[k] = (const float *)(aq[k] + 256 * nb);
+        bs[k] = (const int16_t *)(ad[k] + nb);
+        acc[k] = _mm256_setzero_ps();
+    }
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *b = w + i * 210;
+        const int8_t *sc = (const int8_t *)(b + 192);
+        const float d = FN(f16)(b + 208);
+        __m256i sumi[4];
+        for (int k = 0; k < NA; k++) sumi[k] = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i ql0 = FN(load)(b + 64 * h), ql1 = FN(load)(b + 64 * h + 32);
+            const __m256i qh = FN(load)(b + 128 + 32 * h);
+            __m256i g[4];
+            g[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+            g[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+            g[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, m30));
+            g[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                                   _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+            for (int j = 0; j < 4; j++) {
+                const int s = 8 * h + 2 * j;
+                const __m256i sv = _mm256_set_m128i(_mm_set1_epi16(sc[s + 1]), _mm_set1_epi16(sc[s]));
+                for (int k = 0; k < NA; k++) {
+                    const __m256i a = FN(load)(aq[k] + 256 * i + 128 * h + 32 * j);
+                    sumi[k] = _mm256_add_epi32(sumi[k], _mm256_madd_epi16(_mm256_maddubs_epi16(g[j], a), sv));
+                }
+            }
+        }
+        const __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+        for (int k = 0; k < NA; k++) {
+            const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(FN(load)(bs[k] + 16 * i), scales), 5);
+            const __m256i total = _mm256_sub_epi32(sumi[k], offset);
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * ad[k][i]), _mm256_cvtepi32_ps(total), acc[k]);
+        }
+    }
+    for (int k = 0; k < NA; k++) res[k] = FN(hsum)(acc[k]);
+}
+
+// MARK: - Float weights against f32 activations
+
+INLINE ATTR __m256 FN(float8)(int type, const uint8_t *w, int64_t j) {
+    switch (type) {
+    case CK_F32: return _mm256_loadu_ps((const float *)w + j);
+    case CK_F16: return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 2 * j)));
+    default: /* BF16 */
+        return _mm256_castsi256_ps(_mm256_slli_epi32(
+            _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(w + 2 * j))), 16));
+    }
+}
+
+INLINE ATTR float FN(float1)(int type, const uint8_t *w, int64_t j) {
+    uint16_t h;
+    switch (type) {
+    case CK_F32: { float f; memcpy(&f, w + 4 * j, 4); return f; }
+    case CK_F16: memcpy(&h, w + 2 * j, 2); return _cvtsh_ss(h);
+    default: {
+        memcpy(&h, w + 2 * j, 2);
+        const uint32_t bits = (uint32_t)h << 16;
+        float f;
+        memcpy(&f, &bits, 4);
+        return f;
+    }
+    }
+}
+
+INLINE ATTR void FN(float_rows)(int type, int64_t n, const uint8_t *w, const uint8_t *const *aq,
+                                int NA, float *res) {
+    const float *x[4];
+    __m256 acc0[4], acc1[4];
+    for (int k = 0; k < NA; k++) {
+        x[k] = (const float *)aq[k];
+        acc0[k] = _mm256_setzero_ps();
+        acc1[k] = _mm256_setzero_ps();
+    }
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        const __m256 w0 = FN(float8)(type, w, j), w1 = FN(float8)(type, w, j + 8);
+        for (int k = 0; k < NA; k++) {
+            acc0[k] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x[k] + j), acc0[k]);
+            acc1[k] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x[k] + j + 8), acc1[k]);
+        }
+    }
+    for (; j + 8 <= n; j += 8) {
+        const __m256 w0 = FN(float8)(type, w, j);
+        for (int k = 0; k < NA; k++) acc0[k] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x[k] + j), acc0[k]);
+    }
+    for (int k = 0; k < NA; k++) res[k] = FN(hsum)(_mm256_add_ps(acc0[k], acc1[k]));
+    for (; j < n; j++) {
+        const float wj = FN(float1)(type, w, j);
+        for (int k = 0; k < NA; k++) res[k] += wj * x[k][j];
+    }
+}
+
+// MARK: - Rows × activations
+
+INLINE ATTR void FN(row_group)(int type, int64_t n, const uint8_t *w, const uint8_t *const *aq,
+                               int NA, float *res) {
+    switch (type) {
+    case CK_Q8_0: FN(legacy_rows)(CK_Q8_0, n / 32, w, aq, NA, res); break;
+    case CK_Q4_0: FN(legacy_rows)(CK_Q4_0, n / 32, w, aq, NA, res); break;
+    case CK_Q4_1: FN(legacy_rows)(CK_Q4_1, n / 32, w, aq, NA, res); break;
+    case CK_Q5_0: FN(legacy_rows)(CK_Q5_0, n / 32, w, aq, NA, res); break;
+    case CK_Q5_1: FN(legacy_rows)(CK_Q5_1, n / 32, w, aq, NA, res); break;
+    case CK_Q4_K: FN(q45k_rows)(CK_Q4_K, n / 256, w, aq, NA, res); break;
+    case CK_Q5_K: FN(q45k_rows)(CK_Q5_K, n / 256, w, aq, NA, res); break;
+    case CK_Q6_K: FN(q6k_rows)(n / 256, w, aq, NA, res); break;
+    case CK_F32: FN(float_rows)(CK_F32, n, w, aq, NA, res); break;
+    case CK_F16: FN(float_rows)(CK_F16, n, w, aq, NA, res); break;
+    default: FN(float_rows)(CK_BF16, n, w, aq, NA, res); break;
+    }
+}
+
+/// One type, NA activation rows at a time.
+#define CK_DEFINE_TYPE_DRIVER(T)                                                                   \
+    static ATTR void FN(driver_##T)(int64_t n, const uint8_t *w, size_t wrb, int64_t rows,        \
+                                    const uint8_t *act, size_t arb, int64_t nact,                 \
+                                    float *out, int64_t os) {                                     \
+        for (int64_t r = 0; r < rows; r++) {                                                      \
+            const uint8_t *wr = w + (size_t)r * wrb;                                               \
+            for (int64_t k0 = 0; k0 < nact; k0 += 4) {                                             \
+                const uint8_t *aq[4];                                                             \
+                float res[4];                                                                     \
+                const int64_t na = nact - k0 < 4 ? nact - k0 : 4;                                 \
+                for (int64_t k = 0; k < na; k++) aq[k] = act + (size_t)(k0 + k) * arb;             \
+                switch (na) {                                                                     \
+                case 1: FN(row_group)(T, n, wr, aq, 1, res); break;                               \
+                case 2: FN(row_group)(T, n, wr, aq, 2, res); break;                               \
+                case 3: FN(row_group)(T, n, wr, aq, 3, res); break;                               \
+                default: FN(row_group)(T, n, wr, aq, 4, res); break;                              \
+                }                                                                                 \
+                for (int64_t k = 0; k < na; k++) out[(k0 + k) * os + r] = res[k];                 \
+            }                                                                                     \
+        }                                                                                         \
+    }
+
+CK_DEFINE_TYPE_DRIVER(CK_F32)
+CK_DEFINE_TYPE_DRIVER(CK_F16)
+CK_DEFINE_TYPE_DRIVER(CK_BF16)
+CK_DEFINE_TYPE_DRIVER(CK_Q4_0)
+CK_DEFINE_TYPE_DRIVER(CK_Q4_1)
+CK_DEFINE_TYPE_DRIVER(CK_Q5_0)
+CK_DEFINE_TYPE_DRIVER(CK_Q5_1)
+CK_DEFINE_TYPE_DRIVER(CK_Q8_0)
+CK_DEFINE_TYPE_DRIVER(CK_Q4_K)
+CK_DEFINE_TYPE_DRIVER(CK_Q5_K)
+CK_DEFINE_TYPE_DRIVER(CK_Q6_K)
+
+#define CK_DRIVER_CASE(T)                                                                          \
+    case T: FN(driver_##T)(n, w, wrb, rows, act, arb, nact, out, os); return 1;
+
+ATTR int FN(ck_gemv)(int type, int64_t n, const uint8_t *w, size_t wrb, int64_t rows,
+                     const uint8_t *act, size_t arb, int64_t nact, float *out, int64_t os) {
+    switch (type) {
+    CK_DRIVER_CASE(CK_F32)
+    CK_DRIVER_CASE(CK_F16)
+    CK_DRIVER_CASE(CK_BF16)
+    CK_DRIVER_CASE(CK_Q4_0)
+    CK_DRIVER_CASE(CK_Q4_1)
+    CK_DRIVER_CASE(CK_Q5_0)
+    CK_DRIVER_CASE(CK_Q5_1)
+    CK_DRIVER_CASE(CK_Q8_0)
+    CK_DRIVER_CASE(CK_Q4_K)
+    CK_DRIVER_CASE(CK_Q5_K)
+    CK_DRIVER_CASE(CK_Q6_K)
+    default: return 0;
+    }
+}

@@ -1,0 +1,82 @@
+#ifndef PONDER_CKERNELS_H
+#define PONDER_CKERNELS_H
+
+// The innermost SIMD loops of Ponder's matrix-vector products, in C with intrinsics, and a
+// low-overhead thread pool. Kernels are compiled for AVX2+FMA+F16C (and AVX-512 VNNI where it
+// helps) with per-function target attributes and chosen at run time from cpuid, so the binary
+// still runs on a baseline x86-64 (or arm64) machine: there `ck_gemv` reports that it cannot
+// help and the Swift caller takes its portable path.
+//
+// Weight types are ggml type ids (0 F32, 1 F16, 2 Q4_0, 3 Q4_1, 6 Q5_0, 7 Q5_1, 8 Q8_0,
+// 10 Q2_K, 11 Q3_K, 12 Q4_K, 13 Q5_K, 14 Q6_K, 30 BF16).
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - CPU features
+
+/// 0: no SIMD kernels (portable paths only), 1: AVX2+FMA+F16C, 2: AVX2 and AVX-512 VNNI/VL/BW.
+int ck_cpu_level(void);
+/// Caps the level used from now on (tests and benchmarks compare paths); -1 restores the detected one.
+void ck_set_cpu_level_cap(int cap);
+
+// MARK: - Activation quantization
+
+/// How activations are fed to the kernel for weights of `type`:
+/// 0: f32 as they are, 1: Q8 per 32 (for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0), 2: Q8_K per 256 (K-quants),
+/// -1: this type has no kernel.
+int ck_activation_kind(int type);
+
+/// Bytes of one quantized activation row of `n` elements for weights of `type` (4n for kind 0).
+///
+/// Kind 1 row (nb = n/32 blocks): int8 q[32·nb], then float d[nb], then float s[nb] with
+/// d = fp16(amax/127) (as ggml stores it) and s = d·Σq.
+/// Kind 2 row (nb = n/256 blocks): int8 q[256·nb], then float d[nb], then int16 bsums[16·nb].
+size_t ck_activation_row_bytes(int type, int64_t n);
+
+/// Quantizes one row like ggml: Q8_0 as its x86 quantize_row_q8_0 (id = 127/amax, round to
+/// nearest even), Q8_K as quantize_row_q8_K_ref (iscale = −127/max, nearest_int, d = 1/iscale).
+/// For kind 0 copies the floats.
+void ck_quantize_row(int type, const float *x, int64_t n, void *out);
+
+// MARK: - Matrix-vector products
+
+/// out[b·out_stride + r] = Σ_c W[r][c]·A[b][c] for r < rows, b < nact, where W row r is at
+/// w + r·w_row_bytes (ggml blocks of `type`) and activation row b at act + b·act_row_bytes in the
+/// layout of ck_activation_kind(type). Each weight block is decoded once and used for up to
+/// four activation rows. Returns 0 when there is no kernel for this type on this CPU (nothing
+/// written), 1 otherwise.
+int ck_gemv(int type, int64_t n, const void *w, size_t w_row_bytes, int64_t rows,
+            const void *act, size_t act_row_bytes, int64_t nact, float *out, int64_t out_stride);
+
+// MARK: - Memory bandwidth
+
+/// Σ of `count` floats, vectorized with several accumulators (a streaming read).
+float ck_stream_sum(const float *x, int64_t count);
+
+// MARK: - Thread pool
+
+typedef struct ck_pool ck_pool;
+typedef void (*ck_task_fn)(void *context, int64_t task, int32_t worker);
+
+/// A pool of `threads` participants: the calling thread plus threads−1 persistent workers that
+/// spin briefly after each job and then sleep.
+ck_pool *ck_pool_create(int32_t threads);
+void ck_pool_destroy(ck_pool *pool);
+/// Calls fn(context, task, worker) for every task in 0..<tasks, each exactly once, and returns
+/// when all have finished. `worker` is in 0..<threads (0 is the caller) and no two tasks run
+/// on the same worker at once. Calls from inside a task, or from a second thread while a job
+/// is running, run their tasks inline on the calling thread.
+void ck_pool_run(ck_pool *pool, int64_t tasks, ck_task_fn fn, void *context);
+/// Online CPUs.
+int32_t ck_cpu_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
