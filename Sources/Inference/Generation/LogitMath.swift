@@ -13,7 +13,7 @@ enum LogitMath {
         var i = 0
         while i + Vector.scalarCount <= n {
             let v = load(x, i)
-            best = pointwiseMax(best, v)
+            best.replace(with: v, where: v .> best)
             i += Vector.scalarCount
         }
         var result = best.max()
@@ -53,8 +53,15 @@ enum LogitMath {
     /// Below −87.3 the result is 0 (so `exp(−∞) = 0`); NaN lanes give NaN.
     @inline(__always)
     static func exponential(_ x: Vector) -> Vector {
-        let clamped = pointwiseMin(x, Vector(repeating: 88.3))
-        let k = (clamped * 1.442_695_04).rounded(.toNearestOrEven)
+        var clamped = x
+        clamped.replace(with: 88.3, where: x .> 88.3)
+        clamped.replace(with: -87.3, where: x .< -87.3)
+        // k = round(x·log2 e): adding 1.5·2^23 rounds to an integer held in the low mantissa
+        // bits (the generic Float → Int32 SIMD conversion is not vectorised).
+        let magic = Vector(repeating: 12_582_912)
+        let shifted = clamped * 1.442_695_04 + magic
+        let k = shifted - magic
+        let kInt = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000
         let r = clamped - k * 0.693_359_375 + k * 2.121_944_4e-4
         var p = Vector(repeating: 1.987_569_15e-4)
         p = p * r + 1.398_199_95e-3
@@ -63,11 +70,31 @@ enum LogitMath {
         p = p * r + 1.666_666_55e-1
         p = p * r + 5.000_000_1e-1
         p = p * (r * r) + r + 1
-        let kInt = SIMD16<Int32>(pointwiseMax(k, Vector(repeating: -126)), rounding: .towardZero)
         let scale = unsafeBitCast((kInt &+ 127) &<< 23, to: Vector.self)
         var result = p * scale
         result.replace(with: 0, where: x .< -87.3)
         return result
+    }
+
+    /// `Σ weights[i]` over the `i` with `keys[i] ≥ threshold`, in double precision.
+    static func sum(_ weights: UnsafeBufferPointer<Float>, where keys: UnsafeBufferPointer<Float>,
+                    atLeast threshold: Float) -> Double {
+        let n = keys.count
+        let bar = Vector(repeating: threshold)
+        var sums = Vector.zero
+        var i = 0
+        while i + Vector.scalarCount <= n {
+            var w = load(weights, i)
+            w.replace(with: 0, where: load(keys, i) .< bar)
+            sums += w
+            i += Vector.scalarCount
+        }
+        var total = Double(sums.sum())
+        while i < n {
+            if keys[i] >= threshold { total += Double(weights[i]) }
+            i += 1
+        }
+        return total
     }
 
     /// `exp(x[i] − shift)` written to `output`, returning the sum (in double precision).

@@ -55,13 +55,21 @@ struct TokenCandidates: Sendable {
             truncate(to: keep)
             return
         }
-        // Unsorted vocabulary: most of the mass usually sits in a few hundred tokens, so rank
-        // those first and the whole vocabulary only when they do not reach `p`.
-        var ranked = logits.withUnsafeBufferPointer { Self.ranking($0, first: min(256, count)) }
-        var keep = cut(in: ranked)
-        if keep == nil && ranked.count < count {
-            ranked = logits.withUnsafeBufferPointer { Self.ranking($0, first: count) }
-            keep = cut(in: ranked)
+        // Unsorted vocabulary: rank only the tokens within `delta` of the best logit, widening
+        // `delta` until they hold at least `p` of the mass (usually a few hundred tokens).
+        var ranked: [Int32] = []
+        var keep: Int?
+        var delta: Float = 1
+        while keep == nil {
+            let threshold = delta > 128 ? -Float.infinity : maximum - delta
+            let mass = logits.withUnsafeBufferPointer { row in
+                weights.withUnsafeBufferPointer { LogitMath.sum($0, where: row, atLeast: threshold) }
+            }
+            if mass / total >= Double(p) || threshold == -.infinity {
+                ranked = logits.withUnsafeBufferPointer { Self.ranking($0, atLeast: threshold) }
+                keep = cut(in: ranked) ?? (threshold == -.infinity ? ranked.count : nil)
+            }
+            delta *= 2
         }
         let prefix = ranked.prefix(keep ?? ranked.count)
         let keptLogits = prefix.map { logits[Int($0)] }
@@ -123,6 +131,20 @@ struct TokenCandidates: Sendable {
     @inline(__always)
     private static func clean(_ logit: Float) -> Float { logit.isNaN ? -.infinity : logit }
 
+    /// The ids of the entries whose logit is at least `threshold` (all of them, NaN last, for
+    /// −∞), ranked. Sorts packed integer keys: the logit's bits made order-preserving and
+    /// inverted (high 32 bits), then the id (low 32 bits).
+    static func ranking(_ row: UnsafeBufferPointer<Float>, atLeast threshold: Float) -> [Int32] {
+        var keys: [UInt64] = []
+        for index in row.indices where threshold == -.infinity || row[index] >= threshold {
+            let bits = clean(row[index]).bitPattern
+            let ascending = bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
+            keys.append(UInt64(~ascending) << 32 | UInt64(index))
+        }
+        keys.sort()
+        return keys.map { Int32(truncatingIfNeeded: $0) }
+    }
+
     /// The ids of the `first` best entries of `row` (id = index), ranked: logit descending,
     /// lower id first on ties; NaN last. A heap of `first` entries whose worst is the bar every
     /// other logit must beat; 16 logits at a time are skipped while none beats it.
@@ -131,9 +153,7 @@ struct TokenCandidates: Sendable {
         let k = min(k, n)
         guard k > 0 else { return [] }
         if k * 4 >= n {
-            var all = (0..<Int32(n)).map { ($0, clean(row[Int($0)])) }
-            all.sort { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
-            return all.prefix(k).map(\.0)
+            return Array(ranking(row, atLeast: -.infinity).prefix(k))
         }
         var heap = MinimumHeap(capacity: k)
         for index in 0..<k { heap.insert(id: Int32(index), logit: clean(row[index])) }
