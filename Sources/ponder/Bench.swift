@@ -41,6 +41,9 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("repeat"), help: "Runs per test; the best is reported.")
     var repeats = 3
 
+    @Flag(inversion: .prefixedNo, help: "Measure read bandwidth around each run.")
+    var bandwidth = true
+
     @Flag(help: "Print one JSON object per measurement.")
     var json = false
 
@@ -55,7 +58,8 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let benchmark = TextModelBenchmark(promptTokens: promptTokens, generatedTokens: generatedTokens,
-                                           batch: batch, depth: depth, repeats: repeats, threads: threads)
+                                           batch: batch, depth: depth, repeats: repeats, threads: threads,
+                                           measuresBandwidth: bandwidth)
         let file: GGUFFile
         let textModel: any TextModel
         do {

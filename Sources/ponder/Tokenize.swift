@@ -25,17 +25,7 @@ struct Tokenize: ParsableCommand {
     @Flag(help: "Parse special-token text in the input (llama.cpp's parse_special).")
     var special = false
 
-    @Flag(help: "Wrap the text as a user turn in the model's chat template (with the assistant prompt) before tokenizing; special-token text is then parsed.")
-    var chat = false
-
-    @Option(help: ArgumentHelp(
-        "Use this chat-template family instead of the model's (implies --chat): "
-            + ChatTemplateFamily.allNames.joined(separator: ", ") + ".",
-        valueName: "name"))
-    var chatTemplate: String?
-
-    @Option(help: "A system message to put before the user turn (implies --chat).")
-    var system: String?
+    @OptionGroup var chatOptions: ChatOptions
 
     @Flag(help: "Print the text of each token after the ids, one per line.")
     var pieces = false
@@ -76,26 +66,10 @@ struct Tokenize: ParsableCommand {
         } catch {
             throw CommandFailure(error)
         }
-        var prompt = input
-        let useChat = chat || chatTemplate != nil || system != nil
-        if useChat {
-            do {
-                let detection = try ChatTemplateFamily.resolve(
-                    name: chatTemplate, template: gguf.optionalString("tokenizer.chat_template"))
-                if let warning = detection.warning {
-                    FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
-                }
-                var messages: [ChatMessage] = []
-                if let system { messages.append(.system(system)) }
-                messages.append(.user(input))
-                prompt = detection.family.render(messages, addGenerationPrompt: true)
-            } catch {
-                throw CommandFailure(error)
-            }
-        }
+        let prompt = try chatOptions.prompt(for: input, file: gguf)
         let clock = ContinuousClock()
         let start = clock.now
-        let ids = tokenizer.encode(prompt, addSpecial: true, parseSpecial: special || useChat)
+        let ids = tokenizer.encode(prompt, addSpecial: true, parseSpecial: special || chatOptions.isEnabled)
         let elapsed = clock.now - start
         print(ids.map(String.init).joined(separator: " "))
         if timing {

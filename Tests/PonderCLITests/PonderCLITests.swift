@@ -106,6 +106,74 @@ struct PonderCLITests {
                 == (try file.stringArray("tokenizer.ggml.tokens").count))
     }
 
+    @Test func logitsMatchLlamaCpp() throws {
+        let model = fixture("models/llama-f32.gguf")
+        let references = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: fixture("models/references.json")))) as? [String: Any]
+        let fixtures = try #require(references?["fixtures"] as? [[String: Any]])
+        let entry = try #require(fixtures.first { ($0["file"] as? String) == "llama-f32.gguf" })
+        let prompt = try #require((entry["prompt"] as? [Int]) ?? (references?["prompt"] as? [Int]))
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-logits-\(UUID().uuidString).f32")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let result = try PonderProcess.run(["logits", "--model", model, "--tokens", prompt.map(String.init).joined(separator: " "),
+                                            "--out", out.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let ours = try Data(contentsOf: out).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let reference = try Data(contentsOf: URL(fileURLWithPath: fixture("models/llama-f32.logits.bin")))
+            .withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        #expect(ours.count == reference.count && !ours.isEmpty)
+        let peak = reference.map(abs).max() ?? 1
+        let worst = zip(ours, reference).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst / peak <= 1e-3)
+
+        let bad = try PonderProcess.run(["logits", "--model", model, "--tokens", "1 999999", "--out", out.path])
+        #expect(bad.status != 0 && bad.stderr.contains("id 999999 is outside the vocabulary"))
+    }
+
+    @Test func generateStreamsTheGeneratorsText() async throws {
+        let model = fixture("models/qwen2-f32.gguf")
+        let file = try GGUFFile(path: model)
+        let tokenizer = try VocabularyTokenizer(file: file)
+        let generator = Generator(model: try loadTextModel(file: file, options: TextModelOptions(threadCount: 1)),
+                                  tokenizer: tokenizer)
+        var expected = ""
+        for await event in generator.generate(GenerationPrompt(tokens: tokenizer.encode("the image")), parameters: .greedy,
+                                              stop: StopCondition(maxTokens: 12)) {
+            if case .finished(let result, _) = event { expected = result.text }
+        }
+        let greedy = try PonderProcess.run(["generate", "--model", model, "--temperature", "0", "--max-tokens", "12",
+                                            "--threads", "1", "--quiet", "the image"])
+        #expect(greedy.status == 0 && greedy.stderr.isEmpty, "\(greedy.stderr)")
+        #expect(greedy.stdout == expected + "\n")
+
+        let seeded = ["generate", "--model", model, "--seed", "11", "--max-tokens", "12", "the image"]
+        let first = try PonderProcess.run(seeded), second = try PonderProcess.run(seeded)
+        #expect(first.status == 0 && first.stdout == second.stdout)
+        #expect(first.stderr.contains("12 generated") && first.stderr.contains("seed 11"))
+
+        let bad = try PonderProcess.run(["generate", "--model", model, "--repeat-penalty", "0", "x"])
+        #expect(bad.status != 0 && bad.stderr.contains("repetition penalty must be a finite number above 0"))
+    }
+
+    @Test func benchPrintsTheJSONContract() throws {
+        let result = try PonderProcess.run(["bench", "--model", fixture("models/qwen2-f32.gguf"), "-p", "16", "-n", "4",
+                                            "--batch", "2", "--depth", "8", "--repeat", "1", "--threads", "1",
+                                            "--no-bandwidth", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 2)
+        var tests: [String] = []
+        for line in lines {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            tests.append(try #require(object["test"] as? String))
+            #expect((object["tokens_per_second"] as? Double ?? 0) > 0)
+            #expect(object["threads"] as? Int == 1)
+        }
+        #expect(tests == ["pp16", "tg4"])
+        let generation = try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: Any]
+        #expect(generation?["batch"] as? Int == 2 && generation?["depth"] as? Int == 8)
+    }
+
     /// Bad input: one line on stderr naming the file, a non-zero status, nothing on stdout.
     @Test(arguments: [
         (["inspect", "/nonexistent/model.gguf"], "/nonexistent/model.gguf: cannot open the file: no such file or directory"),

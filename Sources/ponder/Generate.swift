@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import GGUF
+import Inference
+
+struct Generate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Continue a prompt with a text model, streaming the text as it is generated.",
+        discussion: """
+            The prompt is tokenized with the model's vocabulary (BOS as the model says) and \
+            continued until an end-of-generation token, a --stop string or --max-tokens. \
+            Sampling follows llama.cpp's chain (repetition penalty, top-k, top-p, min-p, \
+            temperature); --temperature 0 is greedy. A given --seed gives the same text on \
+            every run. Statistics go to stderr.
+
+            Examples:
+              ponder generate --model model.gguf "Once upon a time"
+              ponder generate --model model.gguf --chat "Name three primary colours."
+              ponder generate --model model.gguf --temperature 0 --max-tokens 32 "1, 2, 3,"
+              ponder generate --model model.gguf --seed 7 --top-p 0.9 --stop "\\n\\n" "Q: Why is the sky blue?\\nA:"
+            """)
+
+    @Option(help: "The GGUF model.", completion: .file(extensions: ["gguf"]))
+    var model: String
+
+    @OptionGroup var chatOptions: ChatOptions
+
+    @Option(help: "Sampling temperature; 0 picks the most likely token every time.")
+    var temperature: Float = 0.8
+
+    @Option(help: "Keep only the K most likely tokens (0: all).")
+    var topK = 40
+
+    @Option(help: "Keep the most likely tokens whose probabilities add up to P (1: all).")
+    var topP: Float = 0.95
+
+    @Option(help: "Drop tokens less likely than P times the most likely one (0: none).")
+    var minP: Float = 0.05
+
+    @Option(help: "Divide the logits of recently seen tokens by this (1: off).")
+    var repeatPenalty: Float = 1
+
+    @Option(help: "How many recent tokens the repetition penalty looks at.")
+    var repeatLastN = 64
+
+    @Option(help: "Random seed (default: a new one each run, printed with the statistics).")
+    var seed: UInt64?
+
+    @Option(help: "The most tokens to generate.")
+    var maxTokens = 256
+
+    @Option(help: "Stop when the text reaches this string (repeatable); the string is not printed.")
+    var stop: [String] = []
+
+    @Option(help: "Positions of context (default: the model's, at most 4096).")
+    var contextLength: Int?
+
+    @Option(help: "Threads (default: all cores).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Do not print statistics to stderr.")
+    var quiet = false
+
+    @Argument(help: "The prompt.")
+    var prompt: String
+
+    func validate() throws {
+        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1.") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
+        if let problem = parameters.problems.first { throw ValidationError(problem) }
+    }
+
+    var parameters: SamplingParameters {
+        SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
+                           repetitionPenalty: repeatPenalty, repetitionWindow: repeatLastN,
+                           seed: seed ?? 0)
+    }
+
+    func run() async throws {
+        var parameters = self.parameters
+        if seed == nil { parameters.seed = UInt64.random(in: 0..<UInt64(UInt32.max)) }
+        let generator: Generator
+        let ids: [Int32]
+        do {
+            let file = try GGUFFile(path: model)
+            let tokenizer = try VocabularyTokenizer(file: file)
+            let text = try chatOptions.prompt(for: prompt, file: file)
+            ids = tokenizer.encode(text, addSpecial: true, parseSpecial: chatOptions.isEnabled)
+            let textModel = try loadTextModel(file: file, options: TextModelOptions(
+                contextLength: contextLength, threadCount: threads))
+            guard ids.count < textModel.contextLength else {
+                throw CommandFailure("The prompt is \(ids.count) tokens, more than the context of \(textModel.contextLength) allows; raise --context-length.")
+            }
+            generator = Generator(model: textModel, tokenizer: tokenizer)
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw CommandFailure(error)
+        }
+        let output = FileHandle.standardOutput
+        let stream = generator.generate(GenerationPrompt(tokens: ids), parameters: parameters,
+                                        stop: StopCondition(stopStrings: stop, maxTokens: maxTokens))
+        for await event in stream {
+            switch event {
+            case .token(let token):
+                if !token.text.isEmpty { output.write(Data(token.text.utf8)) }
+            case .finished(let result, let stats):
+                output.write(Data("\n".utf8))
+                if case .failed(let error) = result.reason { throw CommandFailure(error) }
+                if !quiet {
+                    let line = String(format: "%d prompt tokens at %.1f t/s, %d generated at %.1f t/s",
+                                      stats.promptTokens, stats.promptTokensPerSecond, stats.generatedTokens,
+                                      stats.generationTokensPerSecond)
+                        + ", stopped: \(result.reason.name), seed \(parameters.seed)\n"
+                    FileHandle.standardError.write(Data(line.utf8))
+                }
+            }
+        }
+    }
+}
