@@ -74,7 +74,7 @@ struct Bench: ParsableCommand {
         if !json {
             let name = URL(fileURLWithPath: model).lastPathComponent
             print("\(name): \(summary?.fileType ?? "?"), \(summary.map { ModelSummary.formatCount($0.parameterCount) } ?? "?") parameters, "
-                  + "\(String(format: "%.2f", Double(weightBytes) / 1e9)) GB of weights read per token, \(threads) threads")
+                  + "\(ModelSummary.formatBytes(weightBytes)) of weights read per token, \(threads) threads")
             print("test".padding(toLength: 18, withPad: " ", startingAt: 0) + "tokens/s".leftPad(10) + "   bandwidth GB/s   vs memory limit")
         }
         let encoder = JSONEncoder()

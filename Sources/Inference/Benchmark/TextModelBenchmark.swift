@@ -44,7 +44,9 @@ public struct TextModelBenchmark: Sendable {
 
     /// The positions one sequence needs, and the cache capacity for all of them.
     public var contextNeeded: Int { max(promptTokens, depth + generatedTokens) + 1 }
-    public var cacheNeeded: Int { max(promptTokens, depth + batch * generatedTokens) + batch }
+    /// Forked sequences copy the shared, partly filled last block of the context before writing,
+    /// so each needs up to a block more than its own tokens; 32 covers any block size up to 32.
+    public var cacheNeeded: Int { max(promptTokens, depth + batch * (generatedTokens + 32)) }
 
     /// Runs the measurements, reporting each as it completes. Throws the model's errors.
     public func run(model: any TextModel, pool: ThreadPool,
