@@ -117,16 +117,17 @@ INLINE ATTR void FN(legacy_rows)(int type, int64_t nb, const uint8_t *w, const u
 
 // MARK: - K-quants against Q8_K
 
-/// The eight 6-bit scales and mins of a Q4_K/Q5_K block.
-INLINE void FN(k_scales)(const uint8_t *q, uint8_t *sc, uint8_t *mn) {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = q[j] & 63;
-        mn[j] = q[j + 4] & 63;
-    }
-    for (int j = 4; j < 8; j++) {
-        sc[j] = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        mn[j] = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-    }
+/// The eight 6-bit scales (int16 lanes 0…7) and mins (lanes 8…15) of a Q4_K/Q5_K block.
+INLINE ATTR __m256i FN(k_scales_mins)(const uint8_t *q) {
+    uint32_t u0, u1, u2;
+    memcpy(&u0, q, 4);
+    memcpy(&u1, q + 4, 4);
+    memcpy(&u2, q + 8, 4);
+    const uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, low2 = 0x03030303;
+    const uint32_t sc_lo = u0 & low6, mn_lo = u1 & low6;
+    const uint32_t sc_hi = (u2 & low4) | (((u0 >> 6) & low2) << 4);
+    const uint32_t mn_hi = ((u2 >> 4) & low4) | (((u1 >> 6) & low2) << 4);
+    return _mm256_cvtepu8_epi16(_mm_set_epi32((int)mn_hi, (int)mn_lo, (int)sc_hi, (int)sc_lo));
 }
 
 /// Q4_K (144 bytes: d, dmin, scales[12], qs[128]) and Q5_K (176: d, dmin, scales[12], qh[32], qs[128]).
@@ -137,21 +138,26 @@ INLINE ATTR void FN(q45k_rows)(int type, int64_t nb, const uint8_t *w, const uin
     const float *ad[4];
     const int16_t *bs[4];
     __m256 acc[4];
+    __m128 accm[4];
     for (int k = 0; k < NA; k++) {
         ad[k] = (const float *)(aq[k] + 256 * nb);
         bs[k] = (const int16_t *)(ad[k] + nb);
         acc[k] = _mm256_setzero_ps();
+        accm[k] = _mm_setzero_ps();
     }
     const __m256i m4 = _mm256_set1_epi8(0x0F), m16 = _mm256_set1_epi8(0x10);
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *b = w + i * bytes;
         const float d = FN(f16)(b), dmin = FN(f16)(b + 2);
-        uint8_t sc[8], mn[8];
-        FN(k_scales)(b + 4, sc, mn);
+        const __m256i scales_mins = FN(k_scales_mins)(b + 4);
+        const __m128i scales128 = _mm256_castsi256_si128(scales_mins);
+        const __m128i mins = _mm256_extracti128_si256(scales_mins, 1);
+        const __m256i scales = _mm256_set_m128i(scales128, scales128);
         const uint8_t *qs = b + (five ? 48 : 16);
         __m256i qh = five ? FN(load)(b + 16) : _mm256_setzero_si256();
         __m256i sumi[4];
         for (int k = 0; k < NA; k++) sumi[k] = _mm256_setzero_si256();
+#pragma clang loop unroll(full)
         for (int c = 0; c < 4; c++) {
             const __m256i q = FN(load)(qs + 32 * c);
             __m256i lo = _mm256_and_si256(q, m4);
@@ -161,7 +167,9 @@ INLINE ATTR void FN(q45k_rows)(int type, int64_t nb, const uint8_t *w, const uin
                 hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(qh, 3), m16));
                 qh = _mm256_srli_epi16(qh, 2);
             }
-            const __m256i slo = _mm256_set1_epi16(sc[2 * c]), shi = _mm256_set1_epi16(sc[2 * c + 1]);
+            // Broadcast int16 scale 2c (and 2c+1) with a byte shuffle.
+            const __m256i slo = _mm256_shuffle_epi8(scales, _mm256_set1_epi16((short)((4 * c + 1) << 8 | (4 * c))));
+            const __m256i shi = _mm256_shuffle_epi8(scales, _mm256_set1_epi16((short)((4 * c + 3) << 8 | (4 * c + 2))));
             for (int k = 0; k < NA; k++) {
                 const uint8_t *a = aq[k] + 256 * i + 64 * c;
                 const __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, FN(load)(a)), slo);
@@ -169,16 +177,22 @@ INLINE ATTR void FN(q45k_rows)(int type, int64_t nb, const uint8_t *w, const uin
                 sumi[k] = _mm256_add_epi32(sumi[k], _mm256_add_epi32(plo, phi));
             }
         }
-        const __m256i mins = _mm256_setr_epi16(mn[0], mn[0], mn[1], mn[1], mn[2], mn[2], mn[3], mn[3],
-                                               mn[4], mn[4], mn[5], mn[5], mn[6], mn[6], mn[7], mn[7]);
         for (int k = 0; k < NA; k++) {
             const float da = ad[k][i];
-            const __m256i pm = _mm256_madd_epi16(FN(load)(bs[k] + 16 * i), mins);
+            // Sums per 32 (pairs of the per-16 sums) against the mins.
+            const __m256i sums16 = FN(load)(bs[k] + 16 * i);
+            const __m128i sums32 = _mm_hadd_epi16(_mm256_castsi256_si128(sums16), _mm256_extracti128_si256(sums16, 1));
+            const __m128i pm = _mm_madd_epi16(sums32, mins);
             acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * da), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
-            acc[k] = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * da), _mm256_cvtepi32_ps(pm), acc[k]);
+            accm[k] = _mm_fmadd_ps(_mm_set1_ps(dmin * da), _mm_cvtepi32_ps(pm), accm[k]);
         }
     }
-    for (int k = 0; k < NA; k++) res[k] = FN(hsum)(acc[k]);
+    for (int k = 0; k < NA; k++) {
+        __m128 m = accm[k];
+        m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_add_ss(m, _mm_movehdup_ps(m));
+        res[k] = FN(hsum)(acc[k]) - _mm_cvtss_f32(m);
+    }
 }
 
 /// Q6_K (210 bytes: ql[128], qh[64], int8 scales[16], d).
@@ -196,8 +210,10 @@ INLINE ATTR void FN(q6k_rows)(int64_t nb, const uint8_t *w, const uint8_t *const
         const uint8_t *b = w + i * 210;
         const int8_t *sc = (const int8_t *)(b + 192);
         const float d = FN(f16)(b + 208);
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)sc);
         __m256i sumi[4];
         for (int k = 0; k < NA; k++) sumi[k] = _mm256_setzero_si256();
+#pragma clang loop unroll(full)
         for (int h = 0; h < 2; h++) {
             const __m256i ql0 = FN(load)(b + 64 * h), ql1 = FN(load)(b + 64 * h + 32);
             const __m256i qh = FN(load)(b + 128 + 32 * h);
@@ -207,16 +223,19 @@ INLINE ATTR void FN(q6k_rows)(int64_t nb, const uint8_t *w, const uint8_t *const
             g[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, m30));
             g[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
                                    _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+#pragma clang loop unroll(full)
             for (int j = 0; j < 4; j++) {
-                const int s = 8 * h + 2 * j;
-                const __m256i sv = _mm256_set_m128i(_mm_set1_epi16(sc[s + 1]), _mm_set1_epi16(sc[s]));
+                const long long s = 8 * h + 2 * j;
+                // [sc[s] ×8 | sc[s+1] ×8] as int16.
+                const __m256i sv = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(
+                    sc8, _mm_set_epi64x((s + 1) * 0x0101010101010101LL, s * 0x0101010101010101LL)));
                 for (int k = 0; k < NA; k++) {
                     const __m256i a = FN(load)(aq[k] + 256 * i + 128 * h + 32 * j);
                     sumi[k] = _mm256_add_epi32(sumi[k], _mm256_madd_epi16(_mm256_maddubs_epi16(g[j], a), sv));
                 }
             }
         }
-        const __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+        const __m256i scales = _mm256_cvtepi8_epi16(sc8);
         for (int k = 0; k < NA; k++) {
             const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(FN(load)(bs[k] + 16 * i), scales), 5);
             const __m256i total = _mm256_sub_epi32(sumi[k], offset);
