@@ -74,7 +74,13 @@ struct MatMulCase {
     }
 
     /// `batch × rows` products in Double from the dequantized weights and `input`.
+    /// ggml's semantics: F16 and BF16 weights meet activations rounded to their own type.
     func reference(_ input: [Float], batch: Int) -> [Double] {
+        let input: [Float] = switch type {
+        case .f16: input.map { Float(Float16($0)) }
+        case .bf16: input.map { HalfFloat.float(fromBF16Bits: HalfFloat.bf16Bits(from: $0)) }
+        default: input
+        }
         var out = [Double](repeating: 0, count: batch * rows)
         for b in 0..<batch {
             for r in 0..<rows {
