@@ -239,7 +239,7 @@ class LlamaCpp:
 
 def ponder_bench(ponder, path, threads, p, n, batch, depth):
     cmd = [ponder, "bench", "--model", path, "-p", str(p), "-n", str(n), "--threads", str(threads),
-           "--batch", str(batch), "--depth", str(depth), "--json"]
+           "--batch", str(batch), "--depth", str(depth), "--repeat", "1", "--no-bandwidth", "--json"]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"ponder bench failed: {out.stderr.strip()}")
@@ -284,8 +284,9 @@ def main():
             lc.close()
             bandwidths.append(read_bandwidth(args.threads))
             if not args.skip_ponder:
-                for batch, depth in [(1, 0), (1, args.depth), (args.batch, 0)]:
-                    res = ponder_bench(args.ponder, path, args.threads, args.p, args.n, batch, depth)
+                for p, n, batch, depth in [(args.p, 0, 1, 0), (0, args.n, 1, 0), (0, args.n, 1, args.depth),
+                                           (0, args.n, args.batch, 0)]:
+                    res = ponder_bench(args.ponder, path, args.threads, p, n, batch, depth)
                     for (test, b, d), v in res.items():
                         kind = "pp" if test.startswith("pp") else "tg"
                         key = ("ponder", kind, b, d)
