@@ -51,7 +51,9 @@ public struct TextModelBenchmark: Sendable {
     /// Runs the measurements, reporting each as it completes. Throws the model's errors.
     public func run(model: any TextModel, pool: ThreadPool,
                     report: (Measurement) -> Void) throws(TextModelError) {
-        let bandwidth = measuresBandwidth ? MemoryBandwidth() : nil
+        func bandwidth() -> Double? {
+            measuresBandwidth ? KernelBenchmark.readBandwidth(pool: pool).gigabytesPerSecond : nil
+        }
         var random = BenchmarkRandom(seed: 42)
         let clock = ContinuousClock()
         func seconds(_ d: Duration) -> Double {
@@ -63,7 +65,7 @@ public struct TextModelBenchmark: Sendable {
 
         if promptTokens > 0 {
             var best = Double.infinity
-            let before = bandwidth?.measure(pool: pool)
+            let before = bandwidth()
             for _ in 0..<repeats {
                 let sequence = try model.makeSequence()
                 defer { model.release(sequence) }
@@ -72,7 +74,7 @@ public struct TextModelBenchmark: Sendable {
                 _ = try model.forward(batch)
                 best = min(best, seconds(clock.now - start))
             }
-            let after = bandwidth?.measure(pool: pool)
+            let after = bandwidth()
             report(Measurement(test: "pp\(promptTokens)", tokensPerSecond: Double(promptTokens) / best,
                                threads: threads, batch: 1, depth: 0, seconds: best,
                                bandwidthBefore: before, bandwidthAfter: after))
@@ -80,7 +82,7 @@ public struct TextModelBenchmark: Sendable {
 
         if generatedTokens > 0 {
             var best = Double.infinity
-            let before = bandwidth?.measure(pool: pool)
+            let before = bandwidth()
             for _ in 0..<repeats {
                 var sequences: [SequenceID] = [try model.makeSequence()]
                 defer { for sequence in sequences { model.release(sequence) } }
@@ -102,7 +104,7 @@ public struct TextModelBenchmark: Sendable {
                 }
                 best = min(best, seconds(clock.now - start))
             }
-            let after = bandwidth?.measure(pool: pool)
+            let after = bandwidth()
             report(Measurement(test: "tg\(generatedTokens)",
                                tokensPerSecond: Double(generatedTokens * batch) / best,
                                threads: threads, batch: batch, depth: depth, seconds: best,
