@@ -52,42 +52,51 @@ extension TransformerTextModel {
     }
 
     /// Causal attention of every item over its own sequence's cache, positions `0...position`,
-    /// one task per (item, head) on the pool. Query head h reads kv head h / groupSize.
+    /// one task per (item, kv head) on the pool. The `groupSize` query heads that share a kv
+    /// head are handled together, so each cached key and value row is read from memory once
+    /// per item rather than once per query head.
     private func attend(layer l: Int, _ context: BatchContext) {
         let c = configuration, s = runState
         let hd = c.headDimension, qWidth = c.queryWidth, kvWidth = c.keyValueWidth
-        let heads = c.headCount, group = c.groupSize, blockSize = cache.blockSize
+        let kvHeads = c.keyValueHeadCount, group = c.groupSize, blockSize = cache.blockSize
         let scale = 1 / Float(hd).squareRoot()
         let q = s.query.pointer, out = s.attention.pointer
         let longest = (context.positions.max() ?? 0) + 1
         let cache = self.cache
 
-        pool.parallelFor(context.rows * heads) { tasks in
-            // scores [longest]
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: longest)
+        pool.parallelFor(context.rows * kvHeads) { tasks in
+            // scores [group × longest]
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: group * longest)
             defer { scores.deallocate() }
             for task in tasks {
-                let i = task / heads, head = task % heads, kvHead = head / group
+                let i = task / kvHeads, kvHead = task % kvHeads
                 let length = context.positions[i] + 1, table = context.tables[i]
-                let query = q + i * qWidth + head * hd
+                let firstHead = kvHead * group
+                let queries = q + i * qWidth + firstHead * hd          // [group × hd]
                 var j = 0
                 for block in table {
                     guard j < length else { break }
                     let keys = cache.keys(layer: l, block: block) + kvHead * hd
                     for offset in 0..<min(blockSize, length - j) {
-                        scores[j + offset] = MatMul.dot(query, keys + offset * kvWidth, hd) * scale
+                        let key = keys + offset * kvWidth
+                        for g in 0..<group {
+                            scores[g * longest + j + offset] = MatMul.dot(queries + g * hd, key, hd) * scale
+                        }
                     }
                     j += blockSize
                 }
-                TextKernels.softmax(scores, count: length)
-                let o = out + i * qWidth + head * hd
-                o.update(repeating: 0, count: hd)
+                for g in 0..<group { TextKernels.softmax(scores + g * longest, count: length) }
+                let o = out + i * qWidth + firstHead * hd               // [group × hd]
+                o.update(repeating: 0, count: group * hd)
                 j = 0
                 for block in table {
                     guard j < length else { break }
                     let values = cache.values(layer: l, block: block) + kvHead * hd
                     for offset in 0..<min(blockSize, length - j) {
-                        TextKernels.accumulate(scores[j + offset], values + offset * kvWidth, into: o, count: hd)
+                        let value = values + offset * kvWidth
+                        for g in 0..<group {
+                            TextKernels.accumulate(scores[g * longest + j + offset], value, into: o + g * hd, count: hd)
+                        }
                     }
                     j += blockSize
                 }
