@@ -11,6 +11,13 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+/// acc + Σ of int16 × int16 products in pairs into int32 lanes (vpdpwssd with VNNI).
+#ifdef CK_VNNI
+#define DOT_WS(acc, x, y) _mm256_dpwssd_epi32((acc), (x), (y))
+#else
+#define DOT_WS(acc, x, y) _mm256_add_epi32((acc), _mm256_madd_epi16((x), (y)))
+#endif
+
 INLINE ATTR float FN(hsum)(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -59,60 +66,114 @@ INLINE ATTR __m256i FN(legacy_values)(int type, const uint8_t *b) {
     }
 }
 
-INLINE ATTR void FN(legacy_rows)(int type, int64_t nb, const uint8_t *w, const uint8_t *const *aq,
-                                 int NA, float *res) {
+/// Eight blocks' int32 lane sums p[0..7] → one vector whose lane j is Σ p[j].
+INLINE ATTR __m256i FN(reduce8)(const __m256i *p) {
+    const __m256i s01 = _mm256_hadd_epi32(p[0], p[1]), s23 = _mm256_hadd_epi32(p[2], p[3]);
+    const __m256i s45 = _mm256_hadd_epi32(p[4], p[5]), s67 = _mm256_hadd_epi32(p[6], p[7]);
+    const __m256i s0123 = _mm256_hadd_epi32(s01, s23), s4567 = _mm256_hadd_epi32(s45, s67);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(s0123, s4567, 0x20),
+                            _mm256_permute2x128_si256(s0123, s4567, 0x31));
+}
+
+/// Unsigned weight values u of one block (0…255, 0…15, 0…31), with w = u − offset.
+INLINE ATTR __m256i FN(legacy_unsigned)(int type, const uint8_t *b) {
+    switch (type) {
+    case CK_Q8_0: return _mm256_xor_si256(FN(load)(b + 2), _mm256_set1_epi8((char)0x80));
+    case CK_Q4_0: return FN(nibbles)(b + 2);
+    case CK_Q5_0: return _mm256_or_si256(FN(nibbles)(b + 6), FN(high_bits)(b + 2));
+    case CK_Q4_1: return FN(nibbles)(b + 4);
+    default: /* Q5_1 */ return _mm256_or_si256(FN(nibbles)(b + 8), FN(high_bits)(b + 4));
+    }
+}
+
+/// One block's int32 lane sums of (u − offset)·a before the offset correction: with VNNI,
+/// dpbusd of u and a (corrected by offset·Σa after the lanes are summed); with AVX2, which has
+/// no unsaturated u8×s8 sum for u up to 255, the signed values w = u − offset with the sign
+/// trick (no correction). Either way the corrected block sum is the same exact integer.
+INLINE ATTR __m256i FN(block_dot)(int type, __m256i u, __m256i a) {
+#ifdef CK_VNNI
+    (void)type;
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, a);
+#else
+    if (type == CK_Q4_1 || type == CK_Q5_1) return DOT_US(u, a);
+    const __m256i w = type == CK_Q8_0 ? _mm256_xor_si256(u, _mm256_set1_epi8((char)0x80))
+                    : _mm256_sub_epi8(u, _mm256_set1_epi8(type == CK_Q4_0 ? 8 : 16));
+    return DOT_US(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+#endif
+}
+
+/// Whether FN(block_dot) leaves offset·Σa to subtract.
+#ifdef CK_VNNI
+#define CK_OFFSET_DOT 1
+#else
+#define CK_OFFSET_DOT 0
+#endif
+
+/// The f16 at byte `off` of eight consecutive blocks, as f32.
+INLINE ATTR __m256 FN(f16x8)(const uint8_t *b, int bytes, int off) {
+    uint16_t h[8];
+    for (int j = 0; j < 8; j++) memcpy(&h[j], b + j * bytes + off, 2);
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
+}
+
+/// Exact int32 sums per block (FN(block_dot)), eight blocks' sums transposed into one vector,
+/// corrected by offset·Σa in int32 where needed, converted once and scaled by d_w·d_a in one FMA.
+INLINE ATTR void FN(legacy_rows8)(int type, int64_t nb, int64_t i0, int64_t i1, const uint8_t *w,
+                                      const uint8_t *const *aq, int NA, float *res) {
     const int bytes = type == CK_Q8_0 ? 34 : type == CK_Q4_0 ? 18 : type == CK_Q4_1 ? 20
                     : type == CK_Q5_0 ? 22 : 24;
     const int has_min = type == CK_Q4_1 || type == CK_Q5_1;
+    const int shift = type == CK_Q8_0 ? 7 : type == CK_Q4_0 ? 3 : 4;   // log2(offset)
     const float *ad[4], *as[4];
-    __m256 acc0[4], acc1[4];
-    float macc[4];
+    const int16_t *ai[4];
+    __m256 acc[4], accm[4];
+    float tail[4];
     for (int k = 0; k < NA; k++) {
         ad[k] = (const float *)(aq[k] + 32 * nb);
         as[k] = ad[k] + nb;
-        acc0[k] = _mm256_setzero_ps();
-        acc1[k] = _mm256_setzero_ps();
-        macc[k] = 0;
+        ai[k] = (const int16_t *)(as[k] + nb);
+        acc[k] = _mm256_setzero_ps();
+        accm[k] = _mm256_setzero_ps();
+        tail[k] = 0;
     }
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        const uint8_t *b0 = w + i * bytes, *b1 = b0 + bytes;
-        const float d0 = FN(f16)(b0), d1 = FN(f16)(b1);
-        const __m256i w0 = FN(legacy_values)(type, b0), w1 = FN(legacy_values)(type, b1);
-        if (has_min) {
-            const float m0 = FN(f16)(b0 + 2), m1 = FN(f16)(b1 + 2);
-            for (int k = 0; k < NA; k++) {
-                const __m256i p0 = DOT_US(w0, FN(load)(aq[k] + 32 * i));
-                const __m256i p1 = DOT_US(w1, FN(load)(aq[k] + 32 * i + 32));
-                acc0[k] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * ad[k][i]), _mm256_cvtepi32_ps(p0), acc0[k]);
-                acc1[k] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * ad[k][i + 1]), _mm256_cvtepi32_ps(p1), acc1[k]);
-                macc[k] += m0 * as[k][i] + m1 * as[k][i + 1];
-            }
-        } else {
-            const __m256i u0 = _mm256_sign_epi8(w0, w0), u1 = _mm256_sign_epi8(w1, w1);
-            for (int k = 0; k < NA; k++) {
-                const __m256i p0 = DOT_US(u0, _mm256_sign_epi8(FN(load)(aq[k] + 32 * i), w0));
-                const __m256i p1 = DOT_US(u1, _mm256_sign_epi8(FN(load)(aq[k] + 32 * i + 32), w1));
-                acc0[k] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * ad[k][i]), _mm256_cvtepi32_ps(p0), acc0[k]);
-                acc1[k] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * ad[k][i + 1]), _mm256_cvtepi32_ps(p1), acc1[k]);
-            }
-        }
-    }
-    if (i < nb) {
-        const uint8_t *b0 = w + i * bytes;
-        const float d0 = FN(f16)(b0);
-        const __m256i w0 = FN(legacy_values)(type, b0);
-        const float m0 = has_min ? FN(f16)(b0 + 2) : 0;
-        const __m256i u0 = has_min ? w0 : _mm256_sign_epi8(w0, w0);
+    int64_t i = i0;
+    for (; i + 8 <= i1; i += 8) {
+        const uint8_t *b = w + i * bytes;
+        const __m256 dw = FN(f16x8)(b, bytes, 0);
+        const __m256 mw = has_min ? FN(f16x8)(b, bytes, 2) : _mm256_setzero_ps();
+        __m256i u[8];
+#pragma clang loop unroll(full)
+        for (int j = 0; j < 8; j++) u[j] = FN(legacy_unsigned)(type, b + j * bytes);
         for (int k = 0; k < NA; k++) {
-            __m256i a0 = FN(load)(aq[k] + 32 * i);
-            if (!has_min) a0 = _mm256_sign_epi8(a0, w0);
-            const __m256i p0 = DOT_US(u0, a0);
-            acc0[k] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * ad[k][i]), _mm256_cvtepi32_ps(p0), acc0[k]);
-            if (has_min) macc[k] += m0 * as[k][i];
+            const uint8_t *a = aq[k] + 32 * i;
+            __m256i p[8];
+#pragma clang loop unroll(full)
+            for (int j = 0; j < 8; j++)
+                p[j] = FN(block_dot)(type, u[j], FN(load)(a + 32 * j));
+            __m256i sum = FN(reduce8)(p);
+            if (!has_min && CK_OFFSET_DOT) {
+                const __m256i sa = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(ai[k] + i)));
+                sum = _mm256_sub_epi32(sum, _mm256_slli_epi32(sa, shift));
+            }
+            if (has_min) accm[k] = _mm256_fmadd_ps(mw, _mm256_loadu_ps(as[k] + i), accm[k]);
+            acc[k] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_loadu_ps(ad[k] + i)), _mm256_cvtepi32_ps(sum), acc[k]);
         }
     }
-    for (int k = 0; k < NA; k++) res[k] = FN(hsum)(_mm256_add_ps(acc0[k], acc1[k])) + macc[k];
+    for (; i < i1; i++) {
+        const uint8_t *b = w + i * bytes;
+        const float d = FN(f16)(b), m = has_min ? FN(f16)(b + 2) : 0;
+        const __m256i u = FN(legacy_unsigned)(type, b);
+        for (int k = 0; k < NA; k++) {
+            const __m256i p = FN(block_dot)(type, u, FN(load)(aq[k] + 32 * i));
+            __m128i q = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+            q = _mm_add_epi32(q, _mm_shuffle_epi32(q, 0x4E));
+            q = _mm_add_epi32(q, _mm_shuffle_epi32(q, 0xB1));
+            int32_t sum = _mm_cvtsi128_si32(q);
+            if (!has_min && CK_OFFSET_DOT) sum -= (int32_t)ai[k][i] << shift;
+            tail[k] += d * ad[k][i] * (float)sum + (has_min ? m * as[k][i] : 0);
+        }
+    }
+    for (int k = 0; k < NA; k++) res[k] = FN(hsum)(_mm256_add_ps(acc[k], accm[k])) + tail[k];
 }
 
 // MARK: - K-quants against Q8_K
@@ -131,8 +192,8 @@ INLINE ATTR __m256i FN(k_scales_mins)(const uint8_t *q) {
 }
 
 /// Q4_K (144 bytes: d, dmin, scales[12], qs[128]) and Q5_K (176: d, dmin, scales[12], qh[32], qs[128]).
-INLINE ATTR void FN(q45k_rows)(int type, int64_t nb, const uint8_t *w, const uint8_t *const *aq,
-                               int NA, float *res) {
+INLINE ATTR void FN(q45k_rows)(int type, int64_t nb, int64_t i0, int64_t i1, const uint8_t *w,
+                               const uint8_t *const *aq, int NA, float *res) {
     const int five = type == CK_Q5_K;
     const int bytes = five ? 176 : 144;
     const float *ad[4];
@@ -146,7 +207,7 @@ INLINE ATTR void FN(q45k_rows)(int type, int64_t nb, const uint8_t *w, const uin
         accm[k] = _mm_setzero_ps();
     }
     const __m256i m4 = _mm256_set1_epi8(0x0F), m16 = _mm256_set1_epi8(0x10);
-    for (int64_t i = 0; i < nb; i++) {
+    for (int64_t i = i0; i < i1; i++) {
         const uint8_t *b = w + i * bytes;
         const float d = FN(f16)(b), dmin = FN(f16)(b + 2);
         const __m256i scales_mins = FN(k_scales_mins)(b + 4);
@@ -172,9 +233,8 @@ INLINE ATTR void FN(q45k_rows)(int type, int64_t nb, const uint8_t *w, const uin
             const __m256i shi = _mm256_shuffle_epi8(scales, _mm256_set1_epi16((short)((4 * c + 3) << 8 | (4 * c + 2))));
             for (int k = 0; k < NA; k++) {
                 const uint8_t *a = aq[k] + 256 * i + 64 * c;
-                const __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, FN(load)(a)), slo);
-                const __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, FN(load)(a + 32)), shi);
-                sumi[k] = _mm256_add_epi32(sumi[k], _mm256_add_epi32(plo, phi));
+                sumi[k] = DOT_WS(sumi[k], _mm256_maddubs_epi16(lo, FN(load)(a)), slo);
+                sumi[k] = DOT_WS(sumi[k], _mm256_maddubs_epi16(hi, FN(load)(a + 32)), shi);
             }
         }
         for (int k = 0; k < NA; k++) {
@@ -196,7 +256,8 @@ INLINE ATTR void FN(q45k_rows)(int type, int64_t nb, const uint8_t *w, const uin
 }
 
 /// Q6_K (210 bytes: ql[128], qh[64], int8 scales[16], d).
-INLINE ATTR void FN(q6k_rows)(int64_t nb, const uint8_t *w, const uint8_t *const *aq, int NA, float *res) {
+INLINE ATTR void FN(q6k_rows)(int64_t nb, int64_t i0, int64_t i1, const uint8_t *w, const uint8_t *const *aq,
+                              int NA, float *res) {
     const float *ad[4];
     const int16_t *bs[4];
     __m256 acc[4];
@@ -206,7 +267,7 @@ INLINE ATTR void FN(q6k_rows)(int64_t nb, const uint8_t *w, const uint8_t *const
         acc[k] = _mm256_setzero_ps();
     }
     const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
-    for (int64_t i = 0; i < nb; i++) {
+    for (int64_t i = i0; i < i1; i++) {
         const uint8_t *b = w + i * 210;
         const int8_t *sc = (const int8_t *)(b + 192);
         const float d = FN(f16)(b + 208);
@@ -231,7 +292,7 @@ INLINE ATTR void FN(q6k_rows)(int64_t nb, const uint8_t *w, const uint8_t *const
                     sc8, _mm_set_epi64x((s + 1) * 0x0101010101010101LL, s * 0x0101010101010101LL)));
                 for (int k = 0; k < NA; k++) {
                     const __m256i a = FN(load)(aq[k] + 256 * i + 128 * h + 32 * j);
-                    sumi[k] = _mm256_add_epi32(sumi[k], _mm256_madd_epi16(_mm256_maddubs_epi16(g[j], a), sv));
+                    sumi[k] = DOT_WS(sumi[k], _mm256_maddubs_epi16(g[j], a), sv);
                 }
             }
         }
@@ -305,14 +366,14 @@ INLINE ATTR void FN(float_rows)(int type, int64_t n, const uint8_t *w, const uin
 INLINE ATTR void FN(row_group)(int type, int64_t n, const uint8_t *w, const uint8_t *const *aq,
                                int NA, float *res) {
     switch (type) {
-    case CK_Q8_0: FN(legacy_rows)(CK_Q8_0, n / 32, w, aq, NA, res); break;
-    case CK_Q4_0: FN(legacy_rows)(CK_Q4_0, n / 32, w, aq, NA, res); break;
-    case CK_Q4_1: FN(legacy_rows)(CK_Q4_1, n / 32, w, aq, NA, res); break;
-    case CK_Q5_0: FN(legacy_rows)(CK_Q5_0, n / 32, w, aq, NA, res); break;
-    case CK_Q5_1: FN(legacy_rows)(CK_Q5_1, n / 32, w, aq, NA, res); break;
-    case CK_Q4_K: FN(q45k_rows)(CK_Q4_K, n / 256, w, aq, NA, res); break;
-    case CK_Q5_K: FN(q45k_rows)(CK_Q5_K, n / 256, w, aq, NA, res); break;
-    case CK_Q6_K: FN(q6k_rows)(n / 256, w, aq, NA, res); break;
+    case CK_Q8_0: FN(legacy_rows8)(CK_Q8_0, n / 32, 0, n / 32, w, aq, NA, res); break;
+    case CK_Q4_0: FN(legacy_rows8)(CK_Q4_0, n / 32, 0, n / 32, w, aq, NA, res); break;
+    case CK_Q4_1: FN(legacy_rows8)(CK_Q4_1, n / 32, 0, n / 32, w, aq, NA, res); break;
+    case CK_Q5_0: FN(legacy_rows8)(CK_Q5_0, n / 32, 0, n / 32, w, aq, NA, res); break;
+    case CK_Q5_1: FN(legacy_rows8)(CK_Q5_1, n / 32, 0, n / 32, w, aq, NA, res); break;
+    case CK_Q4_K: FN(q45k_rows)(CK_Q4_K, n / 256, 0, n / 256, w, aq, NA, res); break;
+    case CK_Q5_K: FN(q45k_rows)(CK_Q5_K, n / 256, 0, n / 256, w, aq, NA, res); break;
+    case CK_Q6_K: FN(q6k_rows)(n / 256, 0, n / 256, w, aq, NA, res); break;
     case CK_F32: FN(float_rows)(CK_F32, n, w, aq, NA, res); break;
     case CK_F16: FN(float_rows)(CK_F16, n, w, aq, NA, res); break;
     default: FN(float_rows)(CK_BF16, n, w, aq, NA, res); break;

@@ -4,6 +4,7 @@
 
 #define ATTR __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
 #define FN(x) x##_vnni
+#define CK_VNNI 1
 #define DOT_US(u, s) _mm256_dpbusd_epi32(_mm256_setzero_si256(), (u), (s))
 #include "GemvKernels.h"
 #endif

@@ -10,7 +10,7 @@ enum {
 };
 
 /// Bytes per block of activations: Q8 per 32 (32 quants, d, s) and Q8_K (256 quants, d, 16 sums).
-#define CK_Q8_32_BYTES 40
+#define CK_Q8_32_BYTES 42
 #define CK_Q8_K_BYTES 292
 
 float ck_round_to_f16(float f);

@@ -23,7 +23,7 @@ int ck_activation_kind(int type) {
 size_t ck_activation_row_bytes(int type, int64_t n) {
     switch (ck_activation_kind(type)) {
     case 0: return (size_t)n * 4;
-    case 1: return (size_t)(n / 32) * CK_Q8_32_BYTES;
+    case 1: return ((size_t)(n / 32) * CK_Q8_32_BYTES + 3) & ~(size_t)3;   // keeps rows' floats aligned
     case 2: return (size_t)(n / 256) * CK_Q8_K_BYTES;
     default: return 0;
     }
@@ -78,6 +78,7 @@ static void quantize_q8_32(const float *x, int64_t n, uint8_t *out) {
     int8_t *q = (int8_t *)out;
     float *d = (float *)(out + 32 * nb);
     float *s = d + nb;
+    int16_t *isum = (int16_t *)(s + nb);   // Σ q per block, exact (|Σ| ≤ 32·127)
     for (int64_t i = 0; i < nb; i++) {
         const float *xb = x + 32 * i;
         float amax = 0;
@@ -94,6 +95,7 @@ static void quantize_q8_32(const float *x, int64_t n, uint8_t *out) {
         }
         d[i] = ck_round_to_f16(amax / 127.f);
         s[i] = d[i] * (float)sum;
+        isum[i] = (int16_t)sum;
     }
 }
 

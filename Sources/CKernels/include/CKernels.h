@@ -33,8 +33,8 @@ int ck_activation_kind(int type);
 
 /// Bytes of one quantized activation row of `n` elements for weights of `type` (4n for kind 0).
 ///
-/// Kind 1 row (nb = n/32 blocks): int8 q[32·nb], then float d[nb], then float s[nb] with
-/// d = fp16(amax/127) (as ggml stores it) and s = d·Σq.
+/// Kind 1 row (nb = n/32 blocks): int8 q[32·nb], then float d[nb], then float s[nb], then
+/// int16 isum[nb], with d = fp16(amax/127) (as ggml stores it), isum = Σq and s = d·Σq.
 /// Kind 2 row (nb = n/256 blocks): int8 q[256·nb], then float d[nb], then int16 bsums[16·nb].
 size_t ck_activation_row_bytes(int type, int64_t n);
 
