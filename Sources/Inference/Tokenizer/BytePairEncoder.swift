@@ -51,7 +51,7 @@ struct BytePairEncoder: Sendable {
         var queue: [Bigram] = []
     }
 
-    struct Bigram {
+    struct Bigram: HeapOrdered {
         var rank: Int32
         var left: Int32
         var right: Int32
@@ -87,7 +87,7 @@ struct BytePairEncoder: Sendable {
         }
         for index in 1..<max(1, count) { addBigram(Int32(index - 1), Int32(index), &workspace) }
 
-        while let bigram = pop(&workspace.queue) {
+        while let bigram = workspace.queue.heapPop() {
             let left = Int(bigram.left), right = Int(bigram.right)
             guard workspace.lengths[left] > 0, workspace.lengths[right] > 0,
                   workspace.pieces[left] == bigram.leftPiece, workspace.pieces[right] == bigram.rightPiece,
@@ -122,37 +122,6 @@ struct BytePairEncoder: Sendable {
         guard left >= 0, right >= 0 else { return }
         let leftPiece = workspace.pieces[Int(left)], rightPiece = workspace.pieces[Int(right)]
         guard let (rank, _) = merges.find(left: leftPiece, right: rightPiece) else { return }
-        push(Bigram(rank: rank, left: left, right: right, leftPiece: leftPiece, rightPiece: rightPiece), &workspace.queue)
-    }
-
-    @inline(__always)
-    private func push(_ bigram: Bigram, _ heap: inout [Bigram]) {
-        heap.append(bigram)
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard heap[child].precedes(heap[parent]) else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    @inline(__always)
-    private func pop(_ heap: inout [Bigram]) -> Bigram? {
-        guard let last = heap.popLast() else { return nil }
-        guard !heap.isEmpty else { return last }
-        let top = heap[0]
-        heap[0] = last
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1, right = left + 1
-            var best = parent
-            if left < heap.count && heap[left].precedes(heap[best]) { best = left }
-            if right < heap.count && heap[right].precedes(heap[best]) { best = right }
-            if best == parent { break }
-            heap.swapAt(parent, best)
-            parent = best
-        }
-        return top
+        workspace.queue.heapPush(Bigram(rank: rank, left: left, right: right, leftPiece: leftPiece, rightPiece: rightPiece))
     }
 }

@@ -36,7 +36,7 @@ struct SentencePieceEncoder: Sendable {
         }
     }
 
-    struct Bigram {
+    struct Bigram: HeapOrdered {
         var score: Float
         var left: Int32
         var right: Int32
@@ -95,7 +95,7 @@ struct SentencePieceEncoder: Sendable {
 
         text.withUnsafeBufferPointer { buffer in
             for index in 1..<max(1, count) { addBigram(Int32(index - 1), Int32(index), buffer, &state) }
-            while let bigram = pop(&state.heap) {
+            while let bigram = state.heap.heapPop() {
                 let left = Int(bigram.left), right = Int(bigram.right)
                 let leftLength = state.lengths[left], rightLength = state.lengths[right]
                 guard leftLength > 0, rightLength > 0, leftLength + rightLength == bigram.size else { continue }
@@ -130,37 +130,6 @@ struct SentencePieceEncoder: Sendable {
         let start = Int(state.starts[Int(left)])
         let size = Int(state.lengths[Int(left)] + state.lengths[Int(right)])
         guard let token = tokens.find(UnsafeBufferPointer(rebasing: buffer[start..<(start + size)])) else { return }
-        push(Bigram(score: scores[token], left: left, right: right, size: Int32(size)), &state.heap)
-    }
-
-    @inline(__always)
-    private func push(_ bigram: Bigram, _ heap: inout [Bigram]) {
-        heap.append(bigram)
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard heap[child].precedes(heap[parent]) else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    @inline(__always)
-    private func pop(_ heap: inout [Bigram]) -> Bigram? {
-        guard let last = heap.popLast() else { return nil }
-        guard !heap.isEmpty else { return last }
-        let top = heap[0]
-        heap[0] = last
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1, right = left + 1
-            var best = parent
-            if left < heap.count && heap[left].precedes(heap[best]) { best = left }
-            if right < heap.count && heap[right].precedes(heap[best]) { best = right }
-            if best == parent { break }
-            heap.swapAt(parent, best)
-            parent = best
-        }
-        return top
+        state.heap.heapPush(Bigram(score: scores[token], left: left, right: right, size: Int32(size)))
     }
 }
