@@ -54,7 +54,7 @@ public struct TextModelBenchmark: Sendable {
         func bandwidth() -> Double? {
             measuresBandwidth ? KernelBenchmark.readBandwidth(pool: pool).gigabytesPerSecond : nil
         }
-        var random = BenchmarkRandom(seed: 42)
+        var random = SeededRandomNumberGenerator(seed: 42)   // the same tokens on every run
         let clock = ContinuousClock()
         func seconds(_ d: Duration) -> Double {
             Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
@@ -110,19 +110,6 @@ public struct TextModelBenchmark: Sendable {
                                threads: threads, batch: batch, depth: depth, seconds: best,
                                bandwidthBefore: before, bandwidthAfter: after))
         }
-    }
-}
-
-/// SplitMix64: random benchmark tokens, the same on every run.
-struct BenchmarkRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
