@@ -10,8 +10,8 @@ import GGUF
 ///   dot products per block (`CKernels`, AVX2 or AVX-512 VNNI chosen at run time). Each weight
 ///   block is decoded once for up to four activation rows, so N sequences decoded together
 ///   read the weights once. F32/F16/BF16 weights take f32 dot products.
-/// - **prompt** (batch ≥ `blasBatchThreshold`): weight tiles are dequantized to f32 over the
-///   pool and multiplied by OpenBLAS `sgemm`.
+/// - **prompt** (batch ≥ `blasBatchThreshold`): each pool task dequantizes a slab of weight
+///   rows to f32 and multiplies the batch by it with a single-threaded OpenBLAS `sgemm`.
 /// - **reference**: dequantize each weight row and take f32 dot products; the fallback for
 ///   types without a kernel (Q2_K, Q3_K at decode) and for CPUs without AVX2.
 public enum MatMul {
@@ -29,7 +29,7 @@ public enum MatMul {
     /// Batches of at least this many rows take the sgemm path.
     public static let blasBatchThreshold = 32
 
-    /// Most f32 elements a dequantized weight tile holds on the sgemm path (16 MiB).
+    /// Most f32 elements a dequantized weight slab holds on the sgemm path (16 MiB).
     static let blasTileElements = 4 << 20
 
     /// `output[b][r] = Σ_c weights[r][c] · input[b][c]` for `b` in `0..<batch`.
@@ -131,39 +131,41 @@ public enum MatMul {
 
     // MARK: Prompt
 
-    /// Dequantizes tiles of weight rows (in parallel) and multiplies each by the whole batch
-    /// with OpenBLAS sgemm, which runs on `pool.threadCount` threads of its own.
+    /// Splits the weight rows into slabs, one task each on the pool: a task dequantizes its
+    /// slab to f32 in its worker's scratch and multiplies the whole batch by it with a
+    /// single-threaded OpenBLAS sgemm, so dequantization and multiplication share the cache
+    /// and no second thread pool competes with Ponder's for the cores.
     static func blasMultiply(_ weights: WeightMatrix, input: UnsafePointer<Float>, batch: Int,
                              output: UnsafeMutablePointer<Float>, pool: ThreadPool) {
         let rows = weights.rows, columns = weights.columns
-        openblas_set_num_threads(Int32(clamping: pool.threadCount))
-        // C tile = X · Wtileᵀ: output[b][r0 + i] = Σ_c X[b][c] · Wtile[i][c].
-        func sgemm(_ tile: UnsafePointer<Float>, rows tileRows: Int, at start: Int) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(tileRows), Int32(columns),
-                        1, input, Int32(columns), tile, Int32(columns), 0, output + start, Int32(rows))
+        openblas_set_num_threads(1)
+        // C slab = X · Wslabᵀ: output[b][r0 + i] = Σ_c X[b][c] · Wslab[i][c].
+        func sgemm(_ slab: UnsafePointer<Float>, rows slabRows: Int, at start: Int) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(slabRows), Int32(columns),
+                        1, input, Int32(columns), slab, Int32(columns), 0, output + start, Int32(rows))
         }
+        // At least two slabs per thread, at most 512 rows and `blasTileElements` floats each.
+        let perThread = (rows + 2 * pool.threadCount - 1) / (2 * pool.threadCount)
+        let slabRows = max(16, min(512, blasTileElements / max(1, columns), (perThread + 15) / 16 * 16))
+        let slabs = (rows + slabRows - 1) / slabRows
         if weights.type == .f32, let base = weights.data.baseAddress {
-            sgemm(base.assumingMemoryBound(to: Float.self), rows: rows, at: 0)
+            let matrix = base.assumingMemoryBound(to: Float.self)
+            pool.run(slabs) { slab in
+                let start = slab * slabRows, count = min(slabRows, rows - start)
+                sgemm(matrix + start * columns, rows: count, at: start)
+            }
             return
         }
-        let tileRows = max(1, min(rows, blasTileElements / columns))
-        let tile = UnsafeMutableBufferPointer<Float>.allocate(capacity: tileRows * columns)
-        defer { tile.deallocate() }
-        var start = 0
-        while start < rows {
-            let count = min(tileRows, rows - start)
-            let tasks = taskCount(rows: count, pool: pool)
-            let rowsPerTask = (count + tasks - 1) / tasks
-            pool.run(tasks) { task in
-                let first = task * rowsPerTask, last = min(count, first + rowsPerTask)
-                guard first < last else { return }
-                let destination = UnsafeMutableBufferPointer(rebasing: tile[(first * columns)..<(last * columns)])
-                // Types without a decoder were refused when the model was loaded.
-                try! weights.type.dequantizeRows((start + first)..<(start + last), rowLength: columns,
-                                                 of: weights.data, into: destination)
-            }
-            sgemm(tile.baseAddress!, rows: count, at: start)
-            start += count
+        let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: pool.threadCount * slabRows * columns)
+        defer { scratch.deallocate() }
+        pool.run(slabs) { slab, worker in
+            let start = slab * slabRows, count = min(slabRows, rows - start)
+            let tile = UnsafeMutableBufferPointer(rebasing: scratch[(worker * slabRows * columns)...]
+                .prefix(count * columns))
+            // Types without a decoder were refused when the model was loaded.
+            try! weights.type.dequantizeRows(start..<(start + count), rowLength: columns,
+                                             of: weights.data, into: tile)
+            sgemm(UnsafePointer(tile.baseAddress!), rows: count, at: start)
         }
     }
 

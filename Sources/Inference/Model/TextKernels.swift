@@ -43,6 +43,31 @@ enum TextKernels {
         }
     }
 
+    /// e^x per lane, within 2 ulp of `expf` for x in [−87.3, 88]; arguments outside are
+    /// clamped to that range (so e^−∞ is about 1e−38, not 0). Cody–Waite reduction
+    /// x = n·ln 2 + r, |r| ≤ ln 2 / 2, a polynomial for e^r, and 2^n from the exponent bits.
+    @inline(__always)
+    static func exp(_ v: Vector) -> Vector {
+        // Compare-and-blend rather than `clamped`, whose NaN rules keep it out of SIMD.
+        let low = Vector(repeating: -87.3), high = Vector(repeating: 88)
+        let x = v.replacing(with: low, where: .!(v .>= low)).replacing(with: high, where: v .> high)
+        // Adding 1.5·2²³ rounds x·log₂e to the nearest integer n (ties to even) and leaves
+        // n in the low mantissa bits, without a rounding instruction the baseline lacks.
+        let shifted = x * 1.442_695_04 + 12_582_912
+        let n = shifted - 12_582_912
+        let r = x - n * 0.693_359_375 + n * 2.121_944_4e-4
+        var p = Vector(repeating: 1.987_569_15e-4)
+        p = p * r + 1.398_199_950_7e-3
+        p = p * r + 8.333_451_907_3e-3
+        p = p * r + 4.166_579_589_4e-2
+        p = p * r + 1.666_666_545_9e-1
+        p = p * r + 5.000_000_120_1e-1
+        p = p * (r * r) + r + 1
+        // 2ⁿ: the biased exponent n + 127 moved into the exponent field.
+        let biased = unsafeBitCast(shifted, to: SIMD16<UInt32>.self) &- (0x4B40_0000 - 127)
+        return p * unsafeBitCast(biased &<< 23, to: Vector.self)
+    }
+
     /// `x[i] += y[i]`.
     static func add(_ y: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, count n: Int) {
         var i = 0
@@ -61,9 +86,7 @@ enum TextKernels {
         var i = 0
         while i + width <= n {
             let g = load(gate, i)
-            var e = Vector()
-            for lane in 0..<width { e[lane] = expf(-g[lane]) }
-            store(g / (1 + e) * load(up, i), gate, i)
+            store(g / (1 + exp(-g)) * load(up, i), gate, i)
             i += width
         }
         while i < n {
@@ -77,7 +100,8 @@ enum TextKernels {
         var maxima = Vector(repeating: -.infinity)
         var i = 0
         while i + width <= n {
-            maxima = pointwiseMax(maxima, load(x, i))
+            let v = load(x, i)
+            maxima.replace(with: v, where: v .> maxima)
             i += width
         }
         var m = maxima.max()
@@ -85,11 +109,21 @@ enum TextKernels {
             m = max(m, x[i])
             i += 1
         }
-        var sum: Float = 0
-        for j in 0..<n {
-            let e = expf(x[j] - m)
-            x[j] = e
+        var sums = Vector()
+        let vm = Vector(repeating: m)
+        i = 0
+        while i + width <= n {
+            let e = exp(load(x, i) - vm)
+            store(e, x, i)
+            sums += e
+            i += width
+        }
+        var sum = sums.sum()
+        while i < n {
+            let e = expf(x[i] - m)
+            x[i] = e
             sum += e
+            i += 1
         }
         let inverse = 1 / sum
         i = 0

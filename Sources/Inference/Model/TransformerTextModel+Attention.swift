@@ -1,3 +1,4 @@
+import COpenBLAS
 import Foundation
 
 /// The attention half of a block: `x += Wo · attention(rope(Wq·n), rope(Wk·n), Wv·n)` with
@@ -56,20 +57,95 @@ extension TransformerTextModel {
     /// head are handled together, so each cached key and value row is read from memory once
     /// per item rather than once per query head.
     private func attend(layer l: Int, _ context: BatchContext) {
+        // Runs of at least `blasBatchThreshold` consecutive positions of one sequence (a
+        // prompt) take matrix products; everything else (decode steps) goes item by item.
+        var itemwise: [Int] = []
+        var start = 0
+        while start < context.rows {
+            var end = start + 1
+            while end < context.rows, context.positions[end] == context.positions[end - 1] + 1,
+                  context.tables[end] == context.tables[start] { end += 1 }
+            if end - start >= MatMul.blasBatchThreshold {
+                attendRun(layer: l, context, rows: start..<end)
+            } else {
+                itemwise.append(contentsOf: start..<end)
+            }
+            start = end
+        }
+        if !itemwise.isEmpty { attendItems(layer: l, context, items: itemwise) }
+    }
+
+    /// Attention of a run of consecutive positions of one sequence through sgemm: per query
+    /// head and chunk of rows, scores = Q·Kᵀ over the keys the chunk can see, a causal softmax
+    /// per row, then output = P·V. The keys and values of each kv head are first gathered out
+    /// of the paged cache into contiguous `[length × hd]` matrices.
+    private func attendRun(layer l: Int, _ context: BatchContext, rows: Range<Int>) {
+        let c = configuration, s = runState
+        let hd = c.headDimension, qWidth = c.queryWidth, kvWidth = c.keyValueWidth
+        let kvHeads = c.keyValueHeadCount, group = c.groupSize, blockSize = cache.blockSize
+        let scale = 1 / Float(hd).squareRoot()
+        let q = s.query.pointer, out = s.attention.pointer, cache = self.cache
+        let table = context.tables[rows.lowerBound]
+        let firstPosition = context.positions[rows.lowerBound]
+        let length = context.positions[rows.upperBound - 1] + 1
+        let chunkRows = 64
+        let chunks = (rows.count + chunkRows - 1) / chunkRows
+
+        // keys, values: [kvHeads × length × hd] each.
+        let keys = UnsafeMutablePointer<Float>.allocate(capacity: kvHeads * length * hd)
+        let values = UnsafeMutablePointer<Float>.allocate(capacity: kvHeads * length * hd)
+        defer { keys.deallocate(); values.deallocate() }
+        pool.run(kvHeads) { kvHead in
+            let k = keys + kvHead * length * hd, v = values + kvHead * length * hd
+            for position in 0..<length {
+                let block = table[position / blockSize], offset = (position % blockSize) * kvWidth + kvHead * hd
+                (k + position * hd).update(from: cache.keys(layer: l, block: block) + offset, count: hd)
+                (v + position * hd).update(from: cache.values(layer: l, block: block) + offset, count: hd)
+            }
+        }
+
+        // One single-threaded sgemm pair per task; the pool provides the parallelism.
+        openblas_set_num_threads(1)
+        pool.run(kvHeads * group * chunks) { task in
+            let chunk = task % chunks, head = task / chunks, kvHead = head / group
+            let first = rows.lowerBound + chunk * chunkRows
+            let count = min(chunkRows, rows.upperBound - first)
+            // Keys visible to the chunk's last row.
+            let visible = firstPosition + (first - rows.lowerBound) + count
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: count * visible)   // [count × visible]
+            defer { scores.deallocate() }
+            let queries = q + first * qWidth + head * hd
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(visible), Int32(hd),
+                        scale, queries, Int32(qWidth), keys + kvHead * length * hd, Int32(hd),
+                        0, scores, Int32(visible))
+            for r in 0..<count {
+                let row = scores + r * visible
+                let seen = context.positions[first + r] + 1
+                TextKernels.softmax(row, count: seen)
+                if seen < visible { (row + seen).update(repeating: 0, count: visible - seen) }
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(count), Int32(hd), Int32(visible),
+                        1, scores, Int32(visible), values + kvHead * length * hd, Int32(hd),
+                        0, out + first * qWidth + head * hd, Int32(qWidth))
+        }
+    }
+
+    /// Attention of single items (decode steps), one task per (item, kv head).
+    private func attendItems(layer l: Int, _ context: BatchContext, items: [Int]) {
         let c = configuration, s = runState
         let hd = c.headDimension, qWidth = c.queryWidth, kvWidth = c.keyValueWidth
         let kvHeads = c.keyValueHeadCount, group = c.groupSize, blockSize = cache.blockSize
         let scale = 1 / Float(hd).squareRoot()
         let q = s.query.pointer, out = s.attention.pointer
-        let longest = (context.positions.max() ?? 0) + 1
+        let longest = (items.map { context.positions[$0] }.max() ?? 0) + 1
         let cache = self.cache
 
-        pool.parallelFor(context.rows * kvHeads) { tasks in
+        pool.parallelFor(items.count * kvHeads) { tasks in
             // scores [group × longest]
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: group * longest)
             defer { scores.deallocate() }
             for task in tasks {
-                let i = task / kvHeads, kvHead = task % kvHeads
+                let i = items[task / kvHeads], kvHead = task % kvHeads
                 let length = context.positions[i] + 1, table = context.tables[i]
                 let firstHead = kvHead * group
                 let queries = q + i * qWidth + firstHead * hd          // [group × hd]
