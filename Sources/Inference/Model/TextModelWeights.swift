@@ -36,7 +36,15 @@ public struct TextModelWeights: Sendable {
 
     /// Views every tensor `configuration` calls for and checks names, shapes and types.
     public init(file: GGUFFile, configuration c: TextModelConfiguration) throws(TextModelError) {
-        let loader = TensorLoader(file: file)
+        let loader = TensorLoader(file: file) { problem -> TextModelError in
+            switch problem {
+            case .missing(let name): TextModelError(file: file.path, kind: .missingTensor(name))
+            case .wrongShape(let name, let expected, let found):
+                TextModelError(file: file.path, kind: .wrongShape(tensor: name, expected: expected, found: found))
+            case .unsupportedType(let name, let type):
+                TextModelError(file: file.path, kind: .unsupportedTensorType(tensor: name, type: type))
+            }
+        }
         self.file = file
         tokenEmbedding = try loader.matrix("token_embd.weight", rows: c.vocabularySize, columns: c.embeddingLength)
         outputNorm = try loader.vector("output_norm.weight", length: c.embeddingLength)
@@ -84,42 +92,4 @@ public struct TextModelWeights: Sendable {
 
     /// Bytes of every tensor in the file (what the mmap brings in).
     public var byteCount: Int { file.tensors.reduce(0) { $0 + $1.byteCount } }
-}
-
-/// Looks tensors up, checks shape and type, and names the tensor in every error.
-private struct TensorLoader {
-    let file: GGUFFile
-
-    private func tensor(_ name: String, dimensions: [Int]) throws(TextModelError) -> GGUFTensorInfo {
-        guard let tensor = file.tensor(named: name) else {
-            throw TextModelError(file: file.path, kind: .missingTensor(name))
-        }
-        guard tensor.dimensions == dimensions else {
-            throw TextModelError(file: file.path, kind: .wrongShape(tensor: name, expected: dimensions, found: tensor.dimensions))
-        }
-        guard tensor.type.canDequantize else {
-            throw TextModelError(file: file.path, kind: .unsupportedTensorType(tensor: name, type: tensor.type.name))
-        }
-        return tensor
-    }
-
-    /// A 2-D weight of `rows` output features of `columns` inputs (GGUF dims `{columns, rows}`).
-    func matrix(_ name: String, rows: Int, columns: Int) throws(TextModelError) -> WeightMatrix {
-        let info = try tensor(name, dimensions: [columns, rows])
-        return WeightMatrix(name: name, type: info.type, rows: rows, columns: columns, data: file.data(for: info))
-    }
-
-    func vector(_ name: String, length: Int) throws(TextModelError) -> [Float] {
-        let info = try tensor(name, dimensions: [length])
-        do {
-            return try info.type.dequantize(file.data(for: info), elementCount: length)
-        } catch {
-            throw TextModelError(file: file.path, kind: .unsupportedTensorType(tensor: name, type: info.type.name))
-        }
-    }
-
-    func optionalVector(_ name: String, length: Int) throws(TextModelError) -> [Float]? {
-        guard file.tensor(named: name) != nil else { return nil }
-        return try vector(name, length: length)
-    }
 }

@@ -1,0 +1,101 @@
+/// Builds the inputs of a prompt with images as llama.cpp's mtmd does: the rendered prompt is
+/// cut at each image marker (``ChatMessage/imageMarker``); text pieces are tokenized without
+/// BOS/EOS and with special tokens parsed; each marker becomes the image's embedding rows,
+/// wrapped in the strings its projector type needs; BOS (EOS) goes first (last) when the
+/// vocabulary asks for it.
+///
+/// - `mlp`: the embeddings alone.
+/// - `idefics3`: for each tile `<fake_token_around_image><row_R_col_C>` then its embeddings,
+///   a `\n` after each row but the last, then `\n\n<fake_token_around_image><global-img>`,
+///   the overview's embeddings and `<fake_token_around_image>`.
+public struct MultimodalPrompt: Sendable {
+    public let tokenizer: VocabularyTokenizer
+    public let projectorType: ProjectorType
+
+    public init(tokenizer: VocabularyTokenizer, projectorType: ProjectorType) {
+        self.tokenizer = tokenizer
+        self.projectorType = projectorType
+    }
+
+    /// The error of a prompt whose markers and images do not match, or whose vocabulary
+    /// lacks a token the projector type needs.
+    public enum Failure: Error, Sendable, Equatable, CustomStringConvertible {
+        case imageCountMismatch(markers: Int, images: Int)
+        case missingToken(String)
+
+        public var description: String {
+            switch self {
+            case .imageCountMismatch(let markers, let images):
+                "The prompt has \(markers) image marker\(markers == 1 ? "" : "s") but \(images) image\(images == 1 ? " was" : "s were") given."
+            case .missingToken(let piece):
+                "The text model's vocabulary has no token '\(piece.debugDescription.dropFirst().dropLast())', which this projector type needs around images."
+            }
+        }
+    }
+
+    public func inputs(for prompt: String, images: [ImageEmbeddings], addSpecial: Bool = true) throws(Failure) -> GenerationPrompt {
+        let segments = PromptSegment.split(prompt)
+        let markers = segments.filter { $0 == .image }.count
+        guard markers == images.count else { throw .imageCountMismatch(markers: markers, images: images.count) }
+        var inputs: [Batch.Input] = []
+        var next = 0
+        for segment in segments {
+            switch segment {
+            case .text(let text):
+                inputs += tokens(text)
+            case .image:
+                inputs += try imageInputs(images[next])
+                next += 1
+            }
+        }
+        let vocabulary = tokenizer.vocabulary
+        if addSpecial, vocabulary.addBeginningOfSequence, let bos = tokenizer.beginningOfSequenceToken {
+            inputs.insert(.token(bos), at: 0)
+        }
+        if addSpecial, vocabulary.addEndOfSequence, let eos = tokenizer.endOfSequenceToken {
+            inputs.append(.token(eos))
+        }
+        return GenerationPrompt(inputs: inputs)
+    }
+
+    private func tokens(_ text: String) -> [Batch.Input] {
+        tokenizer.encode(text, addSpecial: false, parseSpecial: true).map { .token($0) }
+    }
+
+    private func rows(_ values: [Float], width: Int) -> [Batch.Input] {
+        stride(from: 0, to: values.count, by: width).map { .embedding(Array(values[$0..<($0 + width)])) }
+    }
+
+    private func imageInputs(_ image: ImageEmbeddings) throws(Failure) -> [Batch.Input] {
+        switch projectorType {
+        case .mlp:
+            return image.tiles.flatMap { rows($0.values, width: image.width) }
+        case .idefics3:
+            var inputs: [Batch.Input] = []
+            let newline = try token("\n")
+            for tile in image.tiles {
+                switch tile.kind {
+                case .grid(let row, let column):
+                    if column == 0 && row > 0 { inputs.append(newline) }
+                    inputs += tokens("<fake_token_around_image><row_\(row + 1)_col_\(column + 1)>")
+                    inputs += rows(tile.values, width: image.width)
+                case .overview, .single:
+                    let around = try token("<fake_token_around_image>")
+                    inputs += [try token("\n\n"), around, try token("<global-img>")]
+                    inputs += rows(tile.values, width: image.width)
+                    inputs.append(around)
+                }
+            }
+            return inputs
+        }
+    }
+
+    /// The token whose piece (special tokens rendered) is exactly `piece`, the first one.
+    private func token(_ piece: String) throws(Failure) -> Batch.Input {
+        let bytes = Array(piece.utf8)
+        for id in 0..<tokenizer.vocabularySize where tokenizer.piece(for: Int32(id), special: true) == bytes {
+            return .token(Int32(id))
+        }
+        throw .missingToken(piece)
+    }
+}
