@@ -11,13 +11,16 @@ struct Bench: ParsableCommand {
             tokens one at a time after --depth positions of context, --batch sequences together \
             (tokens/s is then the total over all sequences). Read bandwidth is measured right \
             before and after each run; generation is also shown against the memory limit \
-            (bandwidth ÷ bytes of weights read per token). Each figure is the best of --repeat runs.
+            (bandwidth ÷ bytes of weights read per token). With --mmproj and --image, the \
+            image test times preprocessing and encoding of the (already decoded) image, in \
+            seconds. Each figure is the best of --repeat runs.
 
             Examples:
               ponder bench --model model.gguf
               ponder bench --model model.gguf -p 512 -n 128 --threads 2 --json
               ponder bench --model model.gguf -p 0 -n 64 --batch 4
               ponder bench --model model.gguf -p 0 --depth 2048
+              ponder bench --model model.gguf --mmproj mmproj.gguf --image cat.jpg -p 0 -n 0
             """)
 
     @Option(help: "The GGUF model.", completion: .file(extensions: ["gguf"]))
@@ -44,6 +47,12 @@ struct Bench: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Measure read bandwidth around each run.")
     var bandwidth = true
 
+    @Option(help: "A vision projector (mmproj) GGUF: adds the image-encoding test.", completion: .file(extensions: ["gguf"]))
+    var mmproj: String?
+
+    @Option(help: "The image for the image-encoding test.", completion: .file())
+    var image: String?
+
     @Flag(help: "Print one JSON object per measurement.")
     var json = false
 
@@ -53,6 +62,27 @@ struct Bench: ParsableCommand {
         }
         guard batch >= 1, threads >= 1, repeats >= 1 else {
             throw ValidationError("--batch, --threads and --repeat must be at least 1.")
+        }
+        guard (mmproj == nil) == (image == nil) else {
+            throw ValidationError("--mmproj and --image go together.")
+        }
+    }
+
+    /// The image test: best-of-`repeats` seconds to preprocess and encode the image.
+    func imageSeconds() throws -> Double? {
+        guard let mmproj, let image else { return nil }
+        do {
+            let encoder = try loadVisionEncoder(path: mmproj, threads: threads)
+            let pixels = try ImageDecoder.decode(contentsOf: image)
+            var best = Double.infinity
+            for _ in 0..<repeats {
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = encoder.encode(pixels)
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            return best
+        } catch {
+            throw CommandFailure(error)
         }
     }
 
@@ -102,6 +132,14 @@ struct Bench: ParsableCommand {
             }
         } catch {
             throw CommandFailure(error)
+        }
+        if let seconds = try imageSeconds() {
+            if json {
+                print("{\"batch\":1,\"depth\":0,\"seconds\":\(seconds),\"test\":\"image\",\"threads\":\(threads)}")
+            } else {
+                print("image".padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%9.3f s", seconds)
+                      + "   (preprocess + encode \(URL(fileURLWithPath: image!).lastPathComponent))")
+            }
         }
     }
 }

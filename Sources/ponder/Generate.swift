@@ -25,26 +25,7 @@ struct Generate: AsyncParsableCommand {
 
     @OptionGroup var chatOptions: ChatOptions
 
-    @Option(help: "Sampling temperature; 0 picks the most likely token every time.")
-    var temperature: Float = 0.8
-
-    @Option(help: "Keep only the K most likely tokens (0: all).")
-    var topK = 40
-
-    @Option(help: "Keep the most likely tokens whose probabilities add up to P (1: all).")
-    var topP: Float = 0.95
-
-    @Option(help: "Drop tokens less likely than P times the most likely one (0: none).")
-    var minP: Float = 0.05
-
-    @Option(help: "Divide the logits of recently seen tokens by this (1: off).")
-    var repeatPenalty: Float = 1
-
-    @Option(help: "How many recent tokens the repetition penalty looks at.")
-    var repeatLastN = 64
-
-    @Option(help: "Random seed (default: a new one each run, printed with the statistics).")
-    var seed: UInt64?
+    @OptionGroup var sampling: SamplingOptions
 
     @Option(help: "The most tokens to generate.")
     var maxTokens = 256
@@ -67,18 +48,10 @@ struct Generate: AsyncParsableCommand {
     func validate() throws {
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1.") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
-        if let problem = parameters.problems.first { throw ValidationError(problem) }
-    }
-
-    var parameters: SamplingParameters {
-        SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
-                           repetitionPenalty: repeatPenalty, repetitionWindow: repeatLastN,
-                           seed: seed ?? 0)
     }
 
     func run() async throws {
-        var parameters = self.parameters
-        if seed == nil { parameters.seed = UInt64.random(in: 0..<UInt64(UInt32.max)) }
+        let parameters = sampling.parameters
         let generator: Generator
         let ids: [Int32]
         do {
@@ -97,24 +70,8 @@ struct Generate: AsyncParsableCommand {
         } catch {
             throw CommandFailure(error)
         }
-        let output = FileHandle.standardOutput
-        let stream = generator.generate(GenerationPrompt(tokens: ids), parameters: parameters,
-                                        stop: StopCondition(stopStrings: stop, maxTokens: maxTokens))
-        for await event in stream {
-            switch event {
-            case .token(let token):
-                if !token.text.isEmpty { output.write(Data(token.text.utf8)) }
-            case .finished(let result, let stats):
-                output.write(Data("\n".utf8))
-                if case .failed(let error) = result.reason { throw CommandFailure(error) }
-                if !quiet {
-                    let line = String(format: "%d prompt tokens at %.1f t/s, %d generated at %.1f t/s",
-                                      stats.promptTokens, stats.promptTokensPerSecond, stats.generatedTokens,
-                                      stats.generationTokensPerSecond)
-                        + ", stopped: \(result.reason.name), seed \(parameters.seed)\n"
-                    FileHandle.standardError.write(Data(line.utf8))
-                }
-            }
-        }
+        try await streamAnswer(generator.generate(GenerationPrompt(tokens: ids), parameters: parameters,
+                                                  stop: StopCondition(stopStrings: stop, maxTokens: maxTokens)),
+                               seed: parameters.seed, quiet: quiet)
     }
 }

@@ -54,10 +54,10 @@ struct PonderCLITests {
         #expect(help.stdout.contains("inspect") && help.stdout.contains("tokenize"))
         #expect(help.stdout.contains("ponder inspect model.gguf"))
         #expect(help.stdout.contains("ponder tokenize --model model.gguf"))
-        for absent in ["  ask ", "  chat ", "  eval ", "  embed-image "] {
+        for absent in ["  chat ", "  eval "] {
             #expect(!help.stdout.contains(absent), "help lists \(absent)")
         }
-        for command in ["inspect", "tokenize", "logits", "bench"] {
+        for command in ["inspect", "tokenize", "generate", "ask", "logits", "embed-image", "bench"] {
             let sub = try PonderProcess.run([command, "--help"])
             #expect(sub.status == 0 && sub.stdout.contains("Examples:"), "\(command)")
         }
@@ -180,6 +180,15 @@ struct PonderCLITests {
         (["inspect", "#Package.swift"], "Package.swift: not a GGUF file: it starts with \"// s\" instead of \"GGUF\" (at byte 0)"),
         (["tokenize", "--model", "#quants", "hi"], "tokenizer.ggml.model"),
         (["inspect", "#truncated"], "tokenizer.ggml.tokens' is 3000, more than the 4394 bytes that remain in the file can hold (at byte 598)"),
+        (["embed-image", "--mmproj", "#text-model", "--image", "#png", "--out", "/dev/null"],
+         "text-llama.gguf: this is not a vision projector (mmproj) file"),
+        (["embed-image", "--mmproj", "#mmproj", "--image", "#Package.swift", "--out", "/dev/null"],
+         "Package.swift: not a JPEG, PNG or PPM image."),
+        (["ask", "--model", "#text-model", "--mmproj", "#mmproj", "--image", "/nonexistent/cat.png", "hi"],
+         "/nonexistent/cat.png"),
+        (["ask", "--model", "#text-model", "--image", "#png", "hi"], "--image needs --mmproj"),
+        (["embed-image", "--mmproj", "#mmproj", "--image", "#png", "--out", "/dev/null", "--model", "#other-model"],
+         "the projector produces 64-wide embeddings but the text model's embedding length is 16"),
     ])
     func badInputGivesOneClearLine(arguments: [String], message: String) throws {
         var arguments = arguments
@@ -194,6 +203,10 @@ struct PonderCLITests {
             case "#Package.swift": package
             case "#quants": fixture("quants/quants.gguf")
             case "#truncated": truncated.path
+            case "#text-model": fixture("vision/text-llama.gguf")
+            case "#other-model": fixture("tokenizers/bpe-llama-bpe.gguf")
+            case "#mmproj": fixture("vision/siglip-idefics3.gguf")
+            case "#png": fixture("vision/large240x160.png")
             default: $0
             }
         }
@@ -204,5 +217,48 @@ struct PonderCLITests {
         #expect(lines.count == 1, "\(result.stderr)")
         #expect(result.stderr.contains(message), "\(result.stderr)")
         #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Stack"))
+    }
+
+    @Test func embedImageWritesTheEncodersEmbeddings() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-embed-\(UUID().uuidString).f32")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let result = try PonderProcess.run(["embed-image", "--mmproj", fixture("vision/siglip-idefics3.gguf"),
+                                            "--image", fixture("vision/large240x160.png"), "--out", out.path,
+                                            "--model", fixture("vision/text-llama.gguf"), "--threads", "1"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("wrote 28 × 64 embeddings, 2 × 3 tiles and an overview"))
+        let written = try Data(contentsOf: out)
+        let reference = try Data(contentsOf: URL(fileURLWithPath: fixture("vision/siglip-idefics3.large240x160.trained.f32.bin")))
+        #expect(written.count == reference.count)
+        let a = written.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let b = reference.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let peak = b.map(abs).max()!
+        #expect(zip(a, b).map { abs($0 - $1) }.max()! <= 1e-4 * peak)
+    }
+
+    @Test func askStreamsAnAnswerAboutTheImage() throws {
+        let result = try PonderProcess.run(["ask", "--model", fixture("vision/text-llama.gguf"),
+                                            "--mmproj", fixture("vision/siglip-idefics3.gguf"),
+                                            "--image", fixture("vision/portrait33x70.png"),
+                                            "--chat-template", "smolvlm", "--temperature", "0", "--max-tokens", "5",
+                                            "--threads", "1", "What is this?"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!result.stdout.isEmpty)
+        // The image alone is 28 positions (2 × 3 tiles and an overview, 4 each).
+        #expect(result.stderr.contains("5 generated"), "\(result.stderr)")
+        let promptTokens = result.stderr.split(separator: " ").first.flatMap { Int($0) }
+        #expect((promptTokens ?? 0) > 28, "\(result.stderr)")
+    }
+
+    @Test func benchTimesImageEncoding() throws {
+        let result = try PonderProcess.run(["bench", "--model", fixture("vision/text-llama.gguf"),
+                                            "--mmproj", fixture("vision/siglip-idefics3.gguf"),
+                                            "--image", fixture("vision/square56.png"),
+                                            "-p", "0", "-n", "0", "--repeat", "1", "--threads", "1", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect(object?["test"] as? String == "image")
+        #expect((object?["seconds"] as? Double ?? 0) > 0)
+        #expect(object?["threads"] as? Int == 1)
     }
 }
