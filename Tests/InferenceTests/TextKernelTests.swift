@@ -38,4 +38,36 @@ struct TextKernelTests {
         }
         #expect(abs(values.reduce(0, +) - 1) < 1e-5)
     }
+
+    @Test("vector GELU (tanh form) stays within 2e-6·(1+|x|) of the scalar formula")
+    func gelu() {
+        var values = (0..<1000).map { Float($0 - 500) * 0.021 }   // −10.5 … 10.5
+        let reference = values.map { v in 0.5 * Double(v) * (1 + tanh(0.797_884_560_802_865_4 * Double(v + 0.044715 * v * v * v))) }
+        values.withUnsafeMutableBufferPointer { VisionKernels.gelu($0.baseAddress!, count: $0.count) }
+        for (i, (value, expected)) in zip(values, reference).enumerated() {
+            #expect(abs(Double(value) - expected) <= 2e-6 * (1 + abs(expected)), "x = \(Float(i - 500) * 0.021)")
+        }
+    }
+
+    @Test("LayerNorm matches a double-precision reference, with and without bias", arguments: [7, 16, 33, 768])
+    func layerNorm(count: Int) {
+        var rng = SeededRandomNumberGenerator(seed: UInt64(count))
+        let x = (0..<count).map { _ in Float.random(in: -3...5, using: &rng) }
+        let w = (0..<count).map { _ in Float.random(in: 0.5...1.5, using: &rng) }
+        let b = (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }
+        let mean = x.reduce(0.0) { $0 + Double($1) } / Double(count)
+        let variance = x.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(count)
+        for bias in [b, nil] as [[Float]?] {
+            var y = [Float](repeating: 0, count: count)
+            x.withUnsafeBufferPointer { xb in
+                y.withUnsafeMutableBufferPointer {
+                    VisionKernels.layerNorm(xb.baseAddress!, weight: w, bias: bias, epsilon: 1e-6, output: $0.baseAddress!, count: count)
+                }
+            }
+            for i in 0..<count {
+                let expected = (Double(x[i]) - mean) / (variance + 1e-6).squareRoot() * Double(w[i]) + Double(bias?[i] ?? 0)
+                #expect(abs(Double(y[i]) - expected) <= 1e-5 * (1 + abs(expected)))
+            }
+        }
+    }
 }
