@@ -38,6 +38,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 import gguf
 from gguf import GGMLQuantizationType as T
 
@@ -89,6 +90,11 @@ IMAGES = [
     dict(name="landscape80x45", width=80, height=45),
     dict(name="portrait33x70", width=33, height=70),
     dict(name="large240x160", width=240, height=160),
+    # Edge cases of the issue: a tiny image, a grayscale PNG and an RGBA PNG (both sides get
+    # the same RGB: gray replicated, alpha dropped as stb_image does with 3 channels).
+    dict(name="tiny3x5", width=3, height=5),
+    dict(name="gray40x30", width=40, height=30, mode="L"),
+    dict(name="alpha50x38", width=50, height=38, mode="RGBA"),
 ]
 
 PROMPTS = {
@@ -782,7 +788,16 @@ def main() -> None:
     images = []
     for index, im in enumerate(IMAGES):
         rgb = make_image(im["name"], im["width"], im["height"], np.random.default_rng([SEED, 1, index]))
-        write_png(out / f"{im['name']}.png", rgb)
+        mode = im.get("mode", "RGB")
+        if mode == "L":
+            gray = np.round(rgb.astype(np.float64).mean(axis=2)).astype(np.uint8)
+            rgb = np.repeat(gray[..., None], 3, axis=2)
+            Image.fromarray(gray, "L").save(out / f"{im['name']}.png")
+        elif mode == "RGBA":
+            alpha = np.random.default_rng([SEED, 4, index]).integers(0, 256, rgb.shape[:2], dtype=np.uint8)
+            Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(out / f"{im['name']}.png")
+        else:
+            write_png(out / f"{im['name']}.png", rgb)
         (out / f"{im['name']}.rgb").write_bytes(rgb.tobytes())
         written += [out / f"{im['name']}.png", out / f"{im['name']}.rgb"]
         images.append(dict(im, rgb=rgb))
