@@ -39,21 +39,13 @@ struct Ask: AsyncParsableCommand {
     @Option(help: "The most tokens to generate.")
     var maxTokens = 512
 
-    @Option(help: "Positions of context (default: the model's, at most 4096).")
-    var contextLength: Int?
-
-    @Option(help: "Threads (default: all cores).")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
-
-    @Flag(help: "Do not print statistics to stderr.")
-    var quiet = false
+    @OptionGroup var runtime: RunOptions
 
     @Argument(help: "The question.")
     var question: String
 
     func validate() throws {
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1.") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
     }
 
     func run() async throws {
@@ -67,11 +59,11 @@ struct Ask: AsyncParsableCommand {
             let file = try GGUFFile(path: model)
             let tokenizer = try VocabularyTokenizer(file: file)
             let textModel = try loadTextModel(file: file, options: TextModelOptions(
-                contextLength: contextLength, threadCount: threads))
+                contextLength: runtime.contextLength, threadCount: runtime.threads))
             var images: [ImageEmbeddings] = []
             var projectorType = ProjectorType.mlp
             if let image, let mmproj {
-                let encoder = try loadVisionEncoder(path: mmproj, threads: threads)
+                let encoder = try loadVisionEncoder(path: mmproj, threads: runtime.threads)
                 guard encoder.embeddingWidth == textModel.configuration.embeddingLength else {
                     throw VisionError(file: mmproj, kind: .textModelMismatch(
                         projectorWidth: encoder.embeddingWidth, textWidth: textModel.configuration.embeddingLength))
@@ -79,15 +71,10 @@ struct Ask: AsyncParsableCommand {
                 projectorType = encoder.configuration.projectorType
                 images.append(encoder.encode(try ImageDecoder.decode(contentsOf: image)))
             }
-            let detection = try ChatTemplateFamily.resolve(
-                name: chatTemplate, template: file.optionalString("tokenizer.chat_template"))
-            if let warning = detection.warning {
-                FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
-            }
             var messages: [ChatMessage] = []
             if let system { messages.append(.system(system)) }
             messages.append(.user(question, images: images.count))
-            let text = detection.family.render(messages, addGenerationPrompt: true)
+            let text = try ChatOptions.render(messages, chatTemplate: chatTemplate, file: file)
             prompt = try MultimodalPrompt(tokenizer: tokenizer, projectorType: projectorType).inputs(for: text, images: images)
             guard prompt.count < textModel.contextLength else {
                 throw CommandFailure("The prompt is \(prompt.count) positions (image included), more than the context of \(textModel.contextLength) allows; raise --context-length.")
@@ -100,6 +87,6 @@ struct Ask: AsyncParsableCommand {
         }
         try await streamAnswer(generator.generate(prompt, parameters: parameters,
                                                   stop: StopCondition(maxTokens: maxTokens)),
-                               seed: parameters.seed, quiet: quiet)
+                               seed: parameters.seed, quiet: runtime.quiet)
     }
 }

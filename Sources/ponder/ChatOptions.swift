@@ -24,15 +24,21 @@ struct ChatOptions: ParsableArguments {
     /// template that falls back to ChatML prints its warning to stderr.
     func prompt(for text: String, file: GGUFFile) throws -> String {
         guard isEnabled else { return text }
+        var messages: [ChatMessage] = []
+        if let system { messages.append(.system(system)) }
+        messages.append(.user(text))
+        return try Self.render(messages, chatTemplate: chatTemplate, file: file)
+    }
+
+    /// `messages` in the model's chat template (or the named family), with the assistant
+    /// prompt. A template that falls back to ChatML prints its warning to stderr.
+    static func render(_ messages: [ChatMessage], chatTemplate: String?, file: GGUFFile) throws -> String {
         do {
             let detection = try ChatTemplateFamily.resolve(
                 name: chatTemplate, template: file.optionalString("tokenizer.chat_template"))
             if let warning = detection.warning {
                 FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
             }
-            var messages: [ChatMessage] = []
-            if let system { messages.append(.system(system)) }
-            messages.append(.user(text))
             return detection.family.render(messages, addGenerationPrompt: true)
         } catch {
             throw CommandFailure(error)

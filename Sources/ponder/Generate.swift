@@ -33,21 +33,13 @@ struct Generate: AsyncParsableCommand {
     @Option(help: "Stop when the text reaches this string (repeatable); the string is not printed.")
     var stop: [String] = []
 
-    @Option(help: "Positions of context (default: the model's, at most 4096).")
-    var contextLength: Int?
-
-    @Option(help: "Threads (default: all cores).")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
-
-    @Flag(help: "Do not print statistics to stderr.")
-    var quiet = false
+    @OptionGroup var runtime: RunOptions
 
     @Argument(help: "The prompt.")
     var prompt: String
 
     func validate() throws {
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1.") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
     }
 
     func run() async throws {
@@ -60,7 +52,7 @@ struct Generate: AsyncParsableCommand {
             let text = try chatOptions.prompt(for: prompt, file: file)
             ids = tokenizer.encode(text, addSpecial: true, parseSpecial: chatOptions.isEnabled)
             let textModel = try loadTextModel(file: file, options: TextModelOptions(
-                contextLength: contextLength, threadCount: threads))
+                contextLength: runtime.contextLength, threadCount: runtime.threads))
             guard ids.count < textModel.contextLength else {
                 throw CommandFailure("The prompt is \(ids.count) tokens, more than the context of \(textModel.contextLength) allows; raise --context-length.")
             }
@@ -72,6 +64,6 @@ struct Generate: AsyncParsableCommand {
         }
         try await streamAnswer(generator.generate(GenerationPrompt(tokens: ids), parameters: parameters,
                                                   stop: StopCondition(stopStrings: stop, maxTokens: maxTokens)),
-                               seed: parameters.seed, quiet: quiet)
+                               seed: parameters.seed, quiet: runtime.quiet)
     }
 }

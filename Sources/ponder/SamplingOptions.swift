@@ -39,6 +39,22 @@ struct SamplingOptions: ParsableArguments {
     }
 }
 
+/// Context, threads and statistics flags shared by `generate` and `ask`.
+struct RunOptions: ParsableArguments {
+    @Option(help: "Positions of context (default: the model's, at most 4096).")
+    var contextLength: Int?
+
+    @Option(help: "Threads (default: all cores).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Do not print statistics to stderr.")
+    var quiet = false
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
+    }
+}
+
 /// Prints a generation's text to stdout as it streams and, unless `quiet`, one line of
 /// statistics to stderr; a failed generation becomes the command's error.
 func streamAnswer(_ stream: AsyncStream<GenerationEvent>, seed: UInt64, quiet: Bool) async throws {
