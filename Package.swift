@@ -19,6 +19,10 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
 
+        // JPEG (libjpeg) and PNG (libpng) decoding behind setjmp error managers.
+        .target(name: "CImageCodecs",
+                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png")]),
+
         // Model files.
         .target(name: "GGUF"),
 
@@ -26,7 +30,7 @@ let package = Package(
         .target(name: "CKernels"),
 
         // Tensors, kernels, tokenizers, chat templates, models.
-        .target(name: "Inference", dependencies: ["GGUF", "COpenBLAS", "CKernels"]),
+        .target(name: "Inference", dependencies: ["GGUF", "COpenBLAS", "CKernels", "CImageCodecs"]),
 
         // Staged reasoning and beam search (issue 5).
         .target(name: "Reasoning", dependencies: ["Inference"]),
