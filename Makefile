@@ -5,7 +5,7 @@ DEBIAN_PACKAGES := pkg-config libncurses-dev libopenblas-dev libjpeg-dev libpng-
 SWIFT ?= swift
 ARGS ?=
 
-.PHONY: run test build deps fuzz bench-tokenizer clean
+.PHONY: run test build deps fuzz fuzz-images bench-tokenizer clean
 
 deps:
 	@command -v $(SWIFT) >/dev/null 2>&1 || { echo "Swift 6 is required: install the toolchain from swift.org and put swift on PATH." >&2; exit 1; }
@@ -28,8 +28,11 @@ test: deps
 fuzz:
 	Scripts/fuzz-gguf.sh $(or $(SECONDS),300)
 
+fuzz-images:
+	Scripts/fuzz-images.sh $(or $(SECONDS),180) all
+
 bench-tokenizer: build
 	python3 Scripts/bench_tokenizer.py
 
 clean:
-	rm -rf .build .build-fuzz
+	rm -rf .build .build-fuzz .build-fuzz-images
