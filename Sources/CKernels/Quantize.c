@@ -140,3 +140,25 @@ void ck_quantize_row(int type, const float *x, int64_t n, void *out) {
     default: break;
     }
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+__attribute__((target("avx2,f16c"))) static void round_row_f16_f16c(const float *x, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT);
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(h));
+    }
+    for (; i < n; i++) y[i] = ck_round_to_f16(x[i]);
+}
+#endif
+
+void ck_round_row_f16(const float *x, float *y, int64_t n) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (ck_cpu_level() > 0) {
+        round_row_f16_f16c(x, y, n);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n; i++) y[i] = ck_round_to_f16(x[i]);
+}

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Testing
 @testable import Inference
@@ -68,6 +69,23 @@ struct TextKernelTests {
                 let expected = (Double(x[i]) - mean) / (variance + 1e-6).squareRoot() * Double(w[i]) + Double(bias?[i] ?? 0)
                 #expect(abs(Double(y[i]) - expected) <= 1e-5 * (1 + abs(expected)))
             }
+        }
+    }
+
+    @Test("rounding rows to f16 equals Swift's Float16 conversion")
+    func roundRowToF16() {
+        var rng = SeededRandomNumberGenerator(seed: 16)
+        var values: [Float] = [0, -0, 1, -1, 65504, 65519, 65520, -65520, 1e-8, 5.96e-8, 2.98e-8, 6.1e-5, .infinity, -.infinity]
+        values += (0..<997).map { _ in Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &rng)) }.filter { !$0.isNaN }
+        values += (0..<500).map { _ in Float.random(in: -70000...70000, using: &rng) }
+        let expected = values.map { Float(Float16($0)) }
+        // The CPU level is not capped here: tests run in parallel and the cap is global.
+        var rounded = [Float](repeating: .nan, count: values.count)
+        values.withUnsafeBufferPointer { x in
+            rounded.withUnsafeMutableBufferPointer { ck_round_row_f16(x.baseAddress!, $0.baseAddress!, Int64(values.count)) }
+        }
+        for (got, want) in zip(rounded, expected) {
+            #expect(got.bitPattern == want.bitPattern, "\(got) vs \(want)")
         }
     }
 }

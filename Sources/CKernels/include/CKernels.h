@@ -43,6 +43,10 @@ size_t ck_activation_row_bytes(int type, int64_t n);
 /// For kind 0 copies the floats.
 void ck_quantize_row(int type, const float *x, int64_t n, void *out);
 
+/// y[i] = the f32 value of the f16 nearest to x[i] (ties to even), with F16C where the CPU
+/// has it. `y` may alias `x`.
+void ck_round_row_f16(const float *x, float *y, int64_t n);
+
 // MARK: - Matrix-vector products
 
 /// out[b·out_stride + r] = Σ_c W[r][c]·A[b][c] for r < rows, b < nact, where W row r is at

@@ -57,6 +57,10 @@ public enum MatMul {
     /// Rounds each value to the nearest F16 (or BF16), ties to even, and back to f32.
     static func roundActivations(_ input: UnsafePointer<Float>, to output: UnsafeMutablePointer<Float>,
                                  count: Int, bfloat: Bool) {
+        if !bfloat {
+            ck_round_row_f16(input, output, Int64(count))
+            return
+        }
         for i in 0..<count {
             output[i] = bfloat ? HalfFloat.float(fromBF16Bits: HalfFloat.bf16Bits(from: input[i]))
                                : Float(Float16(input[i]))
