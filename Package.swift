@@ -50,6 +50,7 @@ let package = Package(
                     resources: [.copy("Regressions")]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "GGUF"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "ReasoningTests", dependencies: ["Reasoning"]),
         // Runs the built `ponder` binary: the command-line contract, exit codes, error lines.
         .testTarget(name: "PonderCLITests", dependencies: ["ponder", "GGUF", "Inference"]),
     ],

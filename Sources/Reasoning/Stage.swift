@@ -1,6 +1,6 @@
 /// The four stages of a LLaVA-CoT answer, in the order the model produces them.
 ///
-/// The stage parser, strategies and judges of this module arrive with issue 5; the stage names
+/// The strategies and judges of this module arrive with issue 5; the stage names
 /// are fixed now because the command-line contract (`ask --json`) already uses them.
 public enum Stage: String, Sendable, CaseIterable, Codable {
     case summary
