@@ -1,0 +1,136 @@
+import Inference
+
+/// One candidate continuation of a stage (or, for best-of-N, of the whole answer).
+public struct Candidate: Sendable, Equatable, Codable {
+    /// The stage text, tags removed.
+    public var text: String
+    public var tokens: [Int32]
+    /// Natural-log probability of each generated token under the sampling distribution's model.
+    public var logProbabilities: [Float]
+
+    public init(text: String, tokens: [Int32] = [], logProbabilities: [Float] = []) {
+        self.text = text
+        self.tokens = tokens
+        self.logProbabilities = logProbabilities
+    }
+
+    /// Mean log-probability per token; −∞ for an empty candidate.
+    public var meanLogProbability: Double {
+        logProbabilities.isEmpty ? -.infinity : logProbabilities.reduce(0) { $0 + Double($1) } / Double(logProbabilities.count)
+    }
+}
+
+/// Who or what picked a stage's candidate.
+public enum ChoiceSource: String, Sendable, Codable {
+    /// A judge compared or scored the candidates.
+    case judge
+    /// The person at the keyboard (the UI's manual pick or "take this candidate instead").
+    case user
+    /// There was one candidate.
+    case only
+}
+
+/// A judge's decision over a stage's candidates.
+public struct Verdict: Sendable, Equatable, Codable {
+    /// Index of the chosen candidate.
+    public var chosen: Int
+    /// A score per candidate where the judge has one (higher is better): mean log-probability
+    /// for `logprob`, knockout wins for `self`; empty for `first` and `manual`.
+    public var scores: [Double]
+    /// The pairwise comparisons made, in order (for `self`): the two indices and the winner.
+    public var comparisons: [Comparison]
+
+    public struct Comparison: Sendable, Equatable, Codable {
+        public var first: Int
+        public var second: Int
+        public var winner: Int
+
+        public init(first: Int, second: Int, winner: Int) {
+            self.first = first
+            self.second = second
+            self.winner = winner
+        }
+    }
+
+    public init(chosen: Int, scores: [Double] = [], comparisons: [Comparison] = []) {
+        self.chosen = chosen
+        self.scores = scores
+        self.comparisons = comparisons
+    }
+}
+
+/// What a judge sees: the stage, the accepted text of the earlier stages, and the candidates.
+public struct JudgeContext: Sendable {
+    public var stage: Stage
+    /// The question as the user asked it.
+    public var question: String
+    /// The chosen text of each earlier stage.
+    public var acceptedStages: [(Stage, String)]
+    public var candidates: [Candidate]
+
+    public init(stage: Stage, question: String, acceptedStages: [(Stage, String)] = [], candidates: [Candidate]) {
+        self.stage = stage
+        self.question = question
+        self.acceptedStages = acceptedStages
+        self.candidates = candidates
+    }
+}
+
+/// Picks one of a stage's candidates: the seam between the search and whatever decides.
+public protocol Judge: Sendable {
+    /// The name used on the command line and in records (`self`, `logprob`, `first`, `manual`).
+    var name: String { get }
+    /// Chooses among `context.candidates` (at least one). Throws `CancellationError` when the
+    /// surrounding task is cancelled.
+    func judge(_ context: JudgeContext) async throws -> Verdict
+}
+
+/// Always the first candidate: deterministic, for tests and for greedy runs.
+public struct FirstJudge: Judge {
+    public init() {}
+    public var name: String { "first" }
+    public func judge(_ context: JudgeContext) async throws -> Verdict {
+        precondition(!context.candidates.isEmpty, "a judge needs at least one candidate")
+        return Verdict(chosen: 0)
+    }
+}
+
+/// The candidate whose tokens the model found most likely on average (ties: the earlier one).
+public struct LogProbabilityJudge: Judge {
+    public init() {}
+    public var name: String { "logprob" }
+    public func judge(_ context: JudgeContext) async throws -> Verdict {
+        precondition(!context.candidates.isEmpty, "a judge needs at least one candidate")
+        let scores = context.candidates.map(\.meanLogProbability)
+        var best = 0
+        for (index, score) in scores.enumerated() where score > scores[best] { best = index }
+        return Verdict(chosen: best, scores: scores)
+    }
+}
+
+/// Hands the choice to the caller (the UI), which answers through an async callback.
+public struct ManualJudge: Judge {
+    public let choose: @Sendable (JudgeContext) async throws -> Int
+
+    public init(choose: @escaping @Sendable (JudgeContext) async throws -> Int) {
+        self.choose = choose
+    }
+
+    public var name: String { "manual" }
+
+    /// The error of a callback that picks no candidate.
+    public struct InvalidChoice: Error, CustomStringConvertible {
+        public let index: Int
+        public let count: Int
+        public var description: String { "The manual choice \(index) is not one of the \(count) candidates (0…\(count - 1))." }
+    }
+
+    public func judge(_ context: JudgeContext) async throws -> Verdict {
+        let index = try await choose(context)
+        try Task.checkCancellation()
+        guard context.candidates.indices.contains(index) else {
+            throw InvalidChoice(index: index, count: context.candidates.count)
+        }
+        return Verdict(chosen: index)
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+@testable import Reasoning
+
+@Suite("Judges")
+struct JudgeTests {
+    static let candidates = [
+        Candidate(text: "a", tokens: [1, 2], logProbabilities: [-1, -3]),     // mean −2
+        Candidate(text: "b", tokens: [3], logProbabilities: [-0.5]),          // mean −0.5
+        Candidate(text: "c", tokens: [4, 5, 6], logProbabilities: [-0.5, -0.5, -0.5]),  // mean −0.5, later
+        Candidate(text: "", tokens: [], logProbabilities: []),                // −∞
+    ]
+
+    static func context(_ candidates: [Candidate] = candidates) -> JudgeContext {
+        JudgeContext(stage: .caption, question: "How many apples?", acceptedStages: [(.summary, "Count them.")],
+                     candidates: candidates)
+    }
+
+    @Test func firstJudgeTakesTheFirst() async throws {
+        #expect(try await FirstJudge().judge(Self.context()).chosen == 0)
+        #expect(try await FirstJudge().judge(Self.context(Array(Self.candidates.reversed()))).chosen == 0)
+    }
+
+    @Test func logProbabilityJudgeTakesTheHighestMeanAndKeepsTheEarlierOnTies() async throws {
+        let verdict = try await LogProbabilityJudge().judge(Self.context())
+        #expect(verdict.chosen == 1)
+        #expect(verdict.scores == [-2, -0.5, -0.5, -.infinity])
+        let reordered = try await LogProbabilityJudge().judge(Self.context([Self.candidates[0], Self.candidates[2], Self.candidates[1]]))
+        #expect(reordered.chosen == 1)
+    }
+
+    @Test func manualJudgeAsksTheCallerAndChecksTheAnswer() async throws {
+        let judge = ManualJudge { context in
+            #expect(context.stage == .caption && context.candidates.count == 4)
+            return 2
+        }
+        #expect(try await judge.judge(Self.context()).chosen == 2)
+        let wrong = ManualJudge { _ in 7 }
+        await #expect(throws: ManualJudge.InvalidChoice.self) { try await wrong.judge(Self.context()) }
+    }
+
+    @Test func verdictsRoundTripThroughJSON() throws {
+        let verdict = Verdict(chosen: 1, scores: [0.5, 1.5], comparisons: [.init(first: 0, second: 1, winner: 1)])
+        let data = try JSONEncoder().encode(verdict)
+        #expect(try JSONDecoder().decode(Verdict.self, from: data) == verdict)
+    }
+}
