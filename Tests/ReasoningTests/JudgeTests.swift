@@ -45,3 +45,27 @@ struct JudgeTests {
         #expect(try JSONDecoder().decode(Verdict.self, from: data) == verdict)
     }
 }
+
+@Suite("Reasoning events as JSON")
+struct ReasoningEventJSONTests {
+    static func object(_ event: ReasoningEvent) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: JSONEncoder().encode(event)) as! [String: Any]
+    }
+
+    @Test func eventsCarryTheContractFields() throws {
+        let started = try Self.object(.stageStarted(stage: "summary", candidates: 4))
+        #expect(started["event"] as? String == "stage_started" && started["stage"] as? String == "summary"
+                && started["candidates"] as? Int == 4)
+        let token = try Self.object(.token(stage: "caption", candidate: 2, text: "a\"b"))
+        #expect(token["event"] as? String == "token" && token["candidate"] as? Int == 2 && token["text"] as? String == "a\"b")
+        let finished = try Self.object(.candidateFinished(stage: "reasoning", candidate: 1, text: "t", tokens: 5, logprob: -2.5))
+        #expect(finished["event"] as? String == "candidate_finished" && finished["tokens"] as? Int == 5
+                && finished["logprob"] as? Double == -2.5)
+        let empty = try Self.object(.candidateFinished(stage: "reasoning", candidate: 1, text: "", tokens: 0, logprob: -.infinity))
+        #expect(empty["logprob"] is NSNull)
+        let chosen = try Self.object(.stageChosen(stage: "conclusion", candidate: 3, by: .judge, scores: [1, -.infinity]))
+        #expect(chosen["event"] as? String == "stage_chosen" && chosen["by"] as? String == "judge" && chosen["candidate"] as? Int == 3)
+        let scores = chosen["scores"] as? [Any]
+        #expect(scores?.count == 2 && scores?[0] as? Double == 1 && scores?[1] is NSNull)
+    }
+}
