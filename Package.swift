@@ -41,7 +41,7 @@ let package = Package(
         .executableTarget(
             name: "ponder",
             dependencies: [
-                "GGUF", "Inference",
+                "GGUF", "Inference", "Reasoning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GGUF
 import Inference
+import Reasoning
 
 struct Ask: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,8 +37,23 @@ struct Ask: AsyncParsableCommand {
 
     @OptionGroup var sampling: SamplingOptions
 
-    @Option(help: "The most tokens to generate.")
+    @Option(help: "The most tokens to generate (a whole answer; per stage with stage-beam).")
     var maxTokens = 512
+
+    @Option(help: "How to search: greedy (one pass), best-of-n (N whole answers, the judge picks), stage-beam (N candidates per stage, the judge keeps one).")
+    var strategy: Strategy = .greedy
+
+    @Option(help: "Candidates per stage (stage-beam) or whole answers (best-of-n).")
+    var beam = 4
+
+    @Option(help: "Who picks among candidates: logprob (mean token log-probability) or first.")
+    var judge: JudgeName = .logprob
+
+    @Flag(help: "Print all four stages, not only the conclusion.")
+    var showStages = false
+
+    @Flag(help: "Print the events as JSON, one object per line, then the whole answer.")
+    var json = false
 
     @OptionGroup var runtime: RunOptions
 
@@ -46,6 +62,7 @@ struct Ask: AsyncParsableCommand {
 
     func validate() throws {
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1.") }
+        guard beam >= 1 else { throw ValidationError("--beam must be at least 1.") }
     }
 
     func run() async throws {
@@ -85,8 +102,102 @@ struct Ask: AsyncParsableCommand {
         } catch {
             throw CommandFailure(error)
         }
-        try await streamAnswer(generator.generate(prompt, parameters: parameters,
-                                                  stop: StopCondition(maxTokens: maxTokens)),
-                               seed: parameters.seed, quiet: runtime.quiet)
+        let judge: any Judge = switch self.judge {
+        case .logprob: LogProbabilityJudge()
+        case .first: FirstJudge()
+        }
+        let configuration = ReasoningConfiguration(strategy: strategy, candidates: beam, parameters: parameters,
+                                                   stageTokenBudget: maxTokens, maxTokens: maxTokens)
+        var printer = AnswerPrinter(json: json, showStages: showStages, streams: strategy == .greedy)
+        let record: ReasoningRecord
+        do {
+            record = try await Reasoner(generator: generator, judge: judge)
+                .run(prompt: prompt, question: question, configuration: configuration) { printer.handle($0) }
+        } catch {
+            throw CommandFailure(error)
+        }
+        printer.finish(record)
+        if !runtime.quiet && !json {
+            let line = String(format: "%d prompt tokens, %d generated in %.2f s", record.promptTokens,
+                              record.generatedTokens, record.seconds)
+                + ", strategy \(strategy.rawValue), seed \(parameters.seed)\n"
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+}
+
+extension Strategy: ExpressibleByArgument {}
+
+enum JudgeName: String, ExpressibleByArgument, CaseIterable {
+    case logprob, first
+}
+
+/// Prints a reasoning run: the conclusion (or every stage) as plain text, streamed for a
+/// single pass and printed per chosen stage otherwise; or the events as JSON lines.
+struct AnswerPrinter {
+    let json: Bool
+    let showStages: Bool
+    let streams: Bool
+    private var parser = StageParser()
+    private let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    init(json: Bool, showStages: Bool, streams: Bool) {
+        self.json = json
+        self.showStages = showStages
+        self.streams = streams
+    }
+
+    private func write(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
+
+    mutating func handle(_ event: ReasoningEvent) {
+        if json {
+            if let data = try? encoder.encode(event) { write(String(decoding: data, as: UTF8.self) + "\n") }
+            return
+        }
+        if streams, case .token(_, _, let text) = event {
+            for stageEvent in parser.feed(text) { show(stageEvent) }
+        }
+    }
+
+    private func show(_ event: StageEvent) {
+        switch event {
+        case .opened(let stage):
+            if showStages { write("\n[\(stage.rawValue)]\n") }
+        case .text(let stage, let text):
+            if showStages || stage == .conclusion { write(text) }
+        case .closed:
+            break
+        }
+    }
+
+    mutating func finish(_ record: ReasoningRecord) {
+        if json {
+            struct Done: Encodable {
+                let event = "done"
+                let answer: String
+                let stages: [String: String]
+                let stats: [String: Double]
+            }
+            let done = Done(answer: record.answer, stages: record.stages,
+                            stats: ["prompt_tokens": Double(record.promptTokens),
+                                    "generated_tokens": Double(record.generatedTokens), "seconds": record.seconds])
+            if let data = try? encoder.encode(done) { write(String(decoding: data, as: UTF8.self) + "\n") }
+            if let data = try? encoder.encode(record) { write(String(decoding: data, as: UTF8.self) + "\n") }
+            return
+        }
+        if streams {
+            for event in parser.finish() { show(event) }
+        } else if showStages {
+            for stage in Stage.allCases {
+                if let text = record.stages[stage.rawValue] { write("\n[\(stage.rawValue)]\n" + text) }
+            }
+        } else {
+            write(record.answer)
+        }
+        write("\n")
     }
 }

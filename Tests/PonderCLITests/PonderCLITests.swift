@@ -261,4 +261,33 @@ struct PonderCLITests {
         #expect((object?["seconds"] as? Double ?? 0) > 0)
         #expect(object?["threads"] as? Int == 1)
     }
+
+    @Test func askJSONFollowsTheEventContract() throws {
+        let result = try PonderProcess.run(["ask", "--model", fixture("vision/text-llama.gguf"),
+                                            "--mmproj", fixture("vision/clip-mlp.gguf"),
+                                            "--image", fixture("vision/tiny3x5.png"), "--strategy", "stage-beam",
+                                            "--beam", "2", "--max-tokens", "4", "--seed", "3", "--threads", "1",
+                                            "--json", "How many?"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let objects = result.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let events = objects.compactMap { $0["event"] as? String }
+        #expect(events.filter { $0 == "stage_started" }.count == 4)
+        #expect(events.filter { $0 == "stage_chosen" }.count == 4)
+        #expect(events.filter { $0 == "candidate_finished" }.count == 8)
+        #expect(events.last == "done")
+        let started = objects.first { $0["event"] as? String == "stage_started" }
+        #expect(started?["stage"] as? String == "summary" && started?["candidates"] as? Int == 2)
+        let finished = objects.first { $0["event"] as? String == "candidate_finished" }
+        #expect(finished?["tokens"] as? Int == 4 && finished?["text"] is String)
+        let chosen = objects.first { $0["event"] as? String == "stage_chosen" }
+        #expect(chosen?["by"] as? String == "judge" && (chosen?["scores"] as? [Any])?.count == 2)
+        let done = objects.first { $0["event"] as? String == "done" }
+        let stats = done?["stats"] as? [String: Any]
+        #expect(stats?["generated_tokens"] as? Int == 32 && stats?["prompt_tokens"] != nil)
+        #expect((done?["stages"] as? [String: Any])?.count == 4)
+        // The last line is the whole record.
+        #expect(objects.last?["steps"] != nil)
+    }
 }
