@@ -46,7 +46,7 @@ struct Ask: AsyncParsableCommand {
     @Option(help: "Candidates per stage (stage-beam) or whole answers (best-of-n).")
     var beam = 4
 
-    @Option(help: "Who picks among candidates: logprob (mean token log-probability) or first.")
+    @Option(help: "Who picks among candidates: self (the model compares two at a time, image in view), logprob (mean token log-probability) or first.")
     var judge: JudgeName = .logprob
 
     @Flag(help: "Print all four stages, not only the conclusion.")
@@ -72,6 +72,7 @@ struct Ask: AsyncParsableCommand {
         let parameters = sampling.parameters
         let generator: Generator
         let prompt: GenerationPrompt
+        let judgePrompt: SelfJudge.PromptBuilder
         do {
             let file = try GGUFFile(path: model)
             let tokenizer = try VocabularyTokenizer(file: file)
@@ -97,12 +98,23 @@ struct Ask: AsyncParsableCommand {
                 throw CommandFailure("The prompt is \(prompt.count) positions (image included), more than the context of \(textModel.contextLength) allows; raise --context-length.")
             }
             generator = Generator(model: textModel, tokenizer: tokenizer)
+            // The self judge sees the same image (its embeddings, not encoded again).
+            let chatTemplate = self.chatTemplate, system = self.system, imageEmbeddings = images
+            let builder = MultimodalPrompt(tokenizer: tokenizer, projectorType: projectorType)
+            judgePrompt = { instruction in
+                var messages: [ChatMessage] = []
+                if let system { messages.append(.system(system)) }
+                messages.append(.user(instruction, images: imageEmbeddings.count))
+                return try builder.inputs(for: ChatOptions.render(messages, chatTemplate: chatTemplate, file: file, quiet: true),
+                                          images: imageEmbeddings)
+            }
         } catch let failure as CommandFailure {
             throw failure
         } catch {
             throw CommandFailure(error)
         }
         let judge: any Judge = switch self.judge {
+        case .self: SelfJudge(model: generator.model, tokenizer: generator.tokenizer, prompt: judgePrompt)
         case .logprob: LogProbabilityJudge()
         case .first: FirstJudge()
         }
@@ -129,7 +141,7 @@ struct Ask: AsyncParsableCommand {
 extension Strategy: ExpressibleByArgument {}
 
 enum JudgeName: String, ExpressibleByArgument, CaseIterable {
-    case logprob, first
+    case `self`, logprob, first
 }
 
 /// Prints a reasoning run: the conclusion (or every stage) as plain text, streamed for a

@@ -32,11 +32,11 @@ struct ChatOptions: ParsableArguments {
 
     /// `messages` in the model's chat template (or the named family), with the assistant
     /// prompt. A template that falls back to ChatML prints its warning to stderr.
-    static func render(_ messages: [ChatMessage], chatTemplate: String?, file: GGUFFile) throws -> String {
+    static func render(_ messages: [ChatMessage], chatTemplate: String?, file: GGUFFile, quiet: Bool = false) throws -> String {
         do {
             let detection = try ChatTemplateFamily.resolve(
                 name: chatTemplate, template: file.optionalString("tokenizer.chat_template"))
-            if let warning = detection.warning {
+            if let warning = detection.warning, !quiet {
                 FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
             }
             return detection.family.render(messages, addGenerationPrompt: true)

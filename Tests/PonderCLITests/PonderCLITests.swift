@@ -290,4 +290,20 @@ struct PonderCLITests {
         // The last line is the whole record.
         #expect(objects.last?["steps"] != nil)
     }
+
+    @Test func askWithTheSelfJudgeComparesCandidatesWithTheImage() throws {
+        let result = try PonderProcess.run(["ask", "--model", fixture("vision/text-llama.gguf"),
+                                            "--mmproj", fixture("vision/clip-mlp.gguf"),
+                                            "--image", fixture("vision/tiny3x5.png"), "--strategy", "best-of-n",
+                                            "--beam", "3", "--judge", "self", "--max-tokens", "3", "--seed", "5",
+                                            "--context-length", "2048", "--threads", "1", "--json", "What?"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let chosen = result.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }.first { $0["event"] as? String == "stage_chosen" }
+        #expect(chosen?["stage"] as? String == "answer" && chosen?["by"] as? String == "judge")
+        // A knockout of 3 candidates: 2 comparisons, so the wins add up to 2.
+        let wins = (chosen?["scores"] as? [Double]) ?? []
+        #expect(wins.count == 3 && wins.reduce(0, +) == 2)
+    }
 }
