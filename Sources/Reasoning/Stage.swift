@@ -13,3 +13,14 @@ public enum Stage: String, Sendable, CaseIterable, Codable {
     /// The plain-text tag that closes the stage, e.g. `</SUMMARY>`.
     public var closingTag: String { "</\(rawValue.uppercased())>" }
 }
+
+/// The instruction that asks a model not trained on the LLaVA-CoT format for the four stages.
+public enum StageInstruction {
+    public static let standard = """
+        Answer in four tagged parts, in this order. <SUMMARY>: in a sentence or two, how you \
+        will approach the question, without answering it yet. </SUMMARY> <CAPTION>: what in the \
+        image matters for the question, described accurately. </CAPTION> <REASONING>: the \
+        reasoning, step by step, from the description to the answer. </REASONING> \
+        <CONCLUSION>: the answer itself, short and direct. </CONCLUSION>
+        """
+}

@@ -49,6 +49,12 @@ struct Ask: AsyncParsableCommand {
     @Option(help: "Who picks among candidates: self (the model compares two at a time, image in view), logprob (mean token log-probability) or first.")
     var judge: JudgeName = .logprob
 
+    @Option(help: "The instruction appended to the question that asks for the four tagged stages (for models not trained on the format).")
+    var stageInstruction = StageInstruction.standard
+
+    @Flag(help: "Ask the question as it is, without the stage instruction (for LLaVA-CoT-trained models).")
+    var noStageInstruction = false
+
     @Flag(help: "Print all four stages, not only the conclusion.")
     var showStages = false
 
@@ -91,7 +97,8 @@ struct Ask: AsyncParsableCommand {
             }
             var messages: [ChatMessage] = []
             if let system { messages.append(.system(system)) }
-            messages.append(.user(question, images: images.count))
+            let asked = noStageInstruction || stageInstruction.isEmpty ? question : question + "\n\n" + stageInstruction
+            messages.append(.user(asked, images: images.count))
             let text = try ChatOptions.render(messages, chatTemplate: chatTemplate, file: file)
             prompt = try MultimodalPrompt(tokenizer: tokenizer, projectorType: projectorType).inputs(for: text, images: images)
             guard prompt.count < textModel.contextLength else {

@@ -240,7 +240,7 @@ struct PonderCLITests {
         let result = try PonderProcess.run(["ask", "--model", fixture("vision/text-llama.gguf"),
                                             "--mmproj", fixture("vision/siglip-idefics3.gguf"),
                                             "--image", fixture("vision/portrait33x70.png"),
-                                            "--chat-template", "smolvlm", "--temperature", "0", "--max-tokens", "5",
+                                            "--chat-template", "smolvlm", "--temperature", "0", "--max-tokens", "5", "--context-length", "2048",
                                             "--threads", "1", "What is this?"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!result.stdout.isEmpty)
@@ -266,7 +266,7 @@ struct PonderCLITests {
         let result = try PonderProcess.run(["ask", "--model", fixture("vision/text-llama.gguf"),
                                             "--mmproj", fixture("vision/clip-mlp.gguf"),
                                             "--image", fixture("vision/tiny3x5.png"), "--strategy", "stage-beam",
-                                            "--beam", "2", "--max-tokens", "4", "--seed", "3", "--threads", "1",
+                                            "--beam", "2", "--max-tokens", "4", "--seed", "3", "--threads", "1", "--context-length", "2048",
                                             "--json", "How many?"])
         #expect(result.status == 0, "\(result.stderr)")
         let objects = result.stdout.split(separator: "\n").compactMap {
@@ -280,12 +280,13 @@ struct PonderCLITests {
         let started = objects.first { $0["event"] as? String == "stage_started" }
         #expect(started?["stage"] as? String == "summary" && started?["candidates"] as? Int == 2)
         let finished = objects.first { $0["event"] as? String == "candidate_finished" }
-        #expect(finished?["tokens"] as? Int == 4 && finished?["text"] is String)
+        #expect(((finished?["tokens"] as? Int) ?? 0) <= 4 && finished?["text"] is String)
+        let generated = objects.filter { $0["event"] as? String == "candidate_finished" }.compactMap { $0["tokens"] as? Int }.reduce(0, +)
         let chosen = objects.first { $0["event"] as? String == "stage_chosen" }
         #expect(chosen?["by"] as? String == "judge" && (chosen?["scores"] as? [Any])?.count == 2)
         let done = objects.first { $0["event"] as? String == "done" }
         let stats = done?["stats"] as? [String: Any]
-        #expect(stats?["generated_tokens"] as? Int == 32 && stats?["prompt_tokens"] != nil)
+        #expect(stats?["generated_tokens"] as? Int == generated && generated > 8 && stats?["prompt_tokens"] != nil)
         #expect((done?["stages"] as? [String: Any])?.count == 4)
         // The last line is the whole record.
         #expect(objects.last?["steps"] != nil)
@@ -305,5 +306,18 @@ struct PonderCLITests {
         // A knockout of 3 candidates: 2 comparisons, so the wins add up to 2.
         let wins = (chosen?["scores"] as? [Double]) ?? []
         #expect(wins.count == 3 && wins.reduce(0, +) == 2)
+    }
+
+    @Test func theStageInstructionIsAddedUnlessTurnedOff() throws {
+        func promptTokens(_ extra: [String]) throws -> Int {
+            let result = try PonderProcess.run(["ask", "--model", fixture("vision/text-llama.gguf"), "--max-tokens", "1",
+                                                "--context-length", "2048", "--threads", "1", "--seed", "1"] + extra + ["Why?"])
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stderr.split(separator: "\n").last.flatMap { $0.split(separator: " ").first }.flatMap { Int($0) } ?? -1
+        }
+        let plain = try promptTokens(["--no-stage-instruction"])
+        let standard = try promptTokens([])
+        let custom = try promptTokens(["--stage-instruction", "Use tags."])
+        #expect(plain > 0 && standard > plain + 100 && custom > plain && custom < standard)
     }
 }
