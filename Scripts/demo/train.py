@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""Train Ponder's demo VLM on synthetic shape scenes (Scripts/demo/scenes.py).
+
+Everything is a pure function of the committed settings below and the seeds: the training data
+(scenes seed TRAIN_SEED), the tokenizer (trained on that data's text), the initialisation and
+the batch order (torch seed). Held-out evaluation uses scenes seed EVAL_SEED, never trained on.
+
+Usage:
+  python3 Scripts/demo/train.py --out DIR                 # the committed settings
+  python3 Scripts/demo/train.py --out DIR --steps 5 ...   # a smoke test
+Writes DIR/tokenizer.json, DIR/vision.pt and DIR/text.pt (fp16 state dicts: the exported GGUF
+values), DIR/eval.json (greedy accuracy on held-out questions, per kind) and the log on stdout.
+Export with Scripts/demo/export.py.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import scenes  # noqa: E402
+from model import (CONFIGS, DemoVLM, TextTokenizer, conclusion_of, greedy, normalise, prompt_layout,  # noqa: E402
+                   train_vocabulary)
+
+# ------------------------------------------------------------------ committed settings
+TRAIN_SEED = 1
+EVAL_SEED = 1000
+SETTINGS = dict(config="medium", n_train=40000, steps=2500, batch=16, lr=1.5e-3, warmup=100, min_lr_ratio=0.05,
+                weight_decay=0.01, betas=(0.9, 0.98), grad_clip=1.0, torch_seed=0, n_eval=500)
+
+
+def decode_jpeg(b: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(b)).convert("RGB"))
+
+
+def build_examples(tok, recs):
+    """(ids, labels) per example: prompt then answer + <|im_end|>; loss on the answer only."""
+    end = tok.ids["<|im_end|>"]
+    out = []
+    for _, r in recs:
+        p = prompt_layout(tok, r["question"])
+        a = tok.encode(r["answer"]) + [end]
+        out.append((p + a, [-100] * len(p) + a))
+    return out
+
+
+def batch_of(examples, images, idx, device):
+    L = max(len(examples[i][0]) for i in idx)
+    ids = torch.zeros((len(idx), L), dtype=torch.long)
+    lab = torch.full((len(idx), L), -100, dtype=torch.long)
+    for j, i in enumerate(idx):
+        e, l = examples[i]
+        ids[j, :len(e)] = torch.tensor(e)
+        lab[j, :len(l)] = torch.tensor(l)
+    im = torch.from_numpy(np.stack([images[i] for i in idx]))
+    return ids.to(device), lab.to(device), im.to(device)
+
+
+def evaluate(model, tok, recs, device, batch=100, max_new=200):
+    model.eval()
+    per = defaultdict(lambda: [0, 0])
+    rows = []
+    for s in range(0, len(recs), batch):
+        chunk = recs[s:s + batch]
+        ims = torch.from_numpy(np.stack([decode_jpeg(j) for j, _ in chunk])).to(device)
+        prompts = [prompt_layout(tok, r["question"]) for _, r in chunk]
+        gen = greedy(model, tok, prompts, ims, max_new=max_new)
+        for (_, r), g in zip(chunk, gen):
+            text = tok.decode([t for t in g if t != tok.ids["<|im_end|>"]])
+            ok = normalise(conclusion_of(text)) == normalise(r["conclusion"])
+            per[r["kind"]][0] += ok
+            per[r["kind"]][1] += 1
+            rows.append(dict(question=r["question"], expected=r["conclusion"], got=conclusion_of(text), ok=ok,
+                             kind=r["kind"], full_match=text == r["answer"]))
+    model.train()
+    total = sum(v[0] for v in per.values()), sum(v[1] for v in per.values())
+    return dict(accuracy=total[0] / max(1, total[1]), n=total[1],
+                per_kind={k: dict(accuracy=v[0] / v[1], n=v[1]) for k, v in sorted(per.items())},
+                full_answer_match=sum(r["full_match"] for r in rows) / max(1, len(rows)), rows=rows)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, required=True)
+    for k, v in SETTINGS.items():
+        if not isinstance(v, tuple):
+            ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=v)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
+    ap.add_argument("--eval-every", type=int, default=0)
+    ap.add_argument("--time-steps", type=int, default=0, help="report CPU seconds per step over the first N steps")
+    a = ap.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    settings = {k: getattr(a, k) if hasattr(a, k) else v for k, v in SETTINGS.items()}
+    print("settings", json.dumps(settings), "device", a.device, "torch", torch.__version__, flush=True)
+    t0 = time.time()
+
+    recs = scenes.generate(TRAIN_SEED, a.n_train, a.workers)
+    eval_recs = scenes.generate(EVAL_SEED, a.n_eval, a.workers)
+    print(f"data: {len(recs)} train, {len(eval_recs)} eval in {time.time() - t0:.1f}s", flush=True)
+    corpus = [r["question"] for _, r in recs] + [r["answer"] for _, r in recs] + \
+        ["<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n"] * 100
+    tok = TextTokenizer(*train_vocabulary(corpus))
+    tok.save(a.out / "tokenizer.json")
+    images = [decode_jpeg(j) for j, _ in recs]
+    examples = build_examples(tok, recs)
+    lens = [len(e[0]) for e in examples]
+    n_ans = [sum(x != -100 for x in e[1]) for e in examples]
+    print(f"tokens per example: mean {np.mean(lens):.1f} max {max(lens)}; answer mean {np.mean(n_ans):.1f}; "
+          f"prep {time.time() - t0:.1f}s", flush=True)
+
+    torch.manual_seed(a.torch_seed)
+    device = torch.device(a.device)
+    model = DemoVLM(*CONFIGS[a.config]).to(device)
+    n_vis = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("llm."))
+    n_txt = sum(p.numel() for p in model.llm.parameters())
+    print(f"parameters: vision+connector {n_vis:,}  text {n_txt:,}", flush=True)
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    opt = torch.optim.AdamW([dict(params=decay, weight_decay=a.weight_decay), dict(params=no_decay, weight_decay=0.0)],
+                            lr=a.lr, betas=SETTINGS["betas"])
+
+    def lr_at(step):
+        if step < a.warmup:
+            return a.lr * (step + 1) / a.warmup
+        t = (step - a.warmup) / max(1, a.steps - a.warmup)
+        return a.lr * (a.min_lr_ratio + (1 - a.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+
+    g = torch.Generator().manual_seed(a.torch_seed)
+    order = torch.randperm(len(examples), generator=g).tolist()
+    pos = 0
+    model.train()
+    t_train = time.time()
+    cpu0 = time.process_time()
+    ema = None
+    for step in range(a.steps):
+        if pos + a.batch > len(order):
+            order = torch.randperm(len(examples), generator=g).tolist()
+            pos = 0
+        idx = order[pos:pos + a.batch]
+        pos += a.batch
+        ids, lab, im = batch_of(examples, images, idx, device)
+        for grp in opt.param_groups:
+            grp["lr"] = lr_at(step)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=a.bf16):
+            logits = model(ids, im)
+        loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
+                               ignore_index=-100)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), a.grad_clip)
+        opt.step()
+        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        if a.time_steps and step + 1 == a.time_steps:
+            cpu = time.process_time() - cpu0
+            wall = time.time() - t_train
+            print(f"timing: {a.time_steps} steps, {cpu / a.time_steps:.3f} CPU s/step, {wall / a.time_steps:.3f} wall s/step "
+                  f"({torch.get_num_threads()} threads) -> {a.steps} steps ~ {a.steps * wall / a.time_steps / 60:.1f} wall min",
+                  flush=True)
+        if step % 100 == 0 or step == a.steps - 1:
+            print(f"step {step:5d} loss {loss.item():.4f} ema {ema:.4f} lr {lr_at(step):.2e} "
+                  f"t {time.time() - t_train:.0f}s", flush=True)
+        if a.eval_every and step > 0 and step % a.eval_every == 0:
+            r = evaluate(model, tok, eval_recs[:200], device)
+            print(f"  eval@{step}: acc {r['accuracy']:.3f} "
+                  + " ".join(f"{k} {v['accuracy']:.2f}" for k, v in r["per_kind"].items()), flush=True)
+    print(f"training: {a.steps} steps in {time.time() - t_train:.1f}s wall", flush=True)
+
+    # the exported values: fp16 weights (1-D tensors too, stored F32 from these values)
+    vis_sd = {k: v.detach().half().cpu() for k, v in model.state_dict().items() if not k.startswith("llm.")}
+    txt_sd = {k: v.detach().half().cpu() for k, v in model.llm.state_dict().items() if k != "lm_head.weight"}
+    torch.save(vis_sd, a.out / "vision.pt")
+    torch.save(txt_sd, a.out / "text.pt")
+    # evaluate the rounded model, as exported
+    model.load_state_dict({**{k: v.float() for k, v in vis_sd.items()},
+                           **{"llm." + k: v.float() for k, v in txt_sd.items()}}, strict=False)
+    model.llm.tie_weights()
+    model.float()
+    t1 = time.time()
+    r = evaluate(model, tok, eval_recs, device)
+    print(f"held-out greedy accuracy (seed {EVAL_SEED}, n={r['n']}, fp16-rounded weights): {r['accuracy']:.4f}; "
+          f"full-answer exact match {r['full_answer_match']:.3f}; {time.time() - t1:.1f}s", flush=True)
+    for k, v in r["per_kind"].items():
+        print(f"  {k:13s} {v['accuracy']:.3f}  (n={v['n']})")
+    wrong = [x for x in r["rows"] if not x["ok"]][:15]
+    for x in wrong:
+        print("  wrong:", x["question"], "| expected", x["expected"], "| got", repr(x["got"]))
+    (a.out / "eval.json").write_text(json.dumps(dict(settings=settings, eval_seed=EVAL_SEED, **r), indent=1))
+    print(f"total {time.time() - t0:.1f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
