@@ -7,11 +7,15 @@ public struct Candidate: Sendable, Equatable, Codable {
     public var tokens: [Int32]
     /// Natural-log probability of each generated token under the sampling distribution's model.
     public var logProbabilities: [Float]
+    /// The candidate of the previous step that this one continues, when a run keeps several
+    /// beams (nil: the previous step's chosen candidate).
+    public var parent: Int?
 
-    public init(text: String, tokens: [Int32] = [], logProbabilities: [Float] = []) {
+    public init(text: String, tokens: [Int32] = [], logProbabilities: [Float] = [], parent: Int? = nil) {
         self.text = text
         self.tokens = tokens
         self.logProbabilities = logProbabilities
+        self.parent = parent
     }
 
     /// Mean log-probability per token; −∞ for an empty candidate.
@@ -28,6 +32,9 @@ public enum ChoiceSource: String, Sendable, Codable {
     case user
     /// There was one candidate.
     case only
+    /// The run was stopped before a choice was made; the first candidate stands, as far as
+    /// it got.
+    case stopped
 }
 
 /// A judge's decision over a stage's candidates.
@@ -57,6 +64,29 @@ public struct Verdict: Sendable, Equatable, Codable {
         self.scores = scores
         self.comparisons = comparisons
     }
+
+    /// All `count` candidates, best first: the chosen one, then the others by score (higher
+    /// first; no scores keeps their order), ties by index. Stage-beam keeps a prefix of this.
+    public func ranking(count: Int) -> [Int] {
+        let others = (0..<count).filter { $0 != chosen }.sorted { a, b in
+            let scoreA = a < scores.count ? scores[a] : 0, scoreB = b < scores.count ? scores[b] : 0
+            return scoreA != scoreB ? scoreA > scoreB : a < b
+        }
+        return [chosen] + others
+    }
+}
+
+/// A sequence already in the model that a judge may fork (never release) to skip prefilling
+/// the inputs it holds: the run's prompt, image included.
+public struct SharedPrefix: Sendable {
+    public var sequence: SequenceID
+    /// The inputs the sequence holds, from position 0.
+    public var inputs: [Batch.Input]
+
+    public init(sequence: SequenceID, inputs: [Batch.Input]) {
+        self.sequence = sequence
+        self.inputs = inputs
+    }
 }
 
 /// What a judge sees: the stage, the accepted text of the earlier stages, and the candidates.
@@ -64,15 +94,23 @@ public struct JudgeContext: Sendable {
     public var stage: Stage
     /// The question as the user asked it.
     public var question: String
-    /// The chosen text of each earlier stage.
+    /// The chosen text of each earlier stage, where all candidates share it.
     public var acceptedStages: [(Stage, String)]
     public var candidates: [Candidate]
+    /// Per candidate, the earlier stages it continues (all equal to `acceptedStages` unless
+    /// the run keeps several beams).
+    public var histories: [[(Stage, String)]]
+    /// The run's prompt in the model, for a judge that runs the model (see `SharedPrefix`).
+    public var sharedPrefix: SharedPrefix?
 
-    public init(stage: Stage, question: String, acceptedStages: [(Stage, String)] = [], candidates: [Candidate]) {
+    public init(stage: Stage, question: String, acceptedStages: [(Stage, String)] = [], candidates: [Candidate],
+                histories: [[(Stage, String)]]? = nil, sharedPrefix: SharedPrefix? = nil) {
         self.stage = stage
         self.question = question
         self.acceptedStages = acceptedStages
         self.candidates = candidates
+        self.histories = histories ?? Array(repeating: acceptedStages, count: candidates.count)
+        self.sharedPrefix = sharedPrefix
     }
 }
 

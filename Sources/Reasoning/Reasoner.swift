@@ -7,8 +7,8 @@ public enum Strategy: String, Sendable, CaseIterable, Codable {
     case greedy
     /// N whole answers, decoded together; the judge picks one.
     case bestOfN = "best-of-n"
-    /// Per stage, N candidates decoded together from a fork of the accepted prefix; the judge
-    /// keeps one, which becomes the prefix of the next stage.
+    /// Per stage, N candidates decoded together from forks of the accepted prefix; the judge
+    /// keeps the best (or the best K), which become the prefixes of the next stage.
     case stageBeam = "stage-beam"
 }
 
@@ -17,16 +17,24 @@ public struct ReasoningConfiguration: Sendable {
     public var strategy: Strategy
     /// Candidates per stage (stage-beam) or whole answers (best-of-n); 1 for greedy.
     public var candidates: Int
+    /// Stage-beam: how many of a stage's candidates are kept as beams for the next stage
+    /// (each then spawns `candidates / keep` candidates). 1 is LLaVA-CoT's search.
+    public var keep: Int
     public var parameters: SamplingParameters
     /// Most tokens of one stage (stage-beam) before it is cut.
     public var stageTokenBudget: Int
     /// Most tokens of a whole answer (greedy, best-of-n).
     public var maxTokens: Int
+    /// For benchmarks only: stage-beam as the reference implementation runs it, every
+    /// candidate from scratch on its own, with the prompt this builds (which may encode the
+    /// image again). Nil is Ponder's shared-prefix search.
+    public var naivePrompt: (@Sendable () throws -> GenerationPrompt)?
 
-    public init(strategy: Strategy = .greedy, candidates: Int = 4, parameters: SamplingParameters = .greedy,
+    public init(strategy: Strategy = .greedy, candidates: Int = 4, keep: Int = 1, parameters: SamplingParameters = .greedy,
                 stageTokenBudget: Int = 512, maxTokens: Int = 2048) {
         self.strategy = strategy
         self.candidates = candidates
+        self.keep = keep
         self.parameters = parameters
         self.stageTokenBudget = stageTokenBudget
         self.maxTokens = maxTokens
@@ -40,33 +48,27 @@ public enum ReasoningEvent: Sendable, Equatable {
     case token(stage: String, candidate: Int, text: String)
     case candidateFinished(stage: String, candidate: Int, text: String, tokens: Int, logprob: Double)
     case stageChosen(stage: String, candidate: Int, by: ChoiceSource, scores: [Double])
+    /// Stage-beam keeping several beams: the candidates kept, best first.
+    case beamsKept(stage: String, candidates: [Int])
 }
 
-/// One stage's (or best-of-n's whole answer's) candidates and the decision over them.
-public struct StageRecord: Sendable, Codable, Equatable {
-    public var stage: String
-    public var candidates: [Candidate]
-    public var chosen: Int
-    public var by: ChoiceSource
-    public var verdict: Verdict?
-}
+/// Why a reasoning request cannot run. `description` is one sentence naming the value.
+public enum ReasoningError: Error, Sendable, Equatable, CustomStringConvertible {
+    case noSuchCandidate(step: Int, candidate: Int)
 
-/// The whole run: every decision on record, and the answer.
-public struct ReasoningRecord: Sendable, Codable, Equatable {
-    public var strategy: Strategy
-    public var steps: [StageRecord]
-    /// The chosen text of each stage (a stage the model skipped is absent).
-    public var stages: [String: String]
-    /// The conclusion, the answer proper.
-    public var answer: String
-    public var promptTokens: Int
-    public var generatedTokens: Int
-    public var seconds: Double
+    public var description: String {
+        switch self {
+        case .noSuchCandidate(let step, let candidate):
+            "The run has no candidate \(candidate + 1) at step \(step + 1) to continue from."
+        }
+    }
 }
 
 /// Runs a strategy over a text model: the model's stream is cut into stages by
-/// `StageParser`, candidates are decoded together in one batch per step, and stage-beam
-/// continues from forks of the accepted prefix, so nothing is prefilled twice.
+/// `StageParser`, candidates are decoded together in one batch per step, and every
+/// continuation forks the prompt prefilled once (`PreparedPrompt`), so nothing is prefilled
+/// twice. Cancelling the calling task stops the run and returns a consistent record marked
+/// `stopped`.
 public struct Reasoner: Sendable {
     public let generator: Generator
     public let judge: any Judge
@@ -76,119 +78,113 @@ public struct Reasoner: Sendable {
         self.judge = judge
     }
 
+    /// Prefills `prompt` once, for `run(prepared:…)` and `branch(…)`.
+    public func prepare(_ prompt: GenerationPrompt) throws -> PreparedPrompt {
+        try PreparedPrompt(model: generator.model, prompt: prompt)
+    }
+
+    /// Prepares `prompt` and runs `configuration.strategy` on it.
     public func run(prompt: GenerationPrompt, question: String, configuration: ReasoningConfiguration,
+                    onEvent: (ReasoningEvent) -> Void = { _ in }) async throws -> ReasoningRecord {
+        let start = Date()
+        let prepared = try prepare(prompt)
+        var record = try await run(prepared: prepared, question: question, configuration: configuration, onEvent: onEvent)
+        record.promptTokens += prepared.held.count
+        record.seconds = Date().timeIntervalSince(start)
+        return record
+    }
+
+    /// Runs `configuration.strategy` from a prepared prompt (which stays usable afterwards).
+    public func run(prepared: PreparedPrompt, question: String, configuration: ReasoningConfiguration,
                     onEvent: (ReasoningEvent) -> Void = { _ in }) async throws -> ReasoningRecord {
         let start = Date()
         switch configuration.strategy {
         case .greedy, .bestOfN:
-            let count = configuration.strategy == .greedy ? 1 : max(1, configuration.candidates)
-            let request = GenerationRequest(prompt: prompt, parameters: configuration.parameters,
-                                            stop: StopCondition(maxTokens: configuration.maxTokens), count: count)
-            let label = "answer"
-            onEvent(.stageStarted(stage: label, candidates: count))
-            let (results, stats) = await generator.run(request) { event in
-                Self.forward(event, stage: label, onEvent)
-            }
-            try Task.checkCancellation()
-            let candidates = results.map { Candidate(text: $0.text, tokens: $0.tokens, logProbabilities: $0.logProbabilities) }
-            let step = try await choose(stage: label, stageForJudge: .conclusion, question: question,
-                                        accepted: [], candidates: candidates, onEvent: onEvent)
-            let text = candidates[step.chosen].text
-            let stages = StageParser.stages(of: text)
-            return ReasoningRecord(strategy: configuration.strategy, steps: [step],
-                                   stages: Dictionary(uniqueKeysWithValues: stages.map { ($0.key.rawValue, $0.value) }),
-                                   answer: stages[.conclusion] ?? "", promptTokens: stats.promptTokens,
-                                   generatedTokens: stats.generatedTokens, seconds: Date().timeIntervalSince(start))
+            var record = try await wholeAnswers(prepared: prepared, question: question, configuration: configuration,
+                                                onEvent: onEvent)
+            record.seconds = Date().timeIntervalSince(start)
+            return record
         case .stageBeam:
-            return try await stageBeam(prompt: prompt, question: question, configuration: configuration,
-                                       start: start, onEvent: onEvent)
+            let beam = Beam(sequence: nil, pending: prepared.pending, history: [], origin: nil)
+            var search = Search(prepared: prepared, question: question, configuration: configuration)
+            let record = try await stageBeam(&search, from: 0, beams: [beam], onEvent: onEvent)
+            return finished(record, start: start)
         }
     }
 
-    private func stageBeam(prompt: GenerationPrompt, question: String, configuration: ReasoningConfiguration,
-                           start: Date, onEvent: (ReasoningEvent) -> Void) async throws -> ReasoningRecord {
-        let model = generator.model, tokenizer = generator.tokenizer
-        var prefix: SequenceID?
-        var steps: [StageRecord] = []
-        var accepted: [(Stage, String)] = []
-        var promptTokens = 0, generatedTokens = 0
-        // Sampled tokens of the chosen candidate that its sequence does not hold yet (the
-        // last sampled token is only fed to the model by the next step).
-        var unfed: [Int32] = []
-        defer { if let prefix { model.release(prefix) } }
-        for (index, stage) in Stage.allCases.enumerated() {
-            // The opening tag is prefilled: after the question for the first stage, after the
-            // accepted prefix (which ends with the previous closing tag) for the others.
-            let opening = tokenizer.encode((index == 0 ? "" : "\n\n") + stage.openingTag, addSpecial: false, parseSpecial: true)
-            let inputs = (index == 0 ? prompt.inputs : []) + (unfed + opening).map { Batch.Input.token($0) }
-            let count = max(1, configuration.candidates)
-            let request = GenerationRequest(
-                prompt: GenerationPrompt(inputs: inputs), continuing: prefix,
-                parameters: configuration.parameters.offsettingSeed(by: 1000 * index),
-                stop: StopCondition(stopStrings: [stage.closingTag], maxTokens: configuration.stageTokenBudget),
-                count: count, keepsSequences: true)
-            onEvent(.stageStarted(stage: stage.rawValue, candidates: count))
-            let (results, stats) = await generator.run(request) { event in
-                Self.forward(event, stage: stage.rawValue, onEvent)
-            }
-            promptTokens += stats.promptTokens
-            generatedTokens += stats.generatedTokens
-            let sequences = results.compactMap(\.sequence)
-            do {
-                try Task.checkCancellation()
-                if case .failed(let error)? = results.first?.reason { throw error }
-            } catch {
-                sequences.forEach(model.release)
-                throw error
-            }
-            let candidates = results.map { Candidate(text: $0.text, tokens: $0.tokens, logProbabilities: $0.logProbabilities) }
-            let step: StageRecord
-            do {
-                step = try await choose(stage: stage.rawValue, stageForJudge: stage, question: question,
-                                        accepted: accepted, candidates: candidates, onEvent: onEvent)
-            } catch {
-                sequences.forEach(model.release)
-                throw error
-            }
-            steps.append(step)
-            accepted.append((stage, candidates[step.chosen].text.trimmingCharacters(in: .whitespacesAndNewlines)))
-            // The chosen candidate's sequence is the next prefix; the others are dropped.
-            let prefixLength = try prefix.map { try model.length(of: $0) } ?? 0
-            let chosen = results[step.chosen]
-            if let sequence = chosen.sequence {
-                let held = try model.length(of: sequence) - prefixLength - inputs.count
-                unfed = Array(chosen.tokens.suffix(max(0, chosen.tokens.count - held)))
-            }
-            if let previous = prefix { model.release(previous) }
-            prefix = chosen.sequence
-            for (i, sequence) in sequences.enumerated() where results[i].sequence != prefix { model.release(sequence) }
+    /// Greedy and best-of-n: whole answers from the prompt, then the judge's choice.
+    private func wholeAnswers(prepared: PreparedPrompt, question: String, configuration: ReasoningConfiguration,
+                              onEvent: (ReasoningEvent) -> Void) async throws -> ReasoningRecord {
+        let count = configuration.strategy == .greedy ? 1 : max(1, configuration.candidates)
+        let request = GenerationRequest(prompt: GenerationPrompt(inputs: prepared.pending), continuing: prepared.sequence,
+                                        parameters: configuration.parameters,
+                                        stop: StopCondition(maxTokens: configuration.maxTokens), count: count)
+        let label = "answer"
+        onEvent(.stageStarted(stage: label, candidates: count))
+        let (results, stats) = await generator.run(request) { event in
+            Self.forward(event, stage: label, onEvent)
         }
-        let stages = Dictionary(uniqueKeysWithValues: accepted.map { ($0.0.rawValue, $0.1) })
-        return ReasoningRecord(strategy: .stageBeam, steps: steps, stages: stages, answer: stages["conclusion"] ?? "",
-                               promptTokens: promptTokens, generatedTokens: generatedTokens,
-                               seconds: Date().timeIntervalSince(start))
+        if case .failed(let error)? = results.first?.reason { throw error }
+        let candidates = results.map { Candidate(text: $0.text, tokens: $0.tokens, logProbabilities: $0.logProbabilities) }
+        let step = try await choose(stage: label, stageForJudge: .conclusion, question: question, histories: nil,
+                                    candidates: candidates, keep: 1, shared: prepared.shared, onEvent: onEvent)
+        let stages = StageParser.stages(of: candidates[step.chosen].text)
+        return ReasoningRecord(strategy: configuration.strategy, steps: [step],
+                               stages: Dictionary(uniqueKeysWithValues: stages.map { ($0.key.rawValue, $0.value) }),
+                               answer: stages[.conclusion] ?? "", promptTokens: stats.promptTokens,
+                               generatedTokens: stats.generatedTokens, seconds: 0, stopped: step.by == .stopped)
     }
 
-    private func choose(stage: String, stageForJudge: Stage, question: String, accepted: [(Stage, String)],
-                        candidates: [Candidate], onEvent: (ReasoningEvent) -> Void) async throws -> StageRecord {
+    /// Picks among a step's candidates: the judge's ranking, or `.stopped` when the run was
+    /// cancelled before or during the judging.
+    func choose(stage: String, stageForJudge: Stage, question: String, histories: [[(Stage, String)]]?,
+                candidates: [Candidate], keep: Int, shared: SharedPrefix?,
+                onEvent: (ReasoningEvent) -> Void) async throws -> StageRecord {
+        func stopped() -> StageRecord {
+            onEvent(.stageChosen(stage: stage, candidate: 0, by: .stopped, scores: []))
+            return StageRecord(stage: stage, candidates: candidates, chosen: 0, by: .stopped)
+        }
+        if Task.isCancelled { return stopped() }
         if candidates.count == 1 {
             onEvent(.stageChosen(stage: stage, candidate: 0, by: .only, scores: []))
-            return StageRecord(stage: stage, candidates: candidates, chosen: 0, by: .only, verdict: nil)
+            return StageRecord(stage: stage, candidates: candidates, chosen: 0, by: .only)
         }
-        let verdict = try await judge.judge(JudgeContext(stage: stageForJudge, question: question,
-                                                         acceptedStages: accepted, candidates: candidates))
+        let histories = histories ?? Array(repeating: [], count: candidates.count)
+        let context = JudgeContext(stage: stageForJudge, question: question, acceptedStages: Self.common(histories),
+                                   candidates: candidates, histories: histories, sharedPrefix: shared)
+        let verdict: Verdict
+        do {
+            verdict = try await judge.judge(context)
+        } catch is CancellationError {
+            return stopped()
+        }
+        if Task.isCancelled { return stopped() }
         let by: ChoiceSource = judge.name == "manual" ? .user : .judge
+        let kept = Array(verdict.ranking(count: candidates.count).prefix(max(1, keep)))
         onEvent(.stageChosen(stage: stage, candidate: verdict.chosen, by: by, scores: verdict.scores))
-        return StageRecord(stage: stage, candidates: candidates, chosen: verdict.chosen, by: by, verdict: verdict)
+        if kept.count > 1 { onEvent(.beamsKept(stage: stage, candidates: kept)) }
+        return StageRecord(stage: stage, candidates: candidates, chosen: verdict.chosen, kept: kept, by: by, verdict: verdict)
     }
 
-    private static func forward(_ event: BatchGenerationEvent, stage: String, _ onEvent: (ReasoningEvent) -> Void) {
+    /// The stages every history starts with.
+    static func common(_ histories: [[(Stage, String)]]) -> [(Stage, String)] {
+        guard var shared = histories.first else { return [] }
+        for history in histories.dropFirst() {
+            var length = 0
+            while length < min(shared.count, history.count), shared[length] == history[length] { length += 1 }
+            shared = Array(shared.prefix(length))
+        }
+        return shared
+    }
+
+    static func forward(_ event: BatchGenerationEvent, stage: String, candidateOffset: Int = 0,
+                        _ onEvent: (ReasoningEvent) -> Void) {
         switch event {
         case .token(let candidate, let token):
-            if !token.text.isEmpty { onEvent(.token(stage: stage, candidate: candidate, text: token.text)) }
+            if !token.text.isEmpty { onEvent(.token(stage: stage, candidate: candidate + candidateOffset, text: token.text)) }
         case .finished(let candidate, let result):
-            onEvent(.candidateFinished(stage: stage, candidate: candidate, text: result.text, tokens: result.tokens.count,
-                                       logprob: result.totalLogProbability))
+            onEvent(.candidateFinished(stage: stage, candidate: candidate + candidateOffset, text: result.text,
+                                       tokens: result.tokens.count, logprob: result.totalLogProbability))
         case .done:
             break
         }

@@ -3,10 +3,11 @@
 /// `{"event": "stage_started", "stage": "summary", "candidates": 4}`,
 /// `{"event": "token", "stage": …, "candidate": i, "text": …}`,
 /// `{"event": "candidate_finished", "stage": …, "candidate": i, "text": …, "tokens": n, "logprob": x}`,
-/// `{"event": "stage_chosen", "stage": …, "candidate": i, "by": "judge" | "user" | "only", "scores": […]}`.
+/// `{"event": "stage_chosen", "stage": …, "candidate": i, "by": "judge" | "user" | "only" | "stopped", "scores": […]}`,
+/// and, when stage-beam keeps several beams, `{"event": "beams_kept", "stage": …, "kept": [i, …]}`.
 extension ReasoningEvent: Encodable {
     private enum Key: String, CodingKey {
-        case event, stage, candidates, candidate, text, tokens, logprob, by, scores
+        case event, stage, candidates, candidate, text, tokens, logprob, by, scores, kept
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -35,6 +36,10 @@ extension ReasoningEvent: Encodable {
             try container.encode(candidate, forKey: .candidate)
             try container.encode(by.rawValue, forKey: .by)
             try container.encode(scores.map { $0.isFinite ? $0 : nil }, forKey: .scores)
+        case .beamsKept(let stage, let kept):
+            try container.encode("beams_kept", forKey: .event)
+            try container.encode(stage, forKey: .stage)
+            try container.encode(kept, forKey: .kept)
         }
     }
 }

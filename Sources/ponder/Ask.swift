@@ -19,8 +19,8 @@ struct Ask: AsyncParsableCommand {
               ponder ask --model smolvlm.gguf --mmproj mmproj.gguf --image chart.png --temperature 0 "Which bar is tallest?"
             """)
 
-    @Option(help: "The GGUF text model.", completion: .file(extensions: ["gguf"]))
-    var model: String
+    @Option(help: "The GGUF text model (default: the bundled demo model).", completion: .file(extensions: ["gguf"]))
+    var model: String?
 
     @Option(help: "The vision projector (mmproj) GGUF that goes with the model.", completion: .file(extensions: ["gguf"]))
     var mmproj: String?
@@ -46,13 +46,19 @@ struct Ask: AsyncParsableCommand {
     @Option(help: "Candidates per stage (stage-beam) or whole answers (best-of-n).")
     var beam = 4
 
+    @Option(help: "Stage-beam: how many candidates of each stage are kept as beams; each then spawns beam/keep candidates.")
+    var keep = 1
+
+    @Flag(help: .hidden)
+    var naive = false
+
     @Option(help: "Who picks among candidates: self (the model compares two at a time, image in view), logprob (mean token log-probability) or first.")
     var judge: JudgeName = .logprob
 
     @Option(help: "The instruction appended to the question that asks for the four tagged stages (for models not trained on the format).")
     var stageInstruction = StageInstruction.standard
 
-    @Flag(help: "Ask the question as it is, without the stage instruction (for LLaVA-CoT-trained models).")
+    @Flag(help: "Ask the question as it is, without the stage instruction (for LLaVA-CoT-trained models; automatic for models whose GGUF sets ponder.stage_format).")
     var noStageInstruction = false
 
     @Flag(help: "Print all four stages, not only the conclusion.")
@@ -69,64 +75,67 @@ struct Ask: AsyncParsableCommand {
     func validate() throws {
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1.") }
         guard beam >= 1 else { throw ValidationError("--beam must be at least 1.") }
+        guard keep >= 1 && keep <= beam else { throw ValidationError("--keep must be between 1 and --beam (\(beam)), not \(keep).") }
+        if naive && strategy != .stageBeam { throw ValidationError("--naive measures stage-beam only.") }
     }
 
     func run() async throws {
-        if image != nil && mmproj == nil {
+        if image != nil && mmproj == nil && model != nil {
             throw CommandFailure("--image needs --mmproj, the vision projector that goes with the model.")
         }
-        let parameters = sampling.parameters
-        let generator: Generator
+        let files = try ModelFiles(model: model, mmproj: mmproj)
+        // Several candidates need sampling to differ; LLaVA-CoT samples at 0.6.
+        let parameters = sampling.parameters(defaultTemperature: strategy == .greedy ? 0 : 0.6)
+        let chat: ChatModel
         let prompt: GenerationPrompt
         let judgePrompt: SelfJudge.PromptBuilder
+        var naivePrompt: (@Sendable () throws -> GenerationPrompt)?
         do {
-            let file = try GGUFFile(path: model)
-            let tokenizer = try VocabularyTokenizer(file: file)
-            let textModel = try loadTextModel(file: file, options: TextModelOptions(
-                contextLength: runtime.contextLength, threadCount: runtime.threads))
-            var images: [ImageEmbeddings] = []
-            var projectorType = ProjectorType.mlp
-            if let image, let mmproj {
-                let encoder = try loadVisionEncoder(path: mmproj, threads: runtime.threads)
-                guard encoder.embeddingWidth == textModel.configuration.embeddingLength else {
-                    throw VisionError(file: mmproj, kind: .textModelMismatch(
-                        projectorWidth: encoder.embeddingWidth, textWidth: textModel.configuration.embeddingLength))
-                }
-                projectorType = encoder.configuration.projectorType
-                images.append(encoder.encode(try ImageDecoder.decode(contentsOf: image)))
+            chat = try ChatModel(model: files.model, mmproj: image == nil ? nil : files.mmproj,
+                                 options: TextModelOptions(contextLength: runtime.contextLength, threadCount: runtime.threads),
+                                 chatTemplate: chatTemplate)
+            if let warning = chat.template.warning, !runtime.quiet {
+                FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
             }
-            var messages: [ChatMessage] = []
-            if let system { messages.append(.system(system)) }
-            let asked = noStageInstruction || stageInstruction.isEmpty ? question : question + "\n\n" + stageInstruction
-            messages.append(.user(asked, images: images.count))
-            let text = try ChatOptions.render(messages, chatTemplate: chatTemplate, file: file)
-            prompt = try MultimodalPrompt(tokenizer: tokenizer, projectorType: projectorType).inputs(for: text, images: images)
-            guard prompt.count < textModel.contextLength else {
-                throw CommandFailure("The prompt is \(prompt.count) positions (image included), more than the context of \(textModel.contextLength) allows; raise --context-length.")
+            let images = try image.map { [try chat.encodeImage(atPath: $0)] } ?? []
+            let instruction = noStageInstruction || stageInstruction.isEmpty || chat.knowsStageFormat ? nil : stageInstruction
+            let (question, system) = (self.question, self.system)
+            prompt = try chat.prompt(question: question, instruction: instruction, system: system, images: images)
+            guard prompt.count < chat.textModel.contextLength else {
+                throw CommandFailure("The prompt is \(prompt.count) positions (image included), more than the context of \(chat.textModel.contextLength) allows; raise --context-length.")
             }
-            generator = Generator(model: textModel, tokenizer: tokenizer)
-            // The self judge sees the same image (its embeddings, not encoded again).
-            let chatTemplate = self.chatTemplate, system = self.system, imageEmbeddings = images
-            let builder = MultimodalPrompt(tokenizer: tokenizer, projectorType: projectorType)
-            judgePrompt = { instruction in
+            // The self judge sees the same image: its embeddings, not encoded again, unless
+            // --naive measures the reference implementation, which encodes it for every call.
+            let imagePath = image, naive = self.naive
+            let embeddings: @Sendable () throws -> [ImageEmbeddings] = {
+                naive ? try imagePath.map { [try chat.encodeImage(atPath: $0)] } ?? [] : images
+            }
+            judgePrompt = { judgeInstruction in
+                let images = try embeddings()
                 var messages: [ChatMessage] = []
                 if let system { messages.append(.system(system)) }
-                messages.append(.user(instruction, images: imageEmbeddings.count))
-                return try builder.inputs(for: ChatOptions.render(messages, chatTemplate: chatTemplate, file: file, quiet: true),
-                                          images: imageEmbeddings)
+                messages.append(.user(judgeInstruction, images: images.count))
+                return try chat.prompt(messages, images: images)
+            }
+            if naive {
+                naivePrompt = {
+                    try chat.prompt(question: question, instruction: instruction, system: system, images: try embeddings())
+                }
             }
         } catch let failure as CommandFailure {
             throw failure
         } catch {
             throw CommandFailure(error)
         }
+        let generator = Generator(model: chat.textModel, tokenizer: chat.tokenizer)
         let judge: any Judge = switch self.judge {
-        case .self: SelfJudge(model: generator.model, tokenizer: generator.tokenizer, prompt: judgePrompt)
+        case .self: SelfJudge(model: chat.textModel, tokenizer: chat.tokenizer, sharesPrefixes: !naive, prompt: judgePrompt)
         case .logprob: LogProbabilityJudge()
         case .first: FirstJudge()
         }
-        let configuration = ReasoningConfiguration(strategy: strategy, candidates: beam, parameters: parameters,
+        var configuration = ReasoningConfiguration(strategy: strategy, candidates: beam, keep: keep, parameters: parameters,
                                                    stageTokenBudget: maxTokens, maxTokens: maxTokens)
+        configuration.naivePrompt = naivePrompt
         var printer = AnswerPrinter(json: json, showStages: showStages, streams: strategy == .greedy)
         let record: ReasoningRecord
         do {

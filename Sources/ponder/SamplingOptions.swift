@@ -4,8 +4,8 @@ import Inference
 
 /// The sampling flags shared by `generate` and `ask`.
 struct SamplingOptions: ParsableArguments {
-    @Option(help: "Sampling temperature; 0 picks the most likely token every time.")
-    var temperature: Float = 0.8
+    @Option(help: "Sampling temperature; 0 picks the most likely token every time (default: 0.8; for ask, 0 with greedy and 0.6 otherwise).")
+    var temperature: Float?
 
     @Option(help: "Keep only the K most likely tokens (0: all).")
     var topK = 40
@@ -26,14 +26,17 @@ struct SamplingOptions: ParsableArguments {
     var seed: UInt64?
 
     func validate() throws {
-        let parameters = SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
+        let parameters = SamplingParameters(temperature: temperature ?? 0.8, topK: topK, topP: topP, minP: minP,
                                             repetitionPenalty: repeatPenalty, repetitionWindow: repeatLastN, seed: 0)
         if let problem = parameters.problems.first { throw ValidationError(problem) }
     }
 
     /// The parameters, with a fresh random seed when none was given.
-    var parameters: SamplingParameters {
-        SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
+    var parameters: SamplingParameters { parameters(defaultTemperature: 0.8) }
+
+    /// The parameters, with `defaultTemperature` when no --temperature was given.
+    func parameters(defaultTemperature: Float) -> SamplingParameters {
+        SamplingParameters(temperature: temperature ?? defaultTemperature, topK: topK, topP: topP, minP: minP,
                            repetitionPenalty: repeatPenalty, repetitionWindow: repeatLastN,
                            seed: seed ?? UInt64.random(in: 0..<UInt64(UInt32.max)))
     }

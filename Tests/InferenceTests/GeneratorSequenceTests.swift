@@ -53,6 +53,44 @@ struct GeneratorSequenceTests {
         #expect(continued.allSatisfy { $0.sequence == nil })
     }
 
+    @Test("groups: prompts continuing different sequences decode in one batch, each as if alone")
+    func groups() async throws {
+        let model = Self.model()
+        let generator = Generator(model: model, tokenizer: Self.tokenizer)
+        let sampled = SamplingParameters(temperature: 1.5, topK: 0, topP: 1, minP: 0, seed: 5)
+        var parents: [SequenceID] = []
+        for text in ["Red", "Green light"] {
+            let (kept, _) = await generator.run(GenerationRequest(prompt: GenerationPrompt(tokens: Self.tokenizer.encode(text)),
+                                                                  stop: Self.noEnd, keepsSequences: true))
+            parents.append(try #require(kept[0].sequence))
+        }
+        let more = [GenerationPrompt(tokens: Self.tokenizer.encode(" one", addSpecial: false, parseSpecial: false)),
+                    GenerationPrompt(tokens: Self.tokenizer.encode(" two!", addSpecial: false, parseSpecial: false))]
+        let before = model.forwardBatchSizes.count
+        let request = GenerationRequest(groups: [.init(prompt: more[0], continuing: parents[0], count: 2),
+                                                 .init(prompt: more[1], continuing: parents[1], count: 3)],
+                                        parameters: sampled, stop: Self.noEnd)
+        let (together, stats) = await generator.run(request)
+        #expect(together.count == 5)
+        #expect(stats.promptTokens == more[0].count + more[1].count)
+        // One prefill batch for both prompts, then batches of all five candidates.
+        let batches = Array(model.forwardBatchSizes.dropFirst(before))
+        #expect(batches.first == more[0].count + more[1].count)
+        #expect(batches.dropFirst().first == 5)
+        // Candidate i of the whole request samples with seed + i, as a lone run would.
+        for index in 0..<5 {
+            let group = index < 2 ? 0 : 1
+            let alone = GenerationRequest(prompt: more[group], continuing: parents[group],
+                                          parameters: sampled.offsettingSeed(by: index), stop: Self.noEnd)
+            let (single, _) = await generator.run(alone)
+            #expect(single[0].tokens == together[index].tokens, "candidate \(index)")
+        }
+        let empty = GenerationRequest(groups: [.init(prompt: more[0], count: 1), .init(prompt: GenerationPrompt(inputs: []))])
+        let (failed, _) = await generator.run(empty)
+        #expect(failed.allSatisfy { $0.reason == .failed(.emptyPrompt) })
+        parents.forEach(model.release)
+    }
+
     @Test("a full context ends the sequence with contextFull")
     func contextFull() async throws {
         let model = Self.model(contextLength: 10)

@@ -46,4 +46,56 @@ struct SelfJudgeTests {
         #expect(text.contains("Response 1: A\n") && text.contains("Response 2: B\n"))
         #expect(Set(Stage.allCases.map(SelfJudge.criterion(for:))).count == 4)
     }
+
+    @Test("comparisons fork the run's prompt and each other's shared prefix, with the same verdict as from scratch")
+    func sharedPrefixes() async throws {
+        let tokenizer = CharacterTokenizer()
+        let preamble = String(repeating: "[image rows] ", count: 20)
+        let build: SelfJudge.PromptBuilder = { instruction in
+            GenerationPrompt(tokens: tokenizer.encode(preamble + instruction, addSpecial: true, parseSpecial: false))
+        }
+        let candidates = ["meh", "bad", "good one", "worse"].map { Candidate(text: $0) }
+        // From scratch: every comparison prefills its whole prompt.
+        let scratchModel = Self.judgeModel(tokenizer: tokenizer)
+        let scratch = SelfJudge(model: scratchModel, tokenizer: tokenizer, sharesPrefixes: false, prompt: build)
+        let context = JudgeContext(stage: .caption, question: "What is shown?", acceptedStages: [(.summary, "Look.")],
+                                   candidates: candidates)
+        let expected = try await scratch.judge(context)
+        let sizes = scratchModel.forwardBatchSizes
+        #expect(sizes.count == 3)
+
+        // Shared: the run's prompt (the preamble) is already in the model.
+        let model = Self.judgeModel(tokenizer: tokenizer)
+        let held = tokenizer.encode(preamble, addSpecial: true, parseSpecial: false)
+        let prompt = try model.makeSequence()
+        _ = try model.forward(Batch(items: held.enumerated().map {
+            Batch.Item(sequence: prompt, position: $0.offset, input: .token($0.element), wantsLogits: false)
+        }))
+        let before = model.forwardBatchSizes.count
+        var shared = context
+        shared.sharedPrefix = SharedPrefix(sequence: prompt, inputs: held.map { .token($0) })
+        let judge = SelfJudge(model: model, tokenizer: tokenizer, prompt: build)
+        let verdict = try await judge.judge(shared)
+        #expect(verdict == expected)
+        let fed = Array(model.forwardBatchSizes.dropFirst(before))
+        #expect(fed.count == 3)
+        #expect(fed[0] == sizes[0] - held.count, "the first comparison skips the run's prompt")
+        // Later ones share the question, earlier stages and criterion with the one before.
+        let shared1 = SelfJudge.instruction(context, candidates[0], candidates[1])
+        let criterionEnd = shared1.range(of: "Response 1: ")!.lowerBound
+        let sharedLength = held.count + shared1[..<criterionEnd].count
+        #expect(fed.dropFirst().allSatisfy { $0 <= sizes.max()! - sharedLength })
+        // The run's prompt is untouched and the judge's own sequences are released.
+        #expect(model.history(of: prompt) == held)
+        for id in 1..<16 { #expect(model.history(of: SequenceID(rawValue: id)) == nil) }
+    }
+
+    @Test("candidates of different beams are compared with their own earlier stages")
+    func histories() {
+        let context = JudgeContext(stage: .reasoning, question: "Why?", candidates: [Candidate(text: "A"), Candidate(text: "B")],
+                                   histories: [[(.summary, "S1")], [(.summary, "S2")]])
+        let text = SelfJudge.instruction(context, context.candidates[0], context.candidates[1])
+        #expect(text.contains("Response 1: (after summary: S1) A\n") && text.contains("Response 2: (after summary: S2) B\n"))
+        #expect(!text.contains("Already written"))
+    }
 }

@@ -3,7 +3,8 @@
 ///
 /// The first `step()` prefills the prompt as one batch into one sequence (forked from
 /// `request.continuing` when given), forks it N − 1 times (the forks share the prompt's cache)
-/// and samples every candidate's first token from the prompt's last logits row. Each later
+/// and samples every candidate's first token from the prompt's last logits row. A request of
+/// several groups prefills all their prompts in that one batch, each on its own sequence. Each later
 /// step feeds every unfinished candidate's last token as one batch of N items and samples the
 /// next tokens. Candidate `i` has its own sampler, seeded with `seed + i`, its own stop
 /// matcher and its own budget, so it produces exactly what a lone generation with seed
@@ -97,7 +98,7 @@ public struct BatchDecoder: Sendable {
         guard !reportedDone else { return [] }
         if !prefilled {
             prefilled = true
-            candidates = makeCandidates(sequences: Array(repeating: nil, count: max(0, request.count)), length: 0)
+            candidates = makeCandidates(sequences: Array(repeating: nil, count: max(0, request.count)))
         }
         var events: [BatchGenerationEvent] = []
         for index in candidates.indices where candidates[index].isActive {
@@ -109,35 +110,50 @@ public struct BatchDecoder: Sendable {
 
     // MARK: - Steps
 
-    /// Prefills the prompt and forks the candidates; nil on success.
+    /// Prefills every group's prompt in one batch and forks the candidates; nil on success.
     private mutating func prefill() -> GenerationError? {
         if let problem = request.problem { return problem }
         let start = clock.now
         var made: [SequenceID] = []
         do throws(TextModelError) {
-            let base: SequenceID
-            if let parent = request.continuing {
-                base = try model.fork(parent)
-            } else {
-                base = try model.makeSequence()
-            }
-            made.append(base)
-            let startPosition = try model.length(of: base)
+            var bases: [(sequence: SequenceID, length: Int)] = []
             var batch = Batch()
-            for (offset, input) in request.prompt.inputs.enumerated() {
-                let last = offset == request.prompt.count - 1
-                switch input {
-                case .token(let token):
-                    batch.add(token: token, sequence: base, position: startPosition + offset, wantsLogits: last)
-                case .embedding(let row):
-                    batch.add(embedding: row, sequence: base, position: startPosition + offset, wantsLogits: last)
+            for group in request.groups {
+                let base: SequenceID
+                if let parent = group.continuing {
+                    base = try model.fork(parent)
+                } else {
+                    base = try model.makeSequence()
                 }
+                made.append(base)
+                let startPosition = try model.length(of: base)
+                for (offset, input) in group.prompt.inputs.enumerated() {
+                    let last = offset == group.prompt.count - 1
+                    switch input {
+                    case .token(let token):
+                        batch.add(token: token, sequence: base, position: startPosition + offset, wantsLogits: last)
+                    case .embedding(let row):
+                        batch.add(embedding: row, sequence: base, position: startPosition + offset, wantsLogits: last)
+                    }
+                }
+                bases.append((base, startPosition + group.prompt.count))
             }
             logits = try model.forward(batch)
-            for _ in 1..<request.count { made.append(try model.fork(base)) }
-            stats.promptTokens = request.prompt.count
+            // Candidates in group order; each group's logits row is its prompt's last.
+            var sequences: [SequenceID] = [], lengths: [Int] = [], groupOf: [Int] = []
+            for (groupIndex, group) in request.groups.enumerated() {
+                for copy in 0..<group.count {
+                    let sequence = copy == 0 ? bases[groupIndex].sequence : try model.fork(bases[groupIndex].sequence)
+                    if copy > 0 { made.append(sequence) }
+                    sequences.append(sequence)
+                    lengths.append(bases[groupIndex].length)
+                    groupOf.append(groupIndex)
+                }
+            }
+            rows = groupOf
+            stats.promptTokens = request.groups.reduce(0) { $0 + $1.prompt.count }
             stats.promptSeconds = seconds(since: start)
-            candidates = makeCandidates(sequences: made, length: startPosition + request.prompt.count)
+            candidates = makeCandidates(sequences: sequences, lengths: lengths, groups: groupOf)
             return nil
         } catch {
             for sequence in made { model.release(sequence) }
@@ -145,17 +161,19 @@ public struct BatchDecoder: Sendable {
         }
     }
 
-    private func makeCandidates(sequences: [SequenceID?], length: Int) -> [GenerationCandidate] {
-        let promptTokens = request.prompt.tokens
+    private func makeCandidates(sequences: [SequenceID?], lengths: [Int]? = nil, groups: [Int]? = nil) -> [GenerationCandidate] {
+        let promptTokens = request.groups.map(\.prompt.tokens)
         return sequences.enumerated().map { index, sequence in
-            GenerationCandidate(sequence: sequence, length: length, parameters: request.parameters.offsettingSeed(by: index),
-                                promptTokens: promptTokens, tokenizer: tokenizer, stop: request.stop,
+            GenerationCandidate(sequence: sequence, length: lengths?[index] ?? 0,
+                                parameters: request.parameters.offsettingSeed(by: index),
+                                promptTokens: promptTokens.isEmpty ? [] : promptTokens[groups?[index] ?? 0],
+                                tokenizer: tokenizer, stop: request.stop,
                                 rendersSpecialTokens: request.rendersSpecialTokens)
         }
     }
 
     private mutating func failAll(_ failure: GenerationError) -> [BatchGenerationEvent] {
-        candidates = makeCandidates(sequences: Array(repeating: nil, count: max(0, request.count)), length: 0)
+        candidates = makeCandidates(sequences: Array(repeating: nil, count: max(0, request.count)))
         var events: [BatchGenerationEvent] = []
         for index in candidates.indices {
             candidates[index].reason = .failed(failure)
