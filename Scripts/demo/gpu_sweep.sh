@@ -28,7 +28,7 @@ done
 wait
 cat "$W/status"
 for f in "$W"/*.log; do
-  echo "===== $(basename "$f")"; grep -v "^step .*[1-9]00 loss" "$f" | grep -v "deprecated\|return forward_call" "$f" | tail -60
+  echo "===== $(basename "$f")"; grep -v "deprecated\|return forward_call" "$f" | tail -80
 done > "$OUT/sweep.log"
 for d in "$W"/*/; do
   n=$(basename "$d")
