@@ -94,13 +94,13 @@ struct Ask: AsyncParsableCommand {
             chat = try ChatModel(model: files.model, mmproj: image == nil ? nil : files.mmproj,
                                  options: TextModelOptions(contextLength: runtime.contextLength, threadCount: runtime.threads),
                                  chatTemplate: chatTemplate)
-            if let warning = chat.template.warning, !runtime.quiet {
-                FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
-            }
             let images = try image.map { [try chat.encodeImage(atPath: $0)] } ?? []
             let instruction = noStageInstruction || stageInstruction.isEmpty || chat.knowsStageFormat ? nil : stageInstruction
             let (question, system) = (self.question, self.system)
             prompt = try chat.prompt(question: question, instruction: instruction, system: system, images: images)
+            if let warning = chat.template.warning, !runtime.quiet {
+                FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+            }
             guard prompt.count < chat.textModel.contextLength else {
                 throw CommandFailure("The prompt is \(prompt.count) positions (image included), more than the context of \(chat.textModel.contextLength) allows; raise --context-length.")
             }

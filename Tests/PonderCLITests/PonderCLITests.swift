@@ -320,4 +320,53 @@ struct PonderCLITests {
         let custom = try promptTokens(["--stage-instruction", "Use tags."])
         #expect(plain > 0 && standard > plain + 100 && custom > plain && custom < standard)
     }
+
+    @Test(arguments: [["--strategy", "greedy"], ["--strategy", "best-of-n", "--judge", "logprob"],
+                      ["--strategy", "stage-beam", "--judge", "self", "--beam", "4", "--keep", "2"],
+                      ["--strategy", "stage-beam", "--judge", "first", "--beam", "2"]])
+    func askRunsEveryStrategyOnAnImage(_ strategy: [String]) throws {
+        let result = try PonderProcess.run(["ask", "--model", fixture("vision/text-llama.gguf"),
+                                            "--mmproj", fixture("vision/siglip-idefics3.gguf"),
+                                            "--image", fixture("vision/square56.png"), "--chat-template", "smolvlm",
+                                            "--max-tokens", "3", "--seed", "2", "--threads", "1", "--context-length", "2048",
+                                            "--json"] + strategy + ["What is this?"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let objects = result.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let record = try #require(objects.last)
+        #expect(record["strategy"] as? String == strategy[1])
+        let steps = (record["steps"] as? [[String: Any]]) ?? []
+        let stageBeam = strategy[1] == "stage-beam"
+        #expect(steps.count == (stageBeam ? 4 : 1))
+        if strategy.contains("--keep") {
+            // Four candidates per stage, two kept as beams (one in the last stage).
+            #expect(steps.map { ($0["candidates"] as? [Any])?.count } == [4, 4, 4, 4])
+            #expect(steps.map { ($0["kept"] as? [Int])?.count } == [2, 2, 2, 1])
+            #expect(objects.filter { $0["event"] as? String == "beams_kept" }.count == 3)
+        }
+        #expect(objects.contains { $0["event"] as? String == "done" })
+        #expect(record["stopped"] as? Bool == false)
+    }
+
+    @Test func theNaiveSearchPrefillsEverythingAgain() throws {
+        func run(_ extra: [String]) throws -> [String: Any] {
+            let result = try PonderProcess.run(["ask", "--model", fixture("vision/text-llama.gguf"),
+                                                "--mmproj", fixture("vision/siglip-idefics3.gguf"),
+                                                "--image", fixture("vision/square56.png"), "--chat-template", "smolvlm",
+                                                "--strategy", "stage-beam", "--beam", "3", "--judge", "self", "--max-tokens", "2",
+                                                "--seed", "4", "--threads", "1", "--context-length", "2048", "--json"]
+                                               + extra + ["What is this?"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let done = result.stdout.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }.first { $0["event"] as? String == "done" }
+            return (done?["stats"] as? [String: Any]) ?? [:]
+        }
+        let shared = try run([]), naive = try run(["--naive"])
+        let sharedPrompt = shared["prompt_tokens"] as? Int ?? 0, naivePrompt = naive["prompt_tokens"] as? Int ?? 0
+        // Each of 4 stages × 3 candidates prefills the whole prompt (image included) again.
+        #expect(sharedPrompt > 0 && naivePrompt > 10 * sharedPrompt / 2, "shared \(sharedPrompt), naive \(naivePrompt)")
+        #expect(shared["generated_tokens"] as? Int == naive["generated_tokens"] as? Int)
+    }
 }
