@@ -17,12 +17,12 @@ run() {  # name, then train.py arguments
 VARIANTS=${VARIANTS:-"A B C D E F"}
 for v in $VARIANTS; do
   case $v in
-    A) run A-medium-1500 --config medium --steps 1500 --eval-every 500 & ;;
-    B) run B-small-2500 --config small --steps 2500 --lr 0.002 --eval-every 500 & ;;
-    C) run C-large-1300 --config large --steps 1300 --eval-every 500 & ;;
-    D) run D-medium-3000 --config medium --steps 3000 --eval-every 1000 & ;;
-    E) run E-small-4000 --config small --steps 4000 --lr 0.002 --eval-every 1000 & ;;
-    F) run F-medium-1500-lr3 --config medium --steps 1500 --lr 0.003 --eval-every 500 & ;;
+    A) run A-medium-3000 --config medium --steps 3000 --eval-every 1000 & ;;
+    B) run B-small-3000 --config small --steps 3000 --lr 0.002 --eval-every 1000 & ;;
+    C) run C-medium-3000-lr25 --config medium --steps 3000 --lr 0.0025 --eval-every 1000 & ;;
+    D) run D-medium-2000 --config medium --steps 2000 --eval-every 1000 & ;;
+    E) run E-medium-4500 --config medium --steps 4500 --eval-every 1500 & ;;
+    F) run F-small-4000 --config small --steps 4000 --lr 0.002 --eval-every 1000 & ;;
   esac
 done
 wait

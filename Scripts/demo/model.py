@@ -15,8 +15,8 @@ import torch.nn as nn
 
 # ------------------------------------------------------------------ settings (committed)
 
-VISION = dict(image_size=128, patch_size=16, hidden=192, layers=4, heads=3, ff=768, eps=1e-6,
-              scale_factor=2, preproc_image_size=128, mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5])
+VISION = dict(image_size=96, patch_size=16, hidden=192, layers=4, heads=3, ff=768, eps=1e-6,
+              scale_factor=2, preproc_image_size=96, mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5])
 TEXT = dict(hidden=256, layers=6, heads=4, kv_heads=4, ff=768, eps=1e-5, rope_base=10000.0,
             context=512, vocab=1024)
 # Named size variants (the committed one is train.py's SETTINGS["config"]).

@@ -3,7 +3,8 @@
 
 Each scene is a SIZE x SIZE picture (plain or lightly textured background) holding 1..6 shapes,
 at most one per cell of a 3 x 3 grid, so that every shape has a position word ("the top left",
-"the center", ...). Shapes: circle, square, triangle, diamond; colours: red, green, blue,
+"the center", ...). A cell is 32 x 32 pixels, which is what one image token of the demo model
+sees (patch 16, pixel shuffle 2), and each shape stays inside its cell. Shapes: circle, square, triangle, diamond; colours: red, green, blue,
 yellow, purple, orange; sizes: small, large.
 
 Questions (kind names are what the evaluation reports per type):
@@ -38,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-SIZE = 128
+SIZE = 96
 JPEG_QUALITY = 90
 GRID = 3
 CELL = SIZE / GRID
@@ -49,7 +50,7 @@ COLOURS = {
 }
 SHAPES = ["circle", "square", "triangle", "diamond"]
 PLURAL = {"circle": "circles", "square": "squares", "triangle": "triangles", "diamond": "diamonds"}
-SIZES = {"small": (15, 19), "large": (28, 33)}   # bounding-box side range in pixels
+SIZES = {"small": (12, 15), "large": (22, 27)}   # bounding-box side range in pixels
 POSITIONS = [["top left", "top", "top right"], ["left", "center", "right"],
              ["bottom left", "bottom", "bottom right"]]
 KINDS = ["count_both", "count_colour", "count_shape", "colour_of", "shape_of", "position", "where",
