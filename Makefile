@@ -1,7 +1,7 @@
 # Ponder: `make run` opens Ponder, `make test` runs the tests. Both install the Debian
 # packages Ponder links against when they are missing (with sudo when not root).
 
-DEBIAN_PACKAGES := pkg-config libncurses-dev libopenblas-dev libjpeg-dev libpng-dev
+DEBIAN_PACKAGES := pkg-config libncurses-dev libopenblas-dev libjpeg-dev libpng-dev tmux
 SWIFT ?= swift
 ARGS ?=
 

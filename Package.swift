@@ -11,6 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // System-library shims.
@@ -36,12 +37,12 @@ let package = Package(
         .target(name: "Reasoning", dependencies: ["Inference"]),
 
         // Terminal UI (issue 6). Does not import Inference.
-        .target(name: "TUI", dependencies: ["CNCurses"]),
+        .target(name: "TUI", dependencies: ["CNCurses", .product(name: "TOMLKit", package: "TOMLKit")]),
 
         .executableTarget(
             name: "ponder",
             dependencies: [
-                "GGUF", "Inference", "Reasoning",
+                "GGUF", "Inference", "Reasoning", "TUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -53,6 +54,9 @@ let package = Package(
         .testTarget(name: "ReasoningTests", dependencies: ["Reasoning"]),
         // Runs the built `ponder` binary: the command-line contract, exit codes, error lines.
         .testTarget(name: "PonderCLITests", dependencies: ["ponder", "GGUF", "Inference"]),
+        // The terminal app against an in-memory terminal and a scripted backend (snapshots of
+        // the cell grid), and the real binary under tmux.
+        .testTarget(name: "TUITests", dependencies: ["TUI", "ponder"], exclude: ["Snapshots"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,142 @@
+/// A colour as a theme names it; the terminal driver maps it to what the terminal can show.
+public enum Color: Hashable, Sendable, Codable {
+    /// The terminal's own foreground or background.
+    case terminal
+    /// One of the 16 ANSI colours (0–15), drawn in the terminal's own palette.
+    case ansi(UInt8)
+    /// One of the xterm 256 colours.
+    case indexed(UInt8)
+    case rgb(UInt8, UInt8, UInt8)
+}
+
+/// How a cell is drawn.
+public struct Style: Hashable, Sendable {
+    public var foreground: Color
+    public var background: Color
+    public var bold: Bool
+    public var dim: Bool
+    public var underline: Bool
+    public var reverse: Bool
+
+    public init(foreground: Color = .terminal, background: Color = .terminal, bold: Bool = false, dim: Bool = false,
+                underline: Bool = false, reverse: Bool = false) {
+        self.foreground = foreground
+        self.background = background
+        self.bold = bold
+        self.dim = dim
+        self.underline = underline
+        self.reverse = reverse
+    }
+
+    public static let plain = Style()
+
+    public func with(foreground: Color? = nil, background: Color? = nil, bold: Bool? = nil, reverse: Bool? = nil) -> Style {
+        var style = self
+        if let foreground { style.foreground = foreground }
+        if let background { style.background = background }
+        if let bold { style.bold = bold }
+        if let reverse { style.reverse = reverse }
+        return style
+    }
+}
+
+/// One screen cell: a grapheme and its style. A wide character fills its cell and marks the
+/// next one as its continuation (empty text).
+public struct Cell: Hashable, Sendable {
+    public var text: String
+    public var style: Style
+
+    public init(_ text: String = " ", style: Style = .plain) {
+        self.text = text
+        self.style = style
+    }
+
+    public static let blank = Cell()
+    public var isContinuation: Bool { text.isEmpty }
+}
+
+/// A position on the screen, column first.
+public struct Point: Hashable, Sendable {
+    public var x: Int
+    public var y: Int
+    public init(x: Int, y: Int) { self.x = x; self.y = y }
+}
+
+/// A screen size in cells.
+public struct Size: Hashable, Sendable {
+    public var width: Int
+    public var height: Int
+    public init(width: Int, height: Int) { self.width = width; self.height = height }
+}
+
+/// A rectangle of cells.
+public struct Rect: Hashable, Sendable {
+    public var x: Int, y: Int, width: Int, height: Int
+    public init(x: Int, y: Int, width: Int, height: Int) {
+        self.x = x; self.y = y; self.width = max(0, width); self.height = max(0, height)
+    }
+    public var maxX: Int { x + width }
+    public var maxY: Int { y + height }
+    public func contains(_ point: Point) -> Bool { point.x >= x && point.x < maxX && point.y >= y && point.y < maxY }
+}
+
+/// The grid a view draws into; the run loop diffs two of them and sends only the changes.
+public struct CellBuffer: Equatable, Sendable {
+    public let size: Size
+    public private(set) var cells: [Cell]
+
+    public init(size: Size, fill: Cell = .blank) {
+        self.size = Size(width: max(0, size.width), height: max(0, size.height))
+        cells = Array(repeating: fill, count: self.size.width * self.size.height)
+    }
+
+    public subscript(x: Int, y: Int) -> Cell {
+        get { cells[y * size.width + x] }
+        set { cells[y * size.width + x] = newValue }
+    }
+
+    public mutating func fill(_ rect: Rect, with cell: Cell) {
+        let x0 = max(0, rect.x), x1 = min(size.width, rect.maxX), y0 = max(0, rect.y), y1 = min(size.height, rect.maxY)
+        guard x0 < x1, y0 < y1 else { return }
+        for y in y0..<y1 { for x in x0..<x1 { cells[y * size.width + x] = cell } }
+    }
+
+    /// Writes `text` on row `y` from column `x`, clipped at column `limit` (default: the
+    /// buffer's width); returns the column after the last cell written. Wide characters take
+    /// two cells and are not split at the clip edge; zero-width ones join the previous cell.
+    @discardableResult
+    public mutating func put(_ text: String, x: Int, y: Int, style: Style, limit: Int? = nil) -> Int {
+        guard y >= 0, y < size.height else { return x }
+        let end = min(limit ?? size.width, size.width)
+        var column = x
+        for character in text {
+            let width = TextWidth.columns(of: character)
+            if width == 0 {
+                if column > x, column - 1 < end, column - 1 >= 0 {
+                    var previous = self[column - 1, y]
+                    if previous.isContinuation, column >= 2 { previous = self[column - 2, y]; previous.text.append(character); self[column - 2, y] = previous }
+                    else { previous.text.append(character); self[column - 1, y] = previous }
+                }
+                continue
+            }
+            if column + width > end { break }
+            if column >= 0 {
+                let glyph = character.isNewline || character == "\t" ? " " : String(character)
+                self[column, y] = Cell(glyph, style: style)
+                if width == 2 { self[column + 1, y] = Cell("", style: style) }
+            }
+            column += width
+        }
+        return column
+    }
+
+    /// The rows as plain text (continuation cells skipped, trailing spaces kept): the form
+    /// the snapshot tests compare.
+    public var lines: [String] {
+        (0..<size.height).map { y in
+            var line = ""
+            for x in 0..<size.width where !self[x, y].isContinuation { line += self[x, y].text }
+            return line
+        }
+    }
+}
