@@ -227,7 +227,7 @@ public final class View {
                 if box.y >= area.maxY { break }
             }
             let data = stage.candidates[candidate]
-            var head = "\(candidate + 1)"
+            var head = (candidate == selected ? "▶ " : "  ") + "\(candidate + 1)"
             if stage.chosen == candidate { head += " ★" }
             if candidate < stage.scores.count { head += String(format: " · score %.2f", stage.scores[candidate]) }
             head += " · \(data.tokens) tok"
@@ -235,7 +235,7 @@ public final class View {
             buffer.fill(Rect(x: box.x, y: box.y, width: box.width, height: 1), with: Cell(" ", style: style))
             buffer.put(head, x: box.x, y: box.y, style: style, limit: box.maxX)
             let lines = wrapped(.compare(stage: index, candidate: candidate), data.text.trimmingLeadingNewlines,
-                                width: max(1, box.width))
+                                width: max(1, sideBySide ? box.width - 1 : box.width))
             let room = min(box.height - 1, area.maxY - box.y - 1)
             for (row, line) in lines.prefix(max(0, room)).enumerated() {
                 let text = row == room - 1 && lines.count > room ? "…" : line
@@ -266,7 +266,7 @@ public final class View {
     private func drawHelp(_ state: AppState, in rect: Rect, into buffer: inout CellBuffer) {
         let theme = state.theme
         let lines = [("Keys", "")] + Self.keys + [("", ""), ("Commands", "")] + AppState.commands
-        let width = min(rect.width, 76), height = min(rect.height, lines.count + 2)
+        let width = rect.width, height = min(rect.height, lines.count + 2)
         let box = Rect(x: rect.x + (rect.width - width) / 2, y: rect.y + max(0, (rect.height - height) / 2),
                        width: width, height: height)
         buffer.fill(box, with: Cell(" ", style: theme.status))
@@ -299,8 +299,8 @@ public final class View {
     private func drawStatus(_ state: AppState, row: Int, into buffer: inout CellBuffer) {
         let theme = state.theme
         buffer.fill(Rect(x: 0, y: row, width: buffer.size.width, height: 1), with: Cell(" ", style: theme.status))
-        var parts = [state.modelName, state.settings.strategy]
-        if state.settings.strategy != "greedy" { parts.append("beam \(state.settings.beam)") }
+        var parts = [state.modelName,
+                     state.settings.strategy + (state.settings.strategy == "greedy" ? "" : " ×\(state.settings.beam)")]
         parts.append("judge \(state.settings.judge)")
         if state.isRunning {
             let elapsed = max(0, state.now - state.runStarted)
@@ -311,7 +311,7 @@ public final class View {
             parts.append(String(format: "%.1fs", branch.seconds))
         }
         let left = " " + parts.filter { !$0.isEmpty }.joined(separator: " · ")
-        let hints = state.notice ?? (state.isRunning ? "Esc stop · ? help" : "Tab stage · ^O toggle · ^X compare · ? help")
+        let hints = state.notice ?? (state.isRunning ? "Esc stop · ? help" : "Tab/^O stages · ^X compare · ? help")
         let rightWidth = TextWidth.columns(of: hints) + 1
         let end = buffer.put(left, x: 0, y: row, style: theme.status)
         if end + 2 + rightWidth <= buffer.size.width {

@@ -64,7 +64,7 @@ public struct WrappedText: Sendable {
             }
             endedWithBreak = false
             let columns = TextWidth.columns(of: character)
-            if lineColumns + columns > width {
+            if lineColumns + columns > width && lineColumns > 0 {
                 if character == " " {
                     // A space at the edge ends the line and is dropped.
                     lines.append(line)

@@ -1,3 +1,0 @@
-import Testing
-@testable import TUI
-@Test func placeholder() {}
