@@ -37,29 +37,10 @@ struct Ask: AsyncParsableCommand {
 
     @OptionGroup var sampling: SamplingOptions
 
-    @Option(help: "The most tokens to generate (a whole answer; per stage with stage-beam).")
-    var maxTokens = 512
-
-    @Option(help: "How to search: greedy (one pass), best-of-n (N whole answers, the judge picks), stage-beam (N candidates per stage, the judge keeps one).")
-    var strategy: Strategy = .greedy
-
-    @Option(help: "Candidates per stage (stage-beam) or whole answers (best-of-n).")
-    var beam = 4
-
-    @Option(help: "Stage-beam: how many candidates of each stage are kept as beams; each then spawns beam/keep candidates.")
-    var keep = 1
+    @OptionGroup var search: StrategyOptions
 
     @Flag(help: .hidden)
     var naive = false
-
-    @Option(help: "Who picks among candidates: self (the model compares two at a time, image in view), logprob (mean token log-probability) or first.")
-    var judge: JudgeName = .logprob
-
-    @Option(help: "The instruction appended to the question that asks for the four tagged stages (for models not trained on the format).")
-    var stageInstruction = StageInstruction.standard
-
-    @Flag(help: "Ask the question as it is, without the stage instruction (for LLaVA-CoT-trained models; automatic for models whose GGUF sets ponder.stage_format).")
-    var noStageInstruction = false
 
     @Flag(help: "Print all four stages, not only the conclusion.")
     var showStages = false
@@ -73,10 +54,7 @@ struct Ask: AsyncParsableCommand {
     var question: String
 
     func validate() throws {
-        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1.") }
-        guard beam >= 1 else { throw ValidationError("--beam must be at least 1.") }
-        guard keep >= 1 && keep <= beam else { throw ValidationError("--keep must be between 1 and --beam (\(beam)), not \(keep).") }
-        if naive && strategy != .stageBeam { throw ValidationError("--naive measures stage-beam only.") }
+        if naive && search.strategy != .stageBeam { throw ValidationError("--naive measures stage-beam only.") }
     }
 
     func run() async throws {
@@ -84,18 +62,18 @@ struct Ask: AsyncParsableCommand {
             throw CommandFailure("--image needs --mmproj, the vision projector that goes with the model.")
         }
         let files = try ModelFiles(model: model, mmproj: mmproj)
-        // Several candidates need sampling to differ; LLaVA-CoT samples at 0.6.
-        let parameters = sampling.parameters(defaultTemperature: strategy == .greedy ? 0 : 0.6)
+        let parameters = sampling.parameters(defaultTemperature: search.defaultTemperature)
+        let strategy = search.strategy
         let chat: ChatModel
         let prompt: GenerationPrompt
-        let judgePrompt: SelfJudge.PromptBuilder
+        let judge: any Judge
         var naivePrompt: (@Sendable () throws -> GenerationPrompt)?
         do {
             chat = try ChatModel(model: files.model, mmproj: image == nil ? nil : files.mmproj,
                                  options: TextModelOptions(contextLength: runtime.contextLength, threadCount: runtime.threads),
                                  chatTemplate: chatTemplate)
             let images = try image.map { [try chat.encodeImage(atPath: $0)] } ?? []
-            let instruction = noStageInstruction || stageInstruction.isEmpty || chat.knowsStageFormat ? nil : stageInstruction
+            let instruction = search.instruction(for: chat)
             let (question, system) = (self.question, self.system)
             prompt = try chat.prompt(question: question, instruction: instruction, system: system, images: images)
             if let warning = chat.template.warning, !runtime.quiet {
@@ -110,13 +88,7 @@ struct Ask: AsyncParsableCommand {
             let embeddings: @Sendable () throws -> [ImageEmbeddings] = {
                 naive ? try imagePath.map { [try chat.encodeImage(atPath: $0)] } ?? [] : images
             }
-            judgePrompt = { judgeInstruction in
-                let images = try embeddings()
-                var messages: [ChatMessage] = []
-                if let system { messages.append(.system(system)) }
-                messages.append(.user(judgeInstruction, images: images.count))
-                return try chat.prompt(messages, images: images)
-            }
+            judge = search.makeJudge(chat: chat, system: system, sharesPrefixes: !naive, images: embeddings)
             if naive {
                 naivePrompt = {
                     try chat.prompt(question: question, instruction: instruction, system: system, images: try embeddings())
@@ -128,13 +100,7 @@ struct Ask: AsyncParsableCommand {
             throw CommandFailure(error)
         }
         let generator = Generator(model: chat.textModel, tokenizer: chat.tokenizer)
-        let judge: any Judge = switch self.judge {
-        case .self: SelfJudge(model: chat.textModel, tokenizer: chat.tokenizer, sharesPrefixes: !naive, prompt: judgePrompt)
-        case .logprob: LogProbabilityJudge()
-        case .first: FirstJudge()
-        }
-        var configuration = ReasoningConfiguration(strategy: strategy, candidates: beam, keep: keep, parameters: parameters,
-                                                   stageTokenBudget: maxTokens, maxTokens: maxTokens)
+        var configuration = search.configuration(parameters: parameters)
         configuration.naivePrompt = naivePrompt
         var printer = AnswerPrinter(json: json, showStages: showStages, streams: strategy == .greedy)
         let record: ReasoningRecord
@@ -152,12 +118,6 @@ struct Ask: AsyncParsableCommand {
             FileHandle.standardError.write(Data(line.utf8))
         }
     }
-}
-
-extension Strategy: ExpressibleByArgument {}
-
-enum JudgeName: String, ExpressibleByArgument, CaseIterable {
-    case `self`, logprob, first
 }
 
 /// Prints a reasoning run: the conclusion (or every stage) as plain text, streamed for a

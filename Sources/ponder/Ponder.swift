@@ -16,7 +16,9 @@ struct Ponder: AsyncParsableCommand {
               ponder logits --model model.gguf --tokens "1 2 3" --out logits.f32
               ponder bench --model model.gguf -p 512 -n 128
             """,
-        subcommands: [Inspect.self, Tokenize.self, Generate.self, Ask.self, LogitsCommand.self, EmbedImage.self, Bench.self]
+        subcommands: [Inspect.self, Tokenize.self, Generate.self, Ask.self, Eval.self, LogitsCommand.self, EmbedImage.self, Bench.self,
+                      Chat.self, ChatBenchRender.self],
+        defaultSubcommand: Chat.self
     )
 }
 

@@ -54,10 +54,8 @@ struct PonderCLITests {
         #expect(help.stdout.contains("inspect") && help.stdout.contains("tokenize"))
         #expect(help.stdout.contains("ponder inspect model.gguf"))
         #expect(help.stdout.contains("ponder tokenize --model model.gguf"))
-        for absent in ["  chat ", "  eval "] {
-            #expect(!help.stdout.contains(absent), "help lists \(absent)")
-        }
-        for command in ["inspect", "tokenize", "generate", "ask", "logits", "embed-image", "bench"] {
+        for command in ["inspect", "tokenize", "generate", "ask", "eval", "logits", "embed-image", "bench"] {
+            #expect(help.stdout.contains("  \(command)"), "help lists \(command)")
             let sub = try PonderProcess.run([command, "--help"])
             #expect(sub.status == 0 && sub.stdout.contains("Examples:"), "\(command)")
         }
@@ -368,5 +366,38 @@ struct PonderCLITests {
         // Each of 4 stages × 3 candidates prefills the whole prompt (image included) again.
         #expect(sharedPrompt > 0 && naivePrompt > 10 * sharedPrompt / 2, "shared \(sharedPrompt), naive \(naivePrompt)")
         #expect(shared["generated_tokens"] as? Int == naive["generated_tokens"] as? Int)
+    }
+
+    @Test func evalScoresEveryQuestionAndReportsTotals() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-eval-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.copyItem(atPath: fixture("vision/square56.png"), toPath: folder.appendingPathComponent("a.png").path)
+        var lines: [String] = []
+        for (index, type) in ["count", "colour", "count"].enumerated() {
+            lines.append(#"{"id": "q\#(index)", "image": "a.png", "type": "\#(type)", "conversations": [{"from": "human", "value": "<image>\nWhat?"}, {"from": "gpt", "value": "<CONCLUSION>blue</CONCLUSION>"}]}"#)
+        }
+        let data = folder.appendingPathComponent("set.jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        let result = try PonderProcess.run(["eval", "--data", data.path, "--model", fixture("vision/text-llama.gguf"),
+                                            "--mmproj", fixture("vision/siglip-idefics3.gguf"), "--max-tokens", "3",
+                                            "--limit", "2", "--threads", "1", "--context-length", "2048", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let objects = result.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(objects.count == 3, "two questions (--limit 2) and the summary")
+        #expect(objects.prefix(2).map { $0["id"] as? String } == ["q0", "q1"])
+        #expect(objects.prefix(2).allSatisfy { $0["expected"] as? String == "blue" && $0["predicted"] is String })
+        let summary = try #require(objects.last)
+        let correct = objects.prefix(2).filter { $0["correct"] as? Bool == true }.count
+        #expect(summary["questions"] as? Int == 2 && summary["correct"] as? Int == correct)
+        let generated = objects.prefix(2).compactMap { $0["generated_tokens"] as? Int }.reduce(0, +)
+        #expect(summary["generated_tokens"] as? Int == generated && generated > 0)
+        #expect((summary["by_type"] as? [String: Any])?.keys.sorted() == ["colour", "count"])
+        // A malformed line is one sentence naming the file and line.
+        try "{}\n".write(to: data, atomically: true, encoding: .utf8)
+        let bad = try PonderProcess.run(["eval", "--data", data.path, "--model", fixture("vision/text-llama.gguf")])
+        #expect(bad.status != 0 && bad.stderr.contains("Line 1 of \(data.path)"), "\(bad.stderr)")
     }
 }

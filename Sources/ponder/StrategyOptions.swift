@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import Inference
+import Reasoning
+
+/// The search flags shared by `ask`, `eval` and `chat`: strategy, candidates, judge, token
+/// budget and the stage instruction.
+struct StrategyOptions: ParsableArguments {
+    @Option(help: "The most tokens to generate (a whole answer; per stage with stage-beam).")
+    var maxTokens = 512
+
+    @Option(help: "How to search: greedy (one pass), best-of-n (N whole answers, the judge picks), stage-beam (N candidates per stage, the judge keeps one).")
+    var strategy: Strategy = .greedy
+
+    @Option(help: "Candidates per stage (stage-beam) or whole answers (best-of-n).")
+    var beam = 4
+
+    @Option(help: "Stage-beam: how many candidates of each stage are kept as beams; each then spawns beam/keep candidates.")
+    var keep = 1
+
+    @Option(help: "Who picks among candidates: self (the model compares two at a time, image in view), logprob (mean token log-probability) or first.")
+    var judge: JudgeName = .logprob
+
+    @Option(help: "The instruction appended to the question that asks for the four tagged stages (for models not trained on the format).")
+    var stageInstruction = StageInstruction.standard
+
+    @Flag(help: "Ask the question as it is, without the stage instruction (for LLaVA-CoT-trained models; automatic for models whose GGUF sets ponder.stage_format).")
+    var noStageInstruction = false
+
+    func validate() throws {
+        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1.") }
+        guard beam >= 1 else { throw ValidationError("--beam must be at least 1.") }
+        guard keep >= 1 && keep <= beam else { throw ValidationError("--keep must be between 1 and --beam (\(beam)), not \(keep).") }
+    }
+
+    /// Several candidates need sampling to differ; LLaVA-CoT samples at 0.6.
+    var defaultTemperature: Float { strategy == .greedy ? 0 : 0.6 }
+
+    /// The instruction to append to questions for `chat`'s model, if any.
+    func instruction(for chat: ChatModel) -> String? {
+        noStageInstruction || stageInstruction.isEmpty || chat.knowsStageFormat ? nil : stageInstruction
+    }
+
+    func configuration(parameters: SamplingParameters) -> ReasoningConfiguration {
+        ReasoningConfiguration(strategy: strategy, candidates: beam, keep: keep, parameters: parameters,
+                               stageTokenBudget: maxTokens, maxTokens: maxTokens)
+    }
+
+    /// The judge; `self` compares with `images()` in view (the embeddings the run already
+    /// has, or, to measure the naive search, encoded again on every call).
+    func makeJudge(chat: ChatModel, system: String?, sharesPrefixes: Bool = true,
+                   images: @escaping @Sendable () throws -> [ImageEmbeddings]) -> any Judge {
+        switch judge {
+        case .self:
+            SelfJudge(model: chat.textModel, tokenizer: chat.tokenizer, sharesPrefixes: sharesPrefixes) { instruction in
+                let images = try images()
+                var messages: [ChatMessage] = []
+                if let system { messages.append(.system(system)) }
+                messages.append(.user(instruction, images: images.count))
+                return try chat.prompt(messages, images: images)
+            }
+        case .logprob: LogProbabilityJudge()
+        case .first: FirstJudge()
+        }
+    }
+}
+
+extension Strategy: ExpressibleByArgument {}
+
+enum JudgeName: String, ExpressibleByArgument, CaseIterable {
+    case `self`, logprob, first
+}
