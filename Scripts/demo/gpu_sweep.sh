@@ -14,15 +14,14 @@ run() {  # name, then train.py arguments
     ${STEPS_OVERRIDE:+--steps $STEPS_OVERRIDE --n-train 800 --n-eval 20} > "$W/$name.log" 2>&1
   echo "$name exit $?" >> "$W/status"
 }
-VARIANTS=${VARIANTS:-"A B C D E F"}
+VARIANTS=${VARIANTS:-"A B C D E"}
 for v in $VARIANTS; do
   case $v in
-    A) run A-medium-3000 --config medium --steps 3000 --eval-every 1000 & ;;
-    B) run B-small-3000 --config small --steps 3000 --lr 0.002 --eval-every 1000 & ;;
-    C) run C-medium-3000-lr25 --config medium --steps 3000 --lr 0.0025 --eval-every 1000 & ;;
-    D) run D-medium-2000 --config medium --steps 2000 --eval-every 1000 & ;;
-    E) run E-medium-4500 --config medium --steps 4500 --eval-every 1500 & ;;
-    F) run F-small-4000 --config small --steps 4000 --lr 0.002 --eval-every 1000 & ;;
+    A) run A-medium-3000 --config medium --steps 3000 & ;;
+    B) run B-deep-3000 --config deep --steps 3000 & ;;
+    C) run C-medium-3000-lr1 --config medium --steps 3000 --lr 0.001 & ;;
+    D) run D-deep-3000-lr2 --config deep --steps 3000 --lr 0.002 & ;;
+    E) run E-small-3000 --config small --steps 3000 --lr 0.002 & ;;
   esac
 done
 wait

@@ -23,6 +23,7 @@ TEXT = dict(hidden=256, layers=6, heads=4, kv_heads=4, ff=768, eps=1e-5, rope_ba
 CONFIGS = {
     "large": (VISION, TEXT),
     "medium": (dict(VISION, hidden=192, layers=4, heads=3, ff=576), dict(TEXT, hidden=256, layers=4, heads=4, kv_heads=4, ff=640)),
+    "deep": (dict(VISION, hidden=192, layers=4, heads=3, ff=576), dict(TEXT, hidden=192, layers=6, heads=3, kv_heads=3, ff=512)),
     "small": (dict(VISION, hidden=128, layers=4, heads=2, ff=512), dict(TEXT, hidden=192, layers=4, heads=3, kv_heads=3, ff=512)),
 }
 

@@ -20,8 +20,8 @@ Questions (kind names are what the evaluation reports per type):
   arithmetic     How many circles and squares are there in total? / How many more red shapes than blue shapes?
   choice         What shape is the orange object? A. circle B. square C. triangle  (a letter)
 
-The answer: the caption lists every shape in reading order (row by row, left to right) with
-its size, colour, shape and position; the reasoning picks the ones that matter and derives
+The answer: the caption lists every shape in reading order (row by row, left to right), each as
+its position then its size, colour and shape; the reasoning picks the ones that matter and derives
 the answer; the conclusion is one short word, number or letter.
 
 Output (write_dataset): DIR/images/NAME.jpg and DIR/data.jsonl with LLaVA-CoT-100k records
@@ -123,16 +123,12 @@ def at(o):
 
 
 def describe(o):
-    return f"a {o['size']} {o['colour']} {o['shape']} {at(o)}"
+    # position first: the model names the cell, then what it sees there
+    return f"{at(o)} a {o['size']} {o['colour']} {o['shape']}"
 
 
 def caption(objs):
-    parts = [describe(o) for o in objs]
-    if len(parts) == 1:
-        body = parts[0]
-    else:
-        body = ", ".join(parts[:-1]) + " and " + parts[-1]
-    return f"The image shows {body}."
+    return "The image shows " + "; ".join(describe(o) for o in objs) + "."
 
 
 def name_of(o):
