@@ -37,7 +37,7 @@ from model import (CONFIGS, DemoVLM, TextTokenizer, conclusion_of, greedy, norma
 # ------------------------------------------------------------------ committed settings
 TRAIN_SEED = 1
 EVAL_SEED = 1000
-SETTINGS = dict(config="medium", n_train=40000, steps=2500, batch=16, lr=1.5e-3, warmup=100, min_lr_ratio=0.05,
+SETTINGS = dict(config="medium", n_train=40000, steps=3000, batch=16, lr=1e-3, warmup=100, min_lr_ratio=0.05,
                 weight_decay=0.01, betas=(0.9, 0.98), grad_clip=1.0, torch_seed=0, n_eval=500)
 
 
