@@ -16,11 +16,22 @@ public final class ChatModel: Sendable {
     /// `ponder.stage_format`), so it needs no instruction asking for them.
     public let knowsStageFormat: Bool
 
+    /// How many full contexts the KV cache holds by default.
+    public static let cacheContexts = 3
+
     /// Loads `model` and, when given, the vision projector `mmproj`; `chatTemplate` names a
     /// family to use instead of the model's own template.
     public init(model: String, mmproj: String?, options: TextModelOptions, chatTemplate: String? = nil) throws {
         let file = try GGUFFile(path: model)
         tokenizer = try VocabularyTokenizer(file: file)
+        // Searches hold several sequences at once: the prompt, N candidates forked from the
+        // accepted prefix, and the self judge's comparisons. Unless told otherwise the cache
+        // holds three contexts' worth of positions (shared prefixes count once).
+        var options = options
+        if options.cacheCapacity == nil {
+            let configuration = try TextModelConfiguration(file: file, contextLength: options.contextLength)
+            options.cacheCapacity = Self.cacheContexts * configuration.contextLength
+        }
         textModel = try loadTextModel(file: file, options: options)
         template = try ChatTemplateFamily.resolve(name: chatTemplate, template: file.optionalString("tokenizer.chat_template"))
         knowsStageFormat = (try? file.bool("ponder.stage_format")) ?? false
