@@ -10,7 +10,7 @@ public struct EvalRecord: Sendable, Equatable {
     public var question: String
     /// The reference answer: the conclusion of the reference response (all of it if untagged).
     public var answer: String
-    /// The record's `type` (or `category`) field, for per-type accuracy.
+    /// The record's `type` (or `kind`, or `category`) field, for per-type accuracy.
     public var type: String?
 
     /// Parses line `line` (1-based, for errors) of `file`; image paths are resolved against
@@ -30,7 +30,7 @@ public struct EvalRecord: Sendable, Equatable {
         id = (object["id"] as? String) ?? (object["id"] as? Int).map(String.init) ?? "line \(line)"
         question = human.replacingOccurrences(of: "<image>", with: "").trimmingCharacters(in: .whitespacesAndNewlines)
         answer = StageParser.stages(of: gpt)[.conclusion]?.trimmed ?? gpt.trimmed
-        type = (object["type"] as? String) ?? (object["category"] as? String)
+        type = (object["type"] as? String) ?? (object["kind"] as? String) ?? (object["category"] as? String)
         if let path = object["image"] as? String, !path.isEmpty {
             image = path.hasPrefix("/") ? path
                 : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).path
