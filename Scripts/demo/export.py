@@ -4,7 +4,8 @@
   Models/demo/ponder-demo.gguf         llama text model, byte-level BPE (pre gpt-2), ChatML template,
                                        ponder.stage_format = true; 2-D tensors F16, norms F32
   Models/demo/ponder-demo-mmproj.gguf  clip / idefics3 projector (SigLIP ViT + pixel shuffle + fc);
-                                       2-D and 4-D tensors F16, 1-D tensors F32
+                                       2-D and 4-D tensors F16 except the
+                                       position embeddings, 1-D tensors F32
 
 The tensor values are exactly the fp16 state dicts train.py saves (1-D tensors widened to f32).
 HF Llama rotates (x[i], x[i + d/2]); GGUF `llama` rotates adjacent pairs, so attn_q / attn_k rows
@@ -60,7 +61,8 @@ def vision_tensors(sd: dict, vision: dict) -> dict[str, np.ndarray]:
     out = {
         "v.patch_embd.weight": stored(sd["vision.embeddings.patch_embedding.weight"]),
         "v.patch_embd.bias": stored(sd["vision.embeddings.patch_embedding.bias"]),
-        "v.position_embd.weight": stored(sd["vision.embeddings.position_embedding.weight"]),
+        # F32, as llama.cpp's converter writes it: ggml's CPU add has no f32 + f16 case
+        "v.position_embd.weight": sd["vision.embeddings.position_embedding.weight"].numpy().astype(np.float32),
     }
     for i in range(vision["layers"]):
         h, g = f"vision.encoder.layers.{i}.", f"v.blk.{i}."

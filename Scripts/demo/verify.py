@@ -6,6 +6,7 @@
   image     `ponder embed-image` of Models/demo/sample.jpg vs the PyTorch image embeddings
   samples   writes Models/demo/sample.{jpg,json} and the 20-question eval-sample (+ images)
   ask       `ponder ask --json` greedy on eval-sample.jsonl (and the sample) vs PyTorch greedy
+  llamacpp  greedy answer to the sample through llama.cpp's libmtmd vs PyTorch greedy
 
 Usage: python3 Scripts/demo/verify.py WHAT... --weights DIR [--ponder PATH] [--models Models/demo]
 """
@@ -177,9 +178,37 @@ def check_ask(a, tok, m):
           f"identical answers {n_same}/{n}")
 
 
+def check_llama_cpp(a, tok, m):
+    """Greedy decoding of the sample through llama.cpp's libmtmd (llama-cpp-python), fed the same
+    RGB pixels, vs PyTorch greedy."""
+    import make_model_fixtures as mmf
+    import make_vision_fixtures as mvf
+    sample = json.loads((a.models / "sample.json").read_text())
+    img = image_u8(a.models / sample["image"])
+    pt = torch_answer(tok, m, sample["question"], img)
+    run = mmf.LlamaRun(a.models / "ponder-demo.gguf", n_ctx=512)
+    mt = mvf.Mtmd(a.models / "ponder-demo-mmproj.gguf", run)
+    text = f"<|im_start|>user\n{mvf.MEDIA_MARKER}{sample['question']}<|im_end|>\n<|im_start|>assistant\n"
+    chunks = mt.tokenize(dict(text=text, add_special=True, parse_special=True), np.ascontiguousarray(img))
+    logits, layout = mvf.eval_all_logits(run, mt, chunks)
+    mt.free_chunks(chunks)
+    out, last = [], logits[-1]
+    for _ in range(300):
+        t = int(np.argmax(last))
+        if t == tok.ids["<|im_end|>"]:
+            break
+        out.append(t)
+        last = run.decode([t])[0]
+    mt.close()
+    run.close()
+    lc = tok.decode(out)
+    print(f"llama.cpp (mtmd) prompt positions {logits.shape[0]}, answer identical to PyTorch greedy: {lc == pt}")
+    print("  llama.cpp:", lc.replace("\n", "\\n"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", nargs="+", choices=["text", "image", "samples", "ask"])
+    ap.add_argument("what", nargs="+", choices=["text", "image", "samples", "ask", "llamacpp"])
     ap.add_argument("--weights", type=Path, required=True)
     ap.add_argument("--config", default="medium")
     ap.add_argument("--ponder", default=None)
@@ -188,7 +217,7 @@ def main():
     torch.set_num_threads(2)
     tok, m = load(a.weights, a.config)
     for w in a.what:
-        dict(text=check_text, image=check_image, samples=write_samples, ask=check_ask)[w](a, tok, m)
+        dict(text=check_text, image=check_image, samples=write_samples, ask=check_ask, llamacpp=check_llama_cpp)[w](a, tok, m)
 
 
 if __name__ == "__main__":
