@@ -91,13 +91,17 @@ extension AppState {
             turns[turn].branches[branch].stages[index] = stage
         case .token(let name, let candidate, let text):
             guard let index = stageIndex(name) else { return }
-            var stage = turns[turn].branches[branch].stages[index]
-            if stage.phase == .waiting { stage.phase = .streaming }
-            while stage.candidates.count <= candidate { stage.candidates.append(CandidateState()) }
+            // Mutated in place (a copy of the stage would copy its text on every token).
+            if turns[turn].branches[branch].stages[index].phase == .waiting {
+                turns[turn].branches[branch].stages[index].phase = .streaming
+            }
+            while turns[turn].branches[branch].stages[index].candidates.count <= candidate {
+                turns[turn].branches[branch].stages[index].candidates.append(CandidateState())
+            }
             // A stage's text starts at its first visible character.
-            stage.candidates[candidate].text += stage.candidates[candidate].text.isEmpty ? text.trimmingLeadingNewlines : text
-            stage.candidates[candidate].tokens += 1
-            turns[turn].branches[branch].stages[index] = stage
+            let isFirst = turns[turn].branches[branch].stages[index].candidates[candidate].text.isEmpty
+            turns[turn].branches[branch].stages[index].candidates[candidate].text += isFirst ? text.trimmingLeadingNewlines : text
+            turns[turn].branches[branch].stages[index].candidates[candidate].tokens += 1
             runTokens += 1
         case .candidateFinished(let name, let candidate, let tokens):
             guard let index = stageIndex(name), turns[turn].branches[branch].stages[index].candidates.indices.contains(candidate)

@@ -40,19 +40,46 @@ public struct Style: Hashable, Sendable {
     }
 }
 
-/// One screen cell: a grapheme and its style. A wide character fills its cell and marks the
-/// next one as its continuation (empty text).
+/// One screen cell: a grapheme (at most two Unicode scalars: a base and one combining mark
+/// or variation selector) and its style. A plain value without references, so frames copy
+/// and compare fast. A wide character fills its cell and marks the next one as its
+/// continuation (no scalars).
 public struct Cell: Hashable, Sendable {
-    public var text: String
+    /// The first scalar's value; 0 marks the continuation of a wide character.
+    public var base: UInt32
+    /// A second scalar joined to the first (0: none).
+    public var mark: UInt32
     public var style: Style
 
     public init(_ text: String = " ", style: Style = .plain) {
-        self.text = text
+        var scalars = text.unicodeScalars.makeIterator()
+        base = scalars.next()?.value ?? 0
+        mark = scalars.next()?.value ?? 0
         self.style = style
     }
 
+    init(scalar: Unicode.Scalar, style: Style) {
+        base = scalar.value
+        mark = 0
+        self.style = style
+    }
+
+    static func continuation(_ style: Style) -> Cell {
+        var cell = Cell(scalar: " ", style: style)
+        cell.base = 0
+        return cell
+    }
+
     public static let blank = Cell()
-    public var isContinuation: Bool { text.isEmpty }
+    public var isContinuation: Bool { base == 0 }
+
+    /// The grapheme as text ("" for a continuation).
+    public var text: String {
+        var text = ""
+        if let scalar = Unicode.Scalar(base), base != 0 { text.unicodeScalars.append(scalar) }
+        if let scalar = Unicode.Scalar(mark), mark != 0 { text.unicodeScalars.append(scalar) }
+        return text
+    }
 }
 
 /// A position on the screen, column first.
@@ -109,25 +136,39 @@ public struct CellBuffer: Equatable, Sendable {
         guard y >= 0, y < size.height else { return x }
         let end = min(limit ?? size.width, size.width)
         var column = x
-        for character in text {
-            let width = TextWidth.columns(of: character)
+        let row = y * size.width
+        // Scalars, not Characters: no grapheme breaking on the drawing path. A zero-width
+        // scalar (combining mark, variation selector) joins the cell before it.
+        for scalar in text.unicodeScalars {
+            let value = scalar.value
+            if value >= 0x20 && value < 0x7F {
+                if column >= end { break }
+                if column >= 0 { cells[row + column] = Cell(scalar: scalar, style: style) }
+                column += 1
+                continue
+            }
+            let width = TextWidth.columns(of: scalar)
             if width == 0 {
-                if column > x, column - 1 < end, column - 1 >= 0 {
-                    var previous = self[column - 1, y]
-                    if previous.isContinuation, column >= 2 { previous = self[column - 2, y]; previous.text.append(character); self[column - 2, y] = previous }
-                    else { previous.text.append(character); self[column - 1, y] = previous }
-                }
+                var target = column - 1
+                if target >= 0 && target < end && cells[row + target].isContinuation && target > 0 { target -= 1 }
+                if column > x, target >= 0, target < end, cells[row + target].mark == 0 { cells[row + target].mark = value }
                 continue
             }
             if column + width > end { break }
             if column >= 0 {
-                let glyph = character.isNewline || character == "\t" ? " " : String(character)
-                self[column, y] = Cell(glyph, style: style)
-                if width == 2 { self[column + 1, y] = Cell("", style: style) }
+                let glyph: Unicode.Scalar = value == 0x0A || value == 0x09 ? " " : (value < 0x20 || (value >= 0x7F && value < 0xA0)) ? "\u{FFFD}" : scalar
+                cells[row + column] = Cell(scalar: glyph, style: style)
+                if width == 2 && column + 1 < size.width { cells[row + column + 1] = .continuation(style) }
             }
             column += width
         }
         return column
+    }
+
+    /// A C0 or C1 control character: never sent to the terminal as it is.
+    static func isControl(_ character: Character) -> Bool {
+        guard let scalar = character.unicodeScalars.first else { return false }
+        return scalar.value < 0x20 || (scalar.value >= 0x7F && scalar.value < 0xA0)
     }
 
     /// The rows as plain text (continuation cells skipped, trailing spaces kept): the form

@@ -4,6 +4,7 @@ import Foundation
 /// Why the terminal cannot be used.
 public struct TerminalError: Error, Sendable, CustomStringConvertible {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
 /// The ncursesw driver: raw keys (Ctrl-C and Ctrl-Z arrive as keys), bracketed paste, mouse
@@ -92,7 +93,8 @@ public final class NCursesTerminal: Terminal {
                 while index < run.cells.count && run.cells[index].style == style {
                     let cell = run.cells[index]
                     if !cell.isContinuation {
-                        for scalar in cell.text.unicodeScalars { text.append(wchar_t(bitPattern: scalar.value)) }
+                        text.append(wchar_t(bitPattern: cell.base))
+                        if cell.mark != 0 { text.append(wchar_t(bitPattern: cell.mark)) }
                     }
                     index += 1
                     x += 1

@@ -14,7 +14,8 @@ public enum TextWidth {
 
     public static func columns(of scalar: Unicode.Scalar) -> Int {
         let v = scalar.value
-        if v < 0x20 || (v >= 0x7F && v < 0xA0) { return v == 0x09 || v == 0x0A ? 1 : 0 }
+        // Control characters are drawn as U+FFFD (see `CellBuffer.put`).
+        if v < 0x20 || (v >= 0x7F && v < 0xA0) { return 1 }
         if v < 0x300 { return 1 }
         if isZeroWidth(v) { return 0 }
         return isWide(v) ? 2 : 1

@@ -27,10 +27,9 @@ public final class View {
     public init() {}
 
     func wrapped(_ key: TextKey, _ text: String, width: Int) -> [String] {
-        var wrap = wraps[key] ?? WrappedText(width: width)
-        wrap.update(text, width: width)
-        wraps[key] = wrap
-        return wrap.lines
+        // Updated in place: a copy would copy every line of the stage on each token.
+        wraps[key, default: WrappedText(width: width)].update(text, width: width)
+        return wraps[key]!.lines
     }
 
     /// One block of conversation lines.

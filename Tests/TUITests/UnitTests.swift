@@ -114,3 +114,10 @@ struct UnitTests {
         }
     }
 }
+
+@Test func controlCharactersAreNeverDrawnRaw() {
+    var buffer = CellBuffer(size: Size(width: 6, height: 1))
+    buffer.put("a\u{05}b\u{1b}c", x: 0, y: 0, style: .plain)
+    #expect(buffer.lines == ["a\u{FFFD}b\u{FFFD}c "])
+    #expect(TextWidth.columns(of: "a\u{05}b") == 3)
+}
