@@ -46,6 +46,9 @@ public struct Verdict: Sendable, Equatable, Codable {
     public var scores: [Double]
     /// The pairwise comparisons made, in order (for `self`): the two indices and the winner.
     public var comparisons: [Comparison]
+    /// Positions the judge prefilled into the model (the self judge's comparison prompts,
+    /// less what they forked from the run's prompt or the previous comparison); 0 otherwise.
+    public var prefilledTokens: Int
 
     public struct Comparison: Sendable, Equatable, Codable {
         public var first: Int
@@ -59,10 +62,11 @@ public struct Verdict: Sendable, Equatable, Codable {
         }
     }
 
-    public init(chosen: Int, scores: [Double] = [], comparisons: [Comparison] = []) {
+    public init(chosen: Int, scores: [Double] = [], comparisons: [Comparison] = [], prefilledTokens: Int = 0) {
         self.chosen = chosen
         self.scores = scores
         self.comparisons = comparisons
+        self.prefilledTokens = prefilledTokens
     }
 
     /// All `count` candidates, best first: the chosen one, then the others by score (higher

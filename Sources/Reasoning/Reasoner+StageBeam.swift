@@ -86,6 +86,7 @@ extension Reasoner {
                                         shared: search.prepared.shared, onEvent: onEvent)
             }
             search.steps.append(step)
+            search.promptTokens += step.verdict?.prefilledTokens ?? 0
             if step.by == .stopped {
                 search.stopped = true
                 break

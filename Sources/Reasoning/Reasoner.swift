@@ -131,7 +131,8 @@ public struct Reasoner: Sendable {
         let stages = StageParser.stages(of: candidates[step.chosen].text)
         return ReasoningRecord(strategy: configuration.strategy, steps: [step],
                                stages: Dictionary(uniqueKeysWithValues: stages.map { ($0.key.rawValue, $0.value) }),
-                               answer: stages[.conclusion] ?? "", promptTokens: stats.promptTokens,
+                               answer: stages[.conclusion] ?? "",
+                               promptTokens: stats.promptTokens + (step.verdict?.prefilledTokens ?? 0),
                                generatedTokens: stats.generatedTokens, seconds: 0, stopped: step.by == .stopped)
     }
 

@@ -46,6 +46,8 @@ public struct ReasoningRecord: Sendable, Codable, Equatable {
     public var stages: [String: String]
     /// The conclusion, the answer proper.
     public var answer: String
+    /// Positions prefilled into the model: the prompt, stage tags and branch paths, and the
+    /// self judge's comparison prompts.
     public var promptTokens: Int
     public var generatedTokens: Int
     public var seconds: Double

@@ -89,7 +89,7 @@ public struct SelfJudge: Judge {
     /// The comparison's sequence forks the cached sequence that shares the longest prefix with
     /// its prompt and prefills only the rest; it then becomes the cache for the next one.
     func firstWins(_ context: JudgeContext, _ first: Int, _ second: Int,
-                   cache: inout [Cached]) throws -> (Bool, Double) {
+                   cache: inout [Cached], prefilled: inout Int) throws -> (Bool, Double) {
         let inputs = try prompt(Self.instruction(context, first, second, context.candidates[first],
                                                  context.candidates[second])).inputs
         guard let one = tokenizer.encode("1", addSpecial: false, parseSpecial: false).first,
@@ -122,6 +122,7 @@ public struct SelfJudge: Judge {
                                           wantsLogits: position == inputs.count - 1))
         }
         let logits: Logits
+        prefilled += batch.items.count
         do {
             logits = try model.forward(batch)
         } catch {
@@ -153,18 +154,19 @@ public struct SelfJudge: Judge {
         var winner = 0
         var wins = [Double](repeating: 0, count: context.candidates.count)
         var comparisons: [Verdict.Comparison] = []
+        var prefilled = 0
         var cache: [Cached] = context.sharedPrefix.map {
             [Cached(sequence: $0.sequence, inputs: $0.inputs, owned: false)]
         } ?? []
         defer { for cached in cache where cached.owned { model.release(cached.sequence) } }
         for challenger in context.candidates.indices.dropFirst() {
             try Task.checkCancellation()
-            let (firstWins, _) = try firstWins(context, winner, challenger, cache: &cache)
+            let (firstWins, _) = try firstWins(context, winner, challenger, cache: &cache, prefilled: &prefilled)
             let next = firstWins ? winner : challenger
             comparisons.append(.init(first: winner, second: challenger, winner: next))
             wins[next] += 1
             winner = next
         }
-        return Verdict(chosen: winner, scores: wins, comparisons: comparisons)
+        return Verdict(chosen: winner, scores: wins, comparisons: comparisons, prefilledTokens: prefilled)
     }
 }
