@@ -9,23 +9,54 @@ public enum Color: Hashable, Sendable, Codable {
     case rgb(UInt8, UInt8, UInt8)
 }
 
-/// How a cell is drawn.
+extension Color {
+    /// The colour in 32 bits: the kind in the top byte, the value below.
+    var packed: UInt32 {
+        switch self {
+        case .terminal: 0
+        case .ansi(let index): 1 << 24 | UInt32(index)
+        case .indexed(let index): 2 << 24 | UInt32(index)
+        case .rgb(let r, let g, let b): 3 << 24 | UInt32(r) << 16 | UInt32(g) << 8 | UInt32(b)
+        }
+    }
+
+    init(packed: UInt32) {
+        switch packed >> 24 {
+        case 1: self = .ansi(UInt8(packed & 0xFF))
+        case 2: self = .indexed(UInt8(packed & 0xFF))
+        case 3: self = .rgb(UInt8((packed >> 16) & 0xFF), UInt8((packed >> 8) & 0xFF), UInt8(packed & 0xFF))
+        default: self = .terminal
+        }
+    }
+}
+
+/// How a cell is drawn. Stored as three integers, so cells compare fast when frames are
+/// diffed.
 public struct Style: Hashable, Sendable {
-    public var foreground: Color
-    public var background: Color
-    public var bold: Bool
-    public var dim: Bool
-    public var underline: Bool
-    public var reverse: Bool
+    private var foregroundBits: UInt32
+    private var backgroundBits: UInt32
+    private var flags: UInt8
+
+    public var foreground: Color {
+        get { Color(packed: foregroundBits) }
+        set { foregroundBits = newValue.packed }
+    }
+    public var background: Color {
+        get { Color(packed: backgroundBits) }
+        set { backgroundBits = newValue.packed }
+    }
+    private func flag(_ bit: UInt8) -> Bool { flags & bit != 0 }
+    private mutating func set(_ bit: UInt8, _ on: Bool) { flags = on ? flags | bit : flags & ~bit }
+    public var bold: Bool { get { flag(1) } set { set(1, newValue) } }
+    public var dim: Bool { get { flag(2) } set { set(2, newValue) } }
+    public var underline: Bool { get { flag(4) } set { set(4, newValue) } }
+    public var reverse: Bool { get { flag(8) } set { set(8, newValue) } }
 
     public init(foreground: Color = .terminal, background: Color = .terminal, bold: Bool = false, dim: Bool = false,
                 underline: Bool = false, reverse: Bool = false) {
-        self.foreground = foreground
-        self.background = background
-        self.bold = bold
-        self.dim = dim
-        self.underline = underline
-        self.reverse = reverse
+        foregroundBits = foreground.packed
+        backgroundBits = background.packed
+        flags = (bold ? 1 : 0) | (dim ? 2 : 0) | (underline ? 4 : 0) | (reverse ? 8 : 0)
     }
 
     public static let plain = Style()

@@ -54,27 +54,32 @@ public protocol Terminal: AnyObject {
 /// on the continuation half of a wide character.
 public func diff(from old: CellBuffer?, to new: CellBuffer) -> [CellRun] {
     var runs: [CellRun] = []
-    let full = old == nil || old!.size != new.size
-    for y in 0..<new.size.height {
-        var x = 0
-        while x < new.size.width {
-            if !full && old![x, y] == new[x, y] { x += 1; continue }
-            var start = x
-            if new[start, y].isContinuation && start > 0 { start -= 1 }
-            var end = x + 1
-            while end < new.size.width && (full || old![end, y] != new[end, y] || new[end, y].isContinuation) { end += 1 }
-            var cells: [Cell] = []
-            cells.reserveCapacity(end - start)
-            for column in start..<end { cells.append(new[column, y]) }
-            if let last = runs.last, last.origin.y == y, last.origin.x + last.cells.count == start {
-                runs[runs.count - 1].cells += cells
-            } else if let last = runs.last, last.origin.y == y, last.origin.x + last.cells.count > start {
-                let overlap = last.origin.x + last.cells.count - start
-                runs[runs.count - 1].cells += cells.dropFirst(overlap)
-            } else {
-                runs.append(CellRun(origin: Point(x: start, y: y), cells: cells))
+    let width = new.size.width
+    let previous = old.flatMap { $0.size == new.size ? $0.cells : nil }
+    new.cells.withUnsafeBufferPointer { cells in
+        (previous ?? []).withUnsafeBufferPointer { oldCells in
+            let full = previous == nil
+            for y in 0..<new.size.height {
+                let row = y * width
+                var x = 0
+                while x < width {
+                    if !full && oldCells[row + x] == cells[row + x] { x += 1; continue }
+                    var start = x
+                    if cells[row + start].isContinuation && start > 0 { start -= 1 }
+                    var end = x + 1
+                    while end < width && (full || oldCells[row + end] != cells[row + end] || cells[row + end].isContinuation) {
+                        end += 1
+                    }
+                    let changed = Array(cells[(row + start)..<(row + end)])
+                    if let last = runs.last, last.origin.y == y, last.origin.x + last.cells.count >= start {
+                        let overlap = last.origin.x + last.cells.count - start
+                        runs[runs.count - 1].cells += changed.dropFirst(overlap)
+                    } else {
+                        runs.append(CellRun(origin: Point(x: start, y: y), cells: changed))
+                    }
+                    x = end
+                }
             }
-            x = end
         }
     }
     return runs

@@ -121,3 +121,11 @@ struct UnitTests {
     #expect(buffer.lines == ["a\u{FFFD}b\u{FFFD}c "])
     #expect(TextWidth.columns(of: "a\u{05}b") == 3)
 }
+
+@Test func renderingATokenSendsFewCells() {
+    // Every stage expanded and the answer scrolling: a token changes a line, or scrolls the
+    // conversation, never more than the screen.
+    let result = RenderBenchmark.run(tokens: 400, size: Size(width: 80, height: 24))
+    #expect(result.cellsPerToken < 80 * 22)
+    #expect(result.cellsPerToken > 0)
+}
