@@ -191,9 +191,14 @@ public final class NCursesTerminal: Terminal {
         Self.writeRaw("\u{1b}[?2004l")
         endwin()
         kill(getpid(), SIGSTOP)
-        // Back after fg.
-        Self.writeRaw("\u{1b}[?2004h")
-        wrefresh(ponder_stdscr())
+        // Back after fg: the shell gave the terminal back in its own modes; take ours again.
+        reset_prog_mode()
+        raw()
+        noecho()
+        nonl()
+        _ = keypad(ponder_stdscr(), true)
         invalidate()
+        wrefresh(ponder_stdscr())
+        Self.writeRaw("\u{1b}[?2004h")
     }
 }
