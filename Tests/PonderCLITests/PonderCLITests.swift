@@ -363,8 +363,9 @@ struct PonderCLITests {
         }
         let shared = try run([]), naive = try run(["--naive"])
         let sharedPrompt = shared["prompt_tokens"] as? Int ?? 0, naivePrompt = naive["prompt_tokens"] as? Int ?? 0
-        // Each of 4 stages × 3 candidates prefills the whole prompt (image included) again.
-        #expect(sharedPrompt > 0 && naivePrompt > 10 * sharedPrompt / 2, "shared \(sharedPrompt), naive \(naivePrompt)")
+        // Each of 4 stages × 3 candidates prefills the whole prompt (image included) again, and
+        // each judge comparison its whole prompt; shared, both fork what is already there.
+        #expect(sharedPrompt > 0 && naivePrompt > 3 * sharedPrompt, "shared \(sharedPrompt), naive \(naivePrompt)")
         #expect(shared["generated_tokens"] as? Int == naive["generated_tokens"] as? Int)
     }
 
