@@ -6,13 +6,15 @@ struct Ponder: AsyncParsableCommand {
         commandName: "ponder",
         abstract: "Chat about an image with a local vision-language model and watch it reason.",
         discussion: """
-            Ponder reads GGUF model files (llama.cpp's format). The reasoning view and the \
-            bundled demo model are under construction; these commands work today:
+            Ponder reads GGUF model files (llama.cpp's format). With no command it opens the \
+            chat (the terminal app) on the bundled demo model and its sample image.
 
+              ponder                                   the chat, on the demo model
+              ponder chat --model m.gguf --mmproj p.gguf --image cat.jpg --strategy stage-beam
+              ponder ask --image shapes.jpg --show-stages "How many circles are there?"
+              ponder eval --data Models/demo/eval-sample.jsonl
               ponder inspect model.gguf               what a model file holds
-              ponder inspect mmproj.gguf --json       the same, as JSON
               ponder tokenize --model model.gguf "Hello, world"
-              ponder tokenize --model model.gguf --special "<|im_start|>user"
               ponder logits --model model.gguf --tokens "1 2 3" --out logits.f32
               ponder bench --model model.gguf -p 512 -n 128
             """,
