@@ -125,7 +125,7 @@ public final class ChatApp {
 
     /// Steps until `condition` holds (or `seconds` pass); for tests.
     @discardableResult
-    public func run(until condition: (AppState) -> Bool, seconds: Double = 10) async -> Bool {
+    public func run(until condition: (AppState) -> Bool, seconds: Double = 120) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             step()
@@ -138,7 +138,7 @@ public final class ChatApp {
 
     /// Steps until idle; for tests.
     @discardableResult
-    public func settle(seconds: Double = 10) async -> Bool {
+    public func settle(seconds: Double = 120) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             step()
