@@ -81,12 +81,12 @@ struct TmuxEndToEndTests {
 
         // Tab Tab focuses the caption; Ctrl-O expands it.
         Tmux.run(socket, ["send-keys", "-t", "ponder", "Tab", "Tab", "C-o"])
-        let (toggled, expanded) = Self.waitFor(socket, seconds: 10) { $0.contains("▾ Caption · done") }
+        let (toggled, expanded) = Self.waitFor(socket, seconds: 60) { $0.contains("▾ Caption · done") }
         #expect(toggled, "the caption did not expand:\n\(expanded)")
 
         // Ctrl-X compares its candidates; 2 takes the second, and the later stages regenerate.
         Tmux.run(socket, ["send-keys", "-t", "ponder", "C-x"])
-        let (compared, compare) = Self.waitFor(socket, seconds: 10) { $0.contains("Caption · 2 candidates") }
+        let (compared, compare) = Self.waitFor(socket, seconds: 60) { $0.contains("Caption · 2 candidates") }
         #expect(compared, "the compare view did not open:\n\(compare)")
         // Take the candidate the judge did not choose (★ marks its choice).
         let other = compare.contains("▶ 1 ★") ? "2" : "1"
@@ -99,7 +99,7 @@ struct TmuxEndToEndTests {
 
         // Ctrl-C twice quits: the pane's command moves on to the `sleep` after it.
         Tmux.run(socket, ["send-keys", "-t", "ponder", "C-c", "C-c"])
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(30)
         var running = true
         while running && Date() < deadline {
             let pane = Tmux.run(socket, ["list-panes", "-t", "ponder", "-F", "#{pane_current_command}"])
