@@ -22,8 +22,12 @@ build: deps
 run: build
 	@"$$($(SWIFT) build -c release --show-bin-path)/ponder" $(ARGS)
 
+# The TUI tests run on their own: they wait for the app's background tasks, which would queue
+# behind the CPU-bound engine tests on the two-thread cooperative pool.
 test: deps
-	$(SWIFT) test
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --filter TUITests
+	$(SWIFT) test --skip-build --skip TUITests
 
 fuzz:
 	Scripts/fuzz-gguf.sh $(or $(SECONDS),300)
