@@ -5,7 +5,7 @@
 # SCALE (default 1) multiplies the steps (a smoke test uses a small fraction via STEPS_OVERRIDE).
 set -u
 OUT=${OUT:?}
-W=/tmp/demo-sweep
+W=${TMPDIR:-/tmp}/demo-sweep
 mkdir -p "$W"
 cd "$(dirname "$0")/../.."
 run() {  # name, then train.py arguments
