@@ -73,26 +73,8 @@ public struct GGUFWriter: Sendable {
 
     /// The whole file as bytes.
     public func serialized() -> [UInt8] {
-        var out: [UInt8] = []
-        out.append(contentsOf: Array("GGUF".utf8))
-        append(version, to: &out)
-        append(UInt64(tensors.count), to: &out)
-        append(UInt64(metadata.count), to: &out)
-        for (key, value) in metadata {
-            appendString(key, to: &out)
-            append(value.type.rawValue, to: &out)
-            appendValue(value, to: &out)
-        }
-        var offset: UInt64 = 0
-        for tensor in tensors {
-            appendString(tensor.name, to: &out)
-            append(UInt32(tensor.dimensions.count), to: &out)
-            for dimension in tensor.dimensions { append(UInt64(dimension), to: &out) }
-            append(tensor.type.rawValue, to: &out)
-            append(offset, to: &out)
-            offset += UInt64(padded(tensor.data.count))
-        }
-        out.append(contentsOf: [UInt8](repeating: 0, count: padded(out.count) - out.count))
+        var out = Self.header(version: version, alignment: alignment, metadata: metadata,
+                              tensors: tensors.map { ($0.name, $0.dimensions, $0.type, $0.data.count) })
         for tensor in tensors {
             out.append(contentsOf: tensor.data)
             out.append(contentsOf: [UInt8](repeating: 0, count: padded(tensor.data.count) - tensor.data.count))
@@ -111,16 +93,45 @@ public struct GGUFWriter: Sendable {
 
     private func padded(_ count: Int) -> Int { (count + alignment - 1) / alignment * alignment }
 
-    private func append<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
+    /// Magic, counts, metadata and tensor infos (each tensor's data padded to `alignment`),
+    /// padded up to the start of the data section.
+    static func header(version: UInt32, alignment: Int, metadata: [(key: String, value: GGUFValue)],
+                       tensors: [(name: String, dimensions: [Int], type: GGMLType, byteCount: Int)]) -> [UInt8] {
+        let writer = GGUFWriter(version: version, alignment: alignment)
+        func padded(_ count: Int) -> Int { (count + alignment - 1) / alignment * alignment }
+        var out: [UInt8] = []
+        out.append(contentsOf: Array("GGUF".utf8))
+        writer.append(version, to: &out)
+        writer.append(UInt64(tensors.count), to: &out)
+        writer.append(UInt64(metadata.count), to: &out)
+        for (key, value) in metadata {
+            writer.appendString(key, to: &out)
+            writer.append(value.type.rawValue, to: &out)
+            writer.appendValue(value, to: &out)
+        }
+        var offset: UInt64 = 0
+        for tensor in tensors {
+            writer.appendString(tensor.name, to: &out)
+            writer.append(UInt32(tensor.dimensions.count), to: &out)
+            for dimension in tensor.dimensions { writer.append(UInt64(dimension), to: &out) }
+            writer.append(tensor.type.rawValue, to: &out)
+            writer.append(offset, to: &out)
+            offset += UInt64(padded(tensor.byteCount))
+        }
+        out.append(contentsOf: [UInt8](repeating: 0, count: padded(out.count) - out.count))
+        return out
+    }
+
+    func append<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
         withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
     }
 
-    private func appendString(_ text: String, to out: inout [UInt8]) {
+    func appendString(_ text: String, to out: inout [UInt8]) {
         append(UInt64(text.utf8.count), to: &out)
         out.append(contentsOf: text.utf8)
     }
 
-    private func appendValue(_ value: GGUFValue, to out: inout [UInt8]) {
+    func appendValue(_ value: GGUFValue, to out: inout [UInt8]) {
         switch value {
         case .uint8(let v): append(v, to: &out)
         case .int8(let v): append(v, to: &out)
@@ -138,7 +149,7 @@ public struct GGUFWriter: Sendable {
         }
     }
 
-    private func appendArray(_ array: GGUFArray, to out: inout [UInt8]) {
+    func appendArray(_ array: GGUFArray, to out: inout [UInt8]) {
         append(array.elementType.rawValue, to: &out)
         append(UInt64(array.count), to: &out)
         switch array {
