@@ -158,7 +158,7 @@ struct VisionParityTests {
             switch input {
             case .token(let token):
                 if chunks.last?.0 == "text" { chunks[chunks.count - 1].1.append(token) } else { chunks.append(("text", [token], 0)) }
-            case .embedding:
+            case .embedding, .image:
                 // Consecutive tiles are separate chunks in mtmd, but always with text between.
                 if chunks.last?.0 == "image" { chunks[chunks.count - 1].2 += 1 } else { chunks.append(("image", [], 1)) }
             }

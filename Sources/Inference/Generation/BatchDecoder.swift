@@ -129,12 +129,8 @@ public struct BatchDecoder: Sendable {
                 let startPosition = try model.length(of: base)
                 for (offset, input) in group.prompt.inputs.enumerated() {
                     let last = offset == group.prompt.count - 1
-                    switch input {
-                    case .token(let token):
-                        batch.add(token: token, sequence: base, position: startPosition + offset, wantsLogits: last)
-                    case .embedding(let row):
-                        batch.add(embedding: row, sequence: base, position: startPosition + offset, wantsLogits: last)
-                    }
+                    batch.items.append(Batch.Item(sequence: base, position: startPosition + offset, input: input,
+                                                  wantsLogits: last))
                 }
                 bases.append((base, startPosition + group.prompt.count))
             }

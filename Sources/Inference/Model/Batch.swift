@@ -26,6 +26,10 @@ public struct Batch: Sendable, Equatable {
         case token(Int32)
         /// A row of `embeddingLength` floats used as that position's input embedding.
         case embedding([Float])
+        /// Position `index` of an image's span in the prompt. For an image of embedding rows
+        /// (LLaVA, SmolVLM) that row is the input; for a cross-attention image (mllama) the span
+        /// is the one image token, whose item attaches the image to its sequence.
+        case image(PromptImage, index: Int)
     }
 
     public struct Item: Sendable, Equatable {
@@ -75,6 +79,10 @@ public struct Batch: Sendable, Equatable {
 
     public mutating func add(embedding: [Float], sequence: SequenceID, position: Int, wantsLogits: Bool) {
         items.append(Item(sequence: sequence, position: position, input: .embedding(embedding), wantsLogits: wantsLogits))
+    }
+
+    public mutating func add(image: PromptImage, index: Int, sequence: SequenceID, position: Int, wantsLogits: Bool) {
+        items.append(Item(sequence: sequence, position: position, input: .image(image, index: index), wantsLogits: wantsLogits))
     }
 
     public var count: Int { items.count }

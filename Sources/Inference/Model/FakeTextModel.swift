@@ -116,6 +116,11 @@ public final class FakeTextModel: TextModel, @unchecked Sendable {
                     throw TextModelError(kind: .embeddingLengthMismatch(expected: embeddingLength, found: row.count))
                 }
                 history.append(-1)
+            case .image(let image, let index):
+                guard index >= 0, index < image.spanLength else {
+                    throw TextModelError(kind: .imageInput(reason: "index \(index) is outside the \(image)"))
+                }
+                history.append(-1)
             }
             next[item.sequence] = history
         }

@@ -1,10 +1,21 @@
 import GGUF
 
 /// The text architectures the engine runs. They share one block; the differences live in the
-/// family files (`Llama.swift`, `Qwen2.swift`).
+/// family files under `Models/` (`Llama.swift`, `Qwen2.swift`, `Mllama.swift`).
 public enum TextArchitecture: String, Sendable, CaseIterable {
     case llama
     case qwen2
+    /// Llama 3.2 Vision: llama blocks with gated cross-attention layers over the image.
+    case mllama
+}
+
+/// What one layer of the text stack is (the per-layer plan).
+public enum TextLayerKind: Sendable, Equatable {
+    /// Causal self-attention through the KV cache, then the SwiGLU MLP.
+    case selfAttention
+    /// Attention from the text to the projected vision states of the sequence's image, with
+    /// per-head RMSNorm on q and k and tanh-gated residuals (mllama).
+    case crossAttention
 }
 
 /// How rope pairs the dimensions of a head.
@@ -32,6 +43,11 @@ public struct TextModelConfiguration: Sendable, Equatable {
     public var ropeFrequencyScale: Float
     public var rmsNormEpsilon: Float
     public var vocabularySize: Int
+    /// Rows of `token_embd.weight`: valid input token ids. At least `vocabularySize` (mllama's
+    /// table has 8 more rows than its output, the image token among them).
+    public var embeddingRowCount: Int
+    /// What each layer is; `blockCount` entries.
+    public var layerKinds: [TextLayerKind]
     /// `{arch}.context_length`: what the model was trained for.
     public var trainedContextLength: Int
     /// The most positions per sequence this run allows.
@@ -40,7 +56,8 @@ public struct TextModelConfiguration: Sendable, Equatable {
     public init(architecture: TextArchitecture, embeddingLength: Int, blockCount: Int, feedForwardLength: Int,
                 headCount: Int, keyValueHeadCount: Int, headDimension: Int, ropeDimensionCount: Int,
                 ropeFrequencyBase: Float = 10000, ropeFrequencyScale: Float = 1, rmsNormEpsilon: Float = 1e-5,
-                vocabularySize: Int, trainedContextLength: Int, contextLength: Int) {
+                vocabularySize: Int, embeddingRowCount: Int? = nil, crossAttentionLayers: [Int] = [],
+                trainedContextLength: Int, contextLength: Int) {
         self.architecture = architecture
         self.embeddingLength = embeddingLength
         self.blockCount = blockCount
@@ -53,6 +70,8 @@ public struct TextModelConfiguration: Sendable, Equatable {
         self.ropeFrequencyScale = ropeFrequencyScale
         self.rmsNormEpsilon = rmsNormEpsilon
         self.vocabularySize = vocabularySize
+        self.embeddingRowCount = max(embeddingRowCount ?? vocabularySize, vocabularySize)
+        self.layerKinds = (0..<blockCount).map { crossAttentionLayers.contains($0) ? .crossAttention : .selfAttention }
         self.trainedContextLength = trainedContextLength
         self.contextLength = contextLength
     }
@@ -64,6 +83,19 @@ public struct TextModelConfiguration: Sendable, Equatable {
     /// Query heads per key/value head (GQA); query head h reads kv head h / groupSize.
     public var groupSize: Int { headCount / keyValueHeadCount }
     public var ropeStyle: RopeStyle { architecture.ropeStyle }
+    /// Indices of the cross-attention layers.
+    public var crossAttentionLayers: [Int] { layerKinds.indices.filter { layerKinds[$0] == .crossAttention } }
+    /// The KV cache layer of each text layer: self-attention layers in order, nil for the others.
+    public var cacheLayers: [Int?] {
+        var next = 0
+        return layerKinds.map { kind in
+            guard kind == .selfAttention else { return nil }
+            defer { next += 1 }
+            return next
+        }
+    }
+    /// Layers that keep keys and values in the KV cache.
+    public var cachedLayerCount: Int { layerKinds.filter { $0 == .selfAttention }.count }
 
     /// Reads the configuration of `file`. `contextLength` overrides the per-sequence limit
     /// (nil: the trained length capped at `TextModelOptions.defaultContextLimit`).
@@ -73,7 +105,7 @@ public struct TextModelConfiguration: Sendable, Equatable {
         guard let name, let architecture = TextArchitecture(rawValue: name) else {
             throw TextModelError(file: file.path, kind: .unsupportedArchitecture(name))
         }
-        let reader = MetadataReader(file: file, prefix: name)
+        let reader = MetadataReader(textModel: file, prefix: name)
         let embeddingLength = try reader.positive("embedding_length")
         let headCount = try reader.positive("attention.head_count")
         let keyValueHeadCount = try reader.positive("attention.head_count_kv", default: headCount)
@@ -112,63 +144,24 @@ public struct TextModelConfiguration: Sendable, Equatable {
             throw TextModelError(file: file.path, kind: .wrongShape(
                 tensor: "token_embd.weight", expected: [embeddingLength, -1], found: embeddings.dimensions))
         }
+        // The output's rows are the vocabulary; the embedding table may hold more (mllama).
+        var vocabularySize = embeddings.dimensions[1]
+        if let output = file.tensor(named: "output.weight"), output.dimensions.count == 2,
+           output.dimensions[1] > 0, output.dimensions[1] <= vocabularySize {
+            vocabularySize = output.dimensions[1]
+        }
+        let blockCount = try reader.positive("block_count")
+        let crossAttentionLayers = try architecture.crossAttentionLayers(reader, blockCount: blockCount)
         self.init(architecture: architecture, embeddingLength: embeddingLength,
-                  blockCount: try reader.positive("block_count"),
+                  blockCount: blockCount,
                   feedForwardLength: try reader.positive("feed_forward_length"),
                   headCount: headCount, keyValueHeadCount: keyValueHeadCount, headDimension: headDimension,
                   ropeDimensionCount: ropeDimensionCount,
                   ropeFrequencyBase: try reader.optionalFloat("rope.freq_base") ?? 10000,
                   ropeFrequencyScale: scaleFactor == 0 ? 1 : 1 / scaleFactor,
                   rmsNormEpsilon: try reader.requiredFloat("attention.layer_norm_rms_epsilon"),
-                  vocabularySize: embeddings.dimensions[1], trainedContextLength: trained,
+                  vocabularySize: vocabularySize, embeddingRowCount: embeddings.dimensions[1],
+                  crossAttentionLayers: crossAttentionLayers, trainedContextLength: trained,
                   contextLength: contextLength ?? min(trained, TextModelOptions.defaultContextLimit))
-    }
-}
-
-/// Reads `{arch}.`-prefixed keys and turns GGUF errors into `TextModelError`s naming the key.
-private struct MetadataReader {
-    let file: GGUFFile
-    let prefix: String
-
-    func key(_ suffix: String) -> String { "\(prefix).\(suffix)" }
-
-    func invalid(_ suffix: String, _ value: some CustomStringConvertible, _ reason: String) -> TextModelError {
-        TextModelError(file: file.path, kind: .invalidValue(key: key(suffix), value: "\(value)", reason: reason))
-    }
-
-    func wrap<T>(_ body: () throws(GGUFError) -> T) throws(TextModelError) -> T {
-        do {
-            return try body()
-        } catch {
-            throw TextModelError(kind: .file(error))
-        }
-    }
-
-    func optionalInt(_ suffix: String) throws(TextModelError) -> Int? {
-        try wrap { () throws(GGUFError) in try file.optionalInt(key(suffix)) }
-    }
-
-    func optionalFloat(_ suffix: String) throws(TextModelError) -> Float? {
-        try wrap { () throws(GGUFError) in try file.optionalFloat(key(suffix)) }
-    }
-
-    func optionalString(_ suffix: String) throws(TextModelError) -> String? {
-        try wrap { () throws(GGUFError) in try file.optionalString(key(suffix)) }
-    }
-
-    func requiredFloat(_ suffix: String) throws(TextModelError) -> Float {
-        guard let value = try optionalFloat(suffix) else {
-            throw TextModelError(file: file.path, kind: .missingKey(key(suffix)))
-        }
-        return value
-    }
-
-    /// A positive integer; `default` when absent (absent without a default is an error).
-    func positive(_ suffix: String, default fallback: Int? = nil) throws(TextModelError) -> Int {
-        guard let value = try optionalInt(suffix) ?? fallback else {
-            throw TextModelError(file: file.path, kind: .missingKey(key(suffix)))
-        }
-        guard value > 0 else { throw invalid(suffix, value, "it must be positive") }
-        return value
     }
 }

@@ -22,6 +22,8 @@ public struct TextModelError: Error, Sendable, Equatable, CustomStringConvertibl
         case positionMismatch(SequenceID, expected: Int, found: Int)
         case tokenOutOfRange(token: Int32, vocabularySize: Int)
         case embeddingLengthMismatch(expected: Int, found: Int)
+        /// An image input the model cannot take (wrong kind for the family, bad index, width).
+        case imageInput(reason: String)
     }
 
     /// The model file, when the error concerns one.
@@ -69,6 +71,8 @@ public struct TextModelError: Error, Sendable, Equatable, CustomStringConvertibl
             return "a batch item of \(sequence) is at position \(found), but the sequence continues at position \(expected)"
         case .tokenOutOfRange(let token, let vocabularySize):
             return "token id \(token) is outside the vocabulary of \(vocabularySize) tokens"
+        case .imageInput(let reason):
+            return "the image input cannot be used: \(reason)"
         case .embeddingLengthMismatch(let expected, let found):
             return "an input embedding row has \(found) values, but the model's embedding length is \(expected)"
         }

@@ -1,3 +1,4 @@
+import Foundation
 import GGUF
 
 /// The weights of a text model: 2-D tensors as `WeightMatrix` views into the mmapped file
@@ -17,6 +18,17 @@ public struct TextModelWeights: Sendable {
         /// `ffn_gate`, `ffn_up` `[feedForwardLength × embeddingLength]`,
         /// `ffn_down` `[embeddingLength × feedForwardLength]`.
         public let gate, up, down: WeightMatrix
+        /// For a cross-attention layer: the per-head norms and the gates. Its `query`, `key`,
+        /// `value` and `attentionOutput` are then the cross-attention projections.
+        public let cross: CrossAttention?
+    }
+
+    /// The parts particular to a cross-attention layer (mllama).
+    public struct CrossAttention: Sendable {
+        /// RMSNorm weights over one head, `[headDimension]`, applied to q and to k.
+        public let queryNorm, keyNorm: [Float]
+        /// tanh of the stored gates: how much of the attention and of the MLP output is added.
+        public let attentionGate, mlpGate: Float
     }
 
     public let file: GGUFFile
@@ -46,9 +58,11 @@ public struct TextModelWeights: Sendable {
             }
         }
         self.file = file
-        tokenEmbedding = try loader.matrix("token_embd.weight", rows: c.vocabularySize, columns: c.embeddingLength)
+        tokenEmbedding = try loader.matrix("token_embd.weight", rows: c.embeddingRowCount, columns: c.embeddingLength)
         outputNorm = try loader.vector("output_norm.weight", length: c.embeddingLength)
-        output = try file.tensor(named: "output.weight") == nil ? tokenEmbedding
+        output = try file.tensor(named: "output.weight") == nil
+            ? (c.embeddingRowCount == c.vocabularySize ? tokenEmbedding
+               : loader.matrix("output.weight", rows: c.vocabularySize, columns: c.embeddingLength))
             : loader.matrix("output.weight", rows: c.vocabularySize, columns: c.embeddingLength)
         outputBias = try loader.optionalVector("output.bias", length: c.vocabularySize)
         ropeFrequencyFactors = try loader.optionalVector("rope_freqs.weight", length: c.ropeDimensionCount / 2)
@@ -64,6 +78,10 @@ public struct TextModelWeights: Sendable {
                 return try loader.optionalVector(prefix + name, length: length)
             }
             let d = c.embeddingLength, ff = c.feedForwardLength
+            if c.layerKinds[index] == .crossAttention {
+                layers.append(try Self.crossAttentionLayer(index, loader, c))
+                continue
+            }
             layers.append(Layer(
                 attentionNorm: try loader.vector(prefix + "attn_norm.weight", length: d),
                 query: try matrix("attn_q.weight", c.queryWidth, d),
@@ -76,9 +94,41 @@ public struct TextModelWeights: Sendable {
                 feedForwardNorm: try loader.vector(prefix + "ffn_norm.weight", length: d),
                 gate: try matrix("ffn_gate.weight", ff, d),
                 up: try matrix("ffn_up.weight", ff, d),
-                down: try matrix("ffn_down.weight", d, ff)))
+                down: try matrix("ffn_down.weight", d, ff),
+                cross: nil))
         }
         self.layers = layers
+    }
+
+    /// A cross-attention layer: `attn_norm`, the `cross_attn_*` projections, norms and gates,
+    /// `ffn_norm` and the MLP.
+    static func crossAttentionLayer(_ index: Int, _ loader: TensorLoader<TextModelError>,
+                                    _ c: TextModelConfiguration) throws(TextModelError) -> Layer {
+        typealias T = MllamaFamily.CrossAttentionTensor
+        let prefix = "blk.\(index).", d = c.embeddingLength, ff = c.feedForwardLength, hd = c.headDimension
+        func gate(_ tensor: T) throws(TextModelError) -> Float {
+            let name = tensor.name(layer: index)
+            guard let info = loader.file.tensor(named: name) else { throw loader.fail(.missing(name)) }
+            let values = try loader.values(name, dimensions: info.dimensions)
+            guard values.count == 1, values[0].isFinite else {
+                throw loader.fail(.wrongShape(name, expected: [1], found: info.dimensions))
+            }
+            return tanh(values[0])
+        }
+        return Layer(
+            attentionNorm: try loader.vector(prefix + "attn_norm.weight", length: d),
+            query: try loader.matrix(T.query.name(layer: index), rows: c.queryWidth, columns: d),
+            key: try loader.matrix(T.key.name(layer: index), rows: c.keyValueWidth, columns: d),
+            value: try loader.matrix(T.value.name(layer: index), rows: c.keyValueWidth, columns: d),
+            attentionOutput: try loader.matrix(T.output.name(layer: index), rows: d, columns: c.queryWidth),
+            queryBias: nil, keyBias: nil, valueBias: nil,
+            feedForwardNorm: try loader.vector(prefix + "ffn_norm.weight", length: d),
+            gate: try loader.matrix(prefix + "ffn_gate.weight", rows: ff, columns: d),
+            up: try loader.matrix(prefix + "ffn_up.weight", rows: ff, columns: d),
+            down: try loader.matrix(prefix + "ffn_down.weight", rows: d, columns: ff),
+            cross: CrossAttention(queryNorm: try loader.vector(T.queryNorm.name(layer: index), length: hd),
+                                  keyNorm: try loader.vector(T.keyNorm.name(layer: index), length: hd),
+                                  attentionGate: try gate(.attentionGate), mlpGate: try gate(.mlpGate)))
     }
 
     /// Writes the embedding of `token` (one dequantized row of `token_embd`) to `destination`

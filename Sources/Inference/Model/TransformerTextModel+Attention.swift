@@ -5,6 +5,8 @@ import Foundation
 /// `n = rmsnorm(x) · attn_norm`, keys and values going through the paged cache.
 extension TransformerTextModel {
     func attentionBlock(_ l: Int, _ context: BatchContext, _ trace: ActivationTrace) {
+        // The cache holds self-attention layers only (cross-attention layers keep theirs with the image).
+        let cacheLayer = configuration.cacheLayers[l]!
         let c = configuration, s = runState, layer = weights.layers[l]
         let n = context.rows, d = c.embeddingLength, hd = c.headDimension
         let qWidth = c.queryWidth, kvWidth = c.keyValueWidth, pairs = c.ropeDimensionCount / 2
@@ -39,11 +41,11 @@ extension TransformerTextModel {
 
         // Write this layer's keys and values into the reserved cache slots.
         for (i, slot) in context.slots.enumerated() {
-            (cache.keys(layer: l, block: slot.block) + slot.offset * kvWidth).update(from: k + i * kvWidth, count: kvWidth)
-            (cache.values(layer: l, block: slot.block) + slot.offset * kvWidth).update(from: v + i * kvWidth, count: kvWidth)
+            (cache.keys(layer: cacheLayer, block: slot.block) + slot.offset * kvWidth).update(from: k + i * kvWidth, count: kvWidth)
+            (cache.values(layer: cacheLayer, block: slot.block) + slot.offset * kvWidth).update(from: v + i * kvWidth, count: kvWidth)
         }
 
-        attend(layer: l, context)
+        attend(layer: cacheLayer, context)
         trace.emit("kqv_out", l, s.attention.pointer, rows: n, columns: qWidth)
 
         MatMul.multiply(layer.attentionOutput, input: s.attention.pointer, batch: n, output: s.projected.pointer, pool: pool)
@@ -56,6 +58,7 @@ extension TransformerTextModel {
     /// one task per (item, kv head) on the pool. The `groupSize` query heads that share a kv
     /// head are handled together, so each cached key and value row is read from memory once
     /// per item rather than once per query head.
+    /// `l` is the cache layer.
     private func attend(layer l: Int, _ context: BatchContext) {
         // Runs of at least `blasBatchThreshold` consecutive positions of one sequence (a
         // prompt) take matrix products; everything else (decode steps) goes item by item.

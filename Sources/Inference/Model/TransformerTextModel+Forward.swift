@@ -23,6 +23,14 @@ extension TransformerTextModel {
                 weights.embedding(of: token, into: x + i * d)
             case .embedding(let row):
                 row.withUnsafeBufferPointer { (x + i * d).update(from: $0.baseAddress!, count: d) }
+            case .image(let image, let index):
+                switch image.content {
+                case .embeddings(let values, _):
+                    values.withUnsafeBufferPointer { (x + i * d).update(from: $0.baseAddress! + index * d, count: d) }
+                case .crossAttention:
+                    // The image token: the first row past the output vocabulary.
+                    weights.embedding(of: Int32(c.vocabularySize), into: x + i * d)
+                }
             }
         }
         trace.emit("inp_embd", nil, x, rows: n, columns: d)
@@ -41,11 +49,33 @@ extension TransformerTextModel {
             tables[item.sequence] = try! cache.blockTable(of: item.sequence)
         }
         let context = BatchContext(rows: n, positions: batch.items.map(\.position),
+                                   sequences: batch.items.map(\.sequence),
                                    tables: batch.items.map { tables[$0.sequence]! }, slots: slots)
 
+        // Cross-attention images: K/V computed once per image, attached to their sequences.
+        var rowImages: [[AttachedImage]] = []
+        if !c.crossAttentionLayers.isEmpty {
+            var computed: [PromptImage: AttachedImage] = [:]
+            for item in batch.items {
+                guard case .image(let image, _) = item.input, case .crossAttention(let states) = image.content else { continue }
+                let attached = computed[image].map {
+                    AttachedImage(position: item.position, image: image, keys: $0.keys, values: $0.values,
+                                  meanValues: $0.meanValues, usedTokens: $0.usedTokens)
+                } ?? attach(image, states: states, at: item.position)
+                computed[image] = attached
+                attachedImages[item.sequence, default: []].append(attached)
+            }
+            rowImages = batch.items.map { attachedImages[$0.sequence] ?? [] }
+        }
+
         for layer in 0..<c.blockCount {
-            attentionBlock(layer, context, trace)
-            feedForwardBlock(layer, context, trace)
+            switch c.layerKinds[layer] {
+            case .selfAttention:
+                attentionBlock(layer, context, trace)
+                feedForwardBlock(layer, context, trace)
+            case .crossAttention:
+                crossAttentionBlock(layer, context, images: rowImages, trace)
+            }
         }
 
         // result_norm [m × d] of the items that want logits, then result_output [m × vocab].
@@ -99,6 +129,8 @@ struct BatchContext {
     let rows: Int
     /// `[rows]` each item's position.
     let positions: [Int]
+    /// `[rows]` each item's sequence.
+    let sequences: [SequenceID]
     /// `[rows]` the block table of each item's sequence.
     let tables: [[Int]]
     /// `[rows]` where each item's key and value are written.

@@ -32,6 +32,8 @@ public final class TransformerTextModel: TextModel, @unchecked Sendable {
     let cache: PagedKVCache
     let runState: TextModelRunState
     private var observer: ActivationObserver?
+    /// The images attached to each sequence that has any, by position (cross-attention models).
+    var attachedImages: [SequenceID: [AttachedImage]] = [:]
 
     /// Loads `file`, refusing it (before touching the weights) when weights plus a full KV
     /// cache would not fit in physical memory.
@@ -40,7 +42,7 @@ public final class TransformerTextModel: TextModel, @unchecked Sendable {
         let capacity = options.cacheCapacity ?? configuration.contextLength
         if !options.skipMemoryCheck, let available = physicalMemoryBytes() {
             let needed = file.fileSize + PagedKVCache.byteCount(
-                layerCount: configuration.blockCount, keyValueWidth: configuration.keyValueWidth, capacity: capacity)
+                layerCount: configuration.cachedLayerCount, keyValueWidth: configuration.keyValueWidth, capacity: capacity)
             guard needed <= available else {
                 throw TextModelError(file: file.path, kind: .insufficientMemory(neededBytes: needed, availableBytes: available))
             }
@@ -55,7 +57,7 @@ public final class TransformerTextModel: TextModel, @unchecked Sendable {
         self.configuration = configuration
         self.weights = weights
         self.pool = ThreadPool(threadCount: options.threadCount)
-        self.cache = PagedKVCache(layerCount: configuration.blockCount, keyValueWidth: configuration.keyValueWidth,
+        self.cache = PagedKVCache(layerCount: max(1, configuration.cachedLayerCount), keyValueWidth: configuration.keyValueWidth,
                                   capacity: max(1, options.cacheCapacity ?? configuration.contextLength))
         self.runState = TextModelRunState(configuration: configuration)
     }
@@ -84,17 +86,26 @@ public final class TransformerTextModel: TextModel, @unchecked Sendable {
     public func fork(_ sequence: SequenceID) throws(TextModelError) -> SequenceID {
         lock.lock()
         defer { lock.unlock() }
-        return try cache.fork(sequence)
+        let child = try cache.fork(sequence)
+        if let images = attachedImages[sequence] { attachedImages[child] = images }
+        return child
     }
 
     public func truncate(_ sequence: SequenceID, to length: Int) throws(TextModelError) {
         lock.lock()
         defer { lock.unlock() }
         try cache.truncate(sequence, to: length)
+        if let images = attachedImages[sequence] {
+            let kept = images.filter { $0.position < length }
+            attachedImages[sequence] = kept.isEmpty ? nil : kept
+        }
     }
 
     public func release(_ sequence: SequenceID) {
-        lock.withLock { cache.release(sequence) }
+        lock.withLock {
+            cache.release(sequence)
+            attachedImages[sequence] = nil
+        }
     }
 
     public func length(of sequence: SequenceID) throws(TextModelError) -> Int {
@@ -133,8 +144,40 @@ public final class TransformerTextModel: TextModel, @unchecked Sendable {
                 guard row.count == embeddingLength else {
                     throw TextModelError(kind: .embeddingLengthMismatch(expected: embeddingLength, found: row.count))
                 }
+            case .image(let image, let index):
+                try validate(image, index: index)
             }
             next[item.sequence] = expected + 1
+        }
+    }
+}
+
+extension TransformerTextModel {
+    /// An image item fits the family: embedding rows for models without cross-attention, the
+    /// one image token of a cross-attention image for those with it.
+    private func validate(_ image: PromptImage, index: Int) throws(TextModelError) {
+        guard index >= 0, index < image.spanLength else {
+            throw TextModelError(kind: .imageInput(reason: "index \(index) is outside the \(image)"))
+        }
+        let crossAttention = !configuration.crossAttentionLayers.isEmpty
+        switch image.content {
+        case .embeddings(_, let width):
+            guard !crossAttention else {
+                throw TextModelError(kind: .imageInput(reason: "this \(configuration.architecture.rawValue) model reads images through cross-attention, not as embedding rows"))
+            }
+            guard width == embeddingLength else {
+                throw TextModelError(kind: .embeddingLengthMismatch(expected: embeddingLength, found: width))
+            }
+        case .crossAttention(let states):
+            guard crossAttention else {
+                throw TextModelError(kind: .imageInput(reason: "this \(configuration.architecture.rawValue) model has no cross-attention layers"))
+            }
+            guard states.width == embeddingLength else {
+                throw TextModelError(kind: .embeddingLengthMismatch(expected: embeddingLength, found: states.width))
+            }
+            guard configuration.embeddingRowCount > configuration.vocabularySize else {
+                throw TextModelError(kind: .imageInput(reason: "the token embedding table has no row for the image token"))
+            }
         }
     }
 }

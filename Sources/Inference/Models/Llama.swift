@@ -25,6 +25,7 @@ extension TextArchitecture {
         switch self {
         case .llama: LlamaFamily.ropeStyle
         case .qwen2: Qwen2Family.ropeStyle
+        case .mllama: MllamaFamily.ropeStyle
         }
     }
 
@@ -33,6 +34,15 @@ extension TextArchitecture {
         switch self {
         case .llama: LlamaFamily.requiresAttentionBiases
         case .qwen2: Qwen2Family.requiresAttentionBiases
+        case .mllama: false
+        }
+    }
+
+    /// The indices of the layers that cross-attend to the image (none outside mllama).
+    func crossAttentionLayers(_ reader: MetadataReader<TextModelError>, blockCount: Int) throws(TextModelError) -> [Int] {
+        switch self {
+        case .llama, .qwen2: []
+        case .mllama: try MllamaFamily.crossAttentionLayers(reader, blockCount: blockCount)
         }
     }
 }
