@@ -107,7 +107,8 @@ public struct TextModelWeights: Sendable {
         typealias T = MllamaFamily.CrossAttentionTensor
         let prefix = "blk.\(index).", d = c.embeddingLength, ff = c.feedForwardLength, hd = c.headDimension
         func gate(_ tensor: T) throws(TextModelError) -> Float {
-            let name = tensor.name(layer: index)
+            var name = tensor.name(layer: index)
+            if loader.file.tensor(named: name) == nil, loader.file.tensor(named: name + ".weight") != nil { name += ".weight" }
             guard let info = loader.file.tensor(named: name) else { throw loader.fail(.missing(name)) }
             let values = try loader.values(name, dimensions: info.dimensions)
             guard values.count == 1, values[0].isFinite else {
@@ -126,8 +127,10 @@ public struct TextModelWeights: Sendable {
             gate: try loader.matrix(prefix + "ffn_gate.weight", rows: ff, columns: d),
             up: try loader.matrix(prefix + "ffn_up.weight", rows: ff, columns: d),
             down: try loader.matrix(prefix + "ffn_down.weight", rows: d, columns: ff),
-            cross: CrossAttention(queryNorm: try loader.vector(T.queryNorm.name(layer: index), length: hd),
-                                  keyNorm: try loader.vector(T.keyNorm.name(layer: index), length: hd),
+            // The q/k rows of each head are stored permuted as llama's rope layout (Ollama's and
+            // Ponder's converters), so the per-head norm weights are permuted the same way.
+            cross: CrossAttention(queryNorm: MllamaFamily.ropePermuted(try loader.vector(T.queryNorm.name(layer: index), length: hd)),
+                                  keyNorm: MllamaFamily.ropePermuted(try loader.vector(T.keyNorm.name(layer: index), length: hd)),
                                   attentionGate: try gate(.attentionGate), mlpGate: try gate(.mlpGate)))
     }
 

@@ -58,10 +58,7 @@ extension TransformerTextModel {
             var computed: [PromptImage: AttachedImage] = [:]
             for item in batch.items {
                 guard case .image(let image, _) = item.input, case .crossAttention(let states) = image.content else { continue }
-                let attached = computed[image].map {
-                    AttachedImage(position: item.position, image: image, keys: $0.keys, values: $0.values,
-                                  meanValues: $0.meanValues, usedTokens: $0.usedTokens)
-                } ?? attach(image, states: states, at: item.position)
+                let attached = computed[image]?.moved(to: item.position) ?? attach(image, states: states, at: item.position)
                 computed[image] = attached
                 attachedImages[item.sequence, default: []].append(attached)
             }

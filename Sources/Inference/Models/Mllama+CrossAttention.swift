@@ -6,22 +6,27 @@ final class AttachedImage: @unchecked Sendable {
     /// Position of the image token in the sequence.
     let position: Int
     let image: PromptImage
-    /// Per cross-attention layer (in layer order): `[usedTokens × keyValueWidth]` keys (after
-    /// k_norm) and values of the image's real tiles.
+    /// Per cross-attention layer (in layer order): `[tokenCount × keyValueWidth]` keys (after
+    /// k_norm) and values of every token the encoder produced, padding tiles included. Rows
+    /// with the image in view read the first `usedTokens` (the real tiles); rows with no image
+    /// in view read them all, unmasked (HF's mask of such a row is all zeros).
     let keys: [[Float]]
     let values: [[Float]]
-    /// Per cross-attention layer: `[keyValueWidth]` the mean value over every token the encoder
-    /// produced (padding tiles included): what a row with no image in view attends to.
-    let meanValues: [[Float]]
     let usedTokens: Int
+    let tokenCount: Int
 
-    init(position: Int, image: PromptImage, keys: [[Float]], values: [[Float]], meanValues: [[Float]], usedTokens: Int) {
+    init(position: Int, image: PromptImage, keys: [[Float]], values: [[Float]], usedTokens: Int, tokenCount: Int) {
         self.position = position
         self.image = image
         self.keys = keys
         self.values = values
-        self.meanValues = meanValues
         self.usedTokens = usedTokens
+        self.tokenCount = tokenCount
+    }
+
+    /// The same keys and values attached at another position.
+    func moved(to position: Int) -> AttachedImage {
+        AttachedImage(position: position, image: image, keys: keys, values: values, usedTokens: usedTokens, tokenCount: tokenCount)
     }
 }
 
@@ -43,7 +48,7 @@ extension TransformerTextModel {
     func attach(_ image: PromptImage, states: CrossAttentionStates, at position: Int) -> AttachedImage {
         let c = configuration, kvWidth = c.keyValueWidth, hd = c.headDimension
         let all = states.tokenCount, used = states.usedTokenCount
-        var keys: [[Float]] = [], values: [[Float]] = [], means: [[Float]] = []
+        var keys: [[Float]] = [], values: [[Float]] = []
         states.values.withUnsafeBufferPointer { input in
             for l in c.crossAttentionLayers {
                 let layer = weights.layers[l], cross = layer.cross!
@@ -51,7 +56,7 @@ extension TransformerTextModel {
                 k.withUnsafeMutableBufferPointer { kb in
                     MatMul.multiply(layer.key, input: input.baseAddress!, batch: all, output: kb.baseAddress!, pool: pool)
                     cross.keyNorm.withUnsafeBufferPointer { w in
-                        for row in 0..<used {
+                        for row in 0..<all {
                             for head in 0..<c.keyValueHeadCount {
                                 let x = kb.baseAddress! + row * kvWidth + head * hd
                                 TextKernels.rmsNorm(x, weight: w.baseAddress!, epsilon: c.rmsNormEpsilon, output: x, count: hd)
@@ -62,15 +67,11 @@ extension TransformerTextModel {
                 v.withUnsafeMutableBufferPointer { vb in
                     MatMul.multiply(layer.value, input: input.baseAddress!, batch: all, output: vb.baseAddress!, pool: pool)
                 }
-                var mean = [Double](repeating: 0, count: kvWidth)
-                for row in 0..<all { for e in 0..<kvWidth { mean[e] += Double(v[row * kvWidth + e]) } }
-                means.append(mean.map { Float($0 / Double(all)) })
-                keys.append(Array(k[0..<(used * kvWidth)]))
-                values.append(Array(v[0..<(used * kvWidth)]))
+                keys.append(k)
+                values.append(v)
             }
         }
-        return AttachedImage(position: position, image: image, keys: keys, values: values, meanValues: means,
-                             usedTokens: used)
+        return AttachedImage(position: position, image: image, keys: keys, values: values, usedTokens: used, tokenCount: all)
     }
 
     /// A cross-attention layer over the batch. Rows of sequences without images pass through
@@ -80,7 +81,7 @@ extension TransformerTextModel {
         let c = configuration, s = runState, layer = weights.layers[l], cross = layer.cross!
         let crossIndex = c.crossAttentionLayers.firstIndex(of: l)!
         let n = context.rows, d = c.embeddingLength, hd = c.headDimension, ff = c.feedForwardLength
-        let qWidth = c.queryWidth, kvWidth = c.keyValueWidth, group = c.groupSize
+        let qWidth = c.queryWidth, kvWidth = c.keyValueWidth
         let x = s.hidden.pointer, normed = s.normed.pointer, q = s.query.pointer, out = s.attention.pointer
         let active = (0..<n).filter { !rowImages[$0].isEmpty }
         guard !active.isEmpty else { return }
@@ -113,22 +114,17 @@ extension TransformerTextModel {
                       == visible.map(ObjectIdentifier.init) { end += 1 }
             if sequenceImages.isEmpty {
                 (out + start * qWidth).update(repeating: 0, count: (end - start) * qWidth)
-            } else if visible.isEmpty {
-                // Every key masked: HF's softmax over an all-zero row averages every value.
-                var mean = [Float](repeating: 0, count: kvWidth)
-                for image in sequenceImages { TextKernels.add(image.meanValues[crossIndex], into: &mean) }
-                for e in 0..<kvWidth { mean[e] /= Float(sequenceImages.count) }
-                for i in start..<end {
-                    for head in 0..<c.headCount {
-                        let kvHead = head / group
-                        for e in 0..<hd { out[i * qWidth + head * hd + e] = mean[kvHead * hd + e] }
-                    }
-                }
             } else {
-                for i in start..<end { inView[i] = true }
-                let keys = visible.count == 1 ? visible[0].keys[crossIndex] : visible.flatMap { $0.keys[crossIndex] }
-                let values = visible.count == 1 ? visible[0].values[crossIndex] : visible.flatMap { $0.values[crossIndex] }
-                let keyCount = visible.reduce(0) { $0 + $1.usedTokens }
+                // In view: the real tiles of the visible images. None in view: every token of
+                // every image, unmasked, as HF's zeroed mask row does.
+                let sources = visible.isEmpty ? sequenceImages : visible
+                if !visible.isEmpty { for i in start..<end { inView[i] = true } }
+                let count: (AttachedImage) -> Int = { visible.isEmpty ? $0.tokenCount : $0.usedTokens }
+                let keys = sources.count == 1 ? sources[0].keys[crossIndex]
+                    : sources.flatMap { $0.keys[crossIndex][0..<(count($0) * kvWidth)] }
+                let values = sources.count == 1 ? sources[0].values[crossIndex]
+                    : sources.flatMap { $0.values[crossIndex][0..<(count($0) * kvWidth)] }
+                let keyCount = sources.reduce(0) { $0 + count($1) }
                 keys.withUnsafeBufferPointer { k in
                     values.withUnsafeBufferPointer { v in
                         MaskedAttention.attend(
@@ -163,12 +159,5 @@ extension TransformerTextModel {
             TextKernels.accumulate(cross.mlpGate, s.projected.pointer + i * d, into: x + i * d, count: d)
         }
         trace.emit("l_out", l, x, rows: n, columns: d)
-    }
-}
-
-extension TextKernels {
-    /// `y += x` elementwise over arrays of the same length.
-    static func add(_ x: [Float], into y: inout [Float]) {
-        for i in 0..<min(x.count, y.count) { y[i] += x[i] }
     }
 }

@@ -37,7 +37,19 @@ enum MllamaFamily {
         case attentionGate = "cross_attn_attn_gate"
         case mlpGate = "cross_attn_mlp_gate"
 
-        func name(layer: Int) -> String { "blk.\(layer).\(rawValue).weight" }
+        /// The gates are stored without the `.weight` suffix (as Ollama writes them).
+        func name(layer: Int) -> String {
+            self == .attentionGate || self == .mlpGate ? "blk.\(layer).\(rawValue)" : "blk.\(layer).\(rawValue).weight"
+        }
+    }
+
+    /// A head's values reordered as the converter reorders Q/K rows for llama's rope: the
+    /// element at `a·half + b` moves to `2b + a`.
+    static func ropePermuted(_ head: [Float]) -> [Float] {
+        let half = head.count / 2
+        var out = head
+        for a in 0..<2 { for b in 0..<half { out[2 * b + a] = head[a * half + b] } }
+        return out
     }
 
     static func crossAttentionLayers(_ reader: MetadataReader<TextModelError>, blockCount: Int) throws(TextModelError) -> [Int] {

@@ -1,0 +1,211 @@
+import Foundation
+import GGUF
+
+/// The preprocessed image an mllama vision tower reads: the tiles actually used, planar f32
+/// `[usedTiles × 3 × S × S]` in row-major tile order, and the aspect-ratio id of their grid.
+public struct MllamaTiles: Sendable {
+    public var pixels: [Float]
+    public var usedTiles: Int
+    /// 1-based index into the supported aspect ratios.
+    public var aspectRatioID: Int
+
+    public init(pixels: [Float], usedTiles: Int, aspectRatioID: Int) {
+        self.pixels = pixels
+        self.usedTiles = usedTiles
+        self.aspectRatioID = aspectRatioID
+    }
+}
+
+/// Llama 3.2 Vision's encoder, as HF runs it:
+///
+/// 1. every tile up to `maxTiles` (padding tiles are zero pixels): patch embedding, the
+///    pre-tile (aspect-ratio) embedding, the class token first, the gated position and tile
+///    position embeddings, pre-LN; each tile padded with zero rows to a multiple of 8 tokens;
+/// 2. the local encoder over all tiles' tokens together, where a padding token does not attend
+///    to padding tokens (every other pair attends), keeping the outputs of the intermediate
+///    layers; post-LN; the post-tile embedding; the gated global encoder, same mask;
+/// 3. per real token: the final state, then the intermediate states interleaved
+///    (feature e of layer k at `e·K + k`), projected by `mm.0` to the text width.
+///
+/// Returns the states of every tile (padding tiles too: a text row with no image in view
+/// averages over all of them).
+public final class MllamaVisionEncoder: @unchecked Sendable {
+    public let configuration: MllamaVisionConfiguration
+    public let weights: MllamaVisionWeights
+    public let pool: ThreadPool
+    private let lock = NSLock()
+    /// Called with each named activation (`inp_pre_ln`, `local_out`, `post_ln`, `global_out`,
+    /// `features`, `projected`); for parity debugging.
+    public var observer: (@Sendable (String, [Float]) -> Void)?
+
+    public init(file: GGUFFile, pool: ThreadPool = ThreadPool()) throws(VisionError) {
+        configuration = try MllamaVisionConfiguration(file: file)
+        weights = try MllamaVisionWeights(file: file, configuration: configuration)
+        self.pool = pool
+    }
+
+    public var preprocessor: MllamaImagePreprocessor {
+        MllamaImagePreprocessor(imageSize: configuration.imageSize, maxTiles: configuration.maxTiles,
+                                mean: configuration.imageMean, std: configuration.imageStd)
+    }
+
+    /// Preprocesses and encodes `image`.
+    public func encode(_ image: RGBImage) -> CrossAttentionStates {
+        let input = preprocessor.process(image)
+        return encode(MllamaTiles(pixels: input.pixels, usedTiles: input.tileCount, aspectRatioID: input.aspectRatioID))
+    }
+
+    public func encode(_ tiles: MllamaTiles) -> CrossAttentionStates {
+        lock.lock()
+        defer { lock.unlock() }
+        let c = configuration, w = weights
+        let d = c.embeddingLength, p = c.patchSize, side = c.patchesPerSide, size = c.imageSize
+        let tileCount = c.maxTiles, n = c.tokensPerTile, np = c.paddedTokensPerTile, patches = n - 1
+        let used = min(tiles.usedTiles, tileCount), ratio = tiles.aspectRatioID
+        precondition(tiles.pixels.count >= used * 3 * size * size)
+        let rows = tileCount * np
+
+        // x [tileCount × np × d]: padding rows stay zero until the encoders.
+        var x = [Float](repeating: 0, count: rows * d)
+        let preTile = w.row(w.preTileEmbedding, ratio), postTile = w.row(w.postTileEmbedding, ratio)
+        let tilePosition = w.row(w.tilePositionEmbedding, ratio)
+        let k = 3 * p * p
+        var columns = [Float](repeating: 0, count: patches * k)
+        x.withUnsafeMutableBufferPointer { xb in
+            let x = xb.baseAddress!
+            for t in 0..<tileCount {
+                let tile = x + t * np * d
+                if t < used {
+                    let base = t * 3 * size * size
+                    for py in 0..<side {
+                        for px in 0..<side {
+                            var o = (py * side + px) * k
+                            for channel in 0..<3 {
+                                for ky in 0..<p {
+                                    let row = base + channel * size * size + (py * p + ky) * size + px * p
+                                    for kx in 0..<p { columns[o + kx] = tiles.pixels[row + kx] }
+                                    o += p
+                                }
+                            }
+                        }
+                    }
+                    columns.withUnsafeBufferPointer {
+                        MatMul.multiply(w.patchEmbedding, input: $0.baseAddress!, batch: patches, output: tile + d, pool: pool)
+                    }
+                }
+                for i in 1..<n {
+                    for e in 0..<d { tile[i * d + e] += w.preTileGate * preTile[t * d + e] }
+                }
+                tile.update(from: w.classEmbedding, count: d)
+                for i in 0..<n {
+                    for e in 0..<d {
+                        tile[i * d + e] += w.positionGate * w.positionEmbedding[i * d + e]
+                            + w.tilePositionGate * tilePosition[(t * n + i) * d + e]
+                    }
+                    VisionKernels.layerNorm(tile + i * d, weight: w.preNorm.weight, bias: w.preNorm.bias,
+                                            epsilon: 1e-5, output: tile + i * d, count: d)
+                }
+            }
+        }
+        observer?("inp_pre_ln", x)
+        let padding = (0..<rows).map { $0 / np >= used || $0 % np >= n }
+
+        var saved: [Int: [Float]] = [:]
+        for (l, layer) in w.layers.enumerated() {
+            block(layer, &x, rows: rows, padding: padding)
+            if c.intermediateLayers.contains(l) { saved[l] = x }
+        }
+        observer?("local_out", x)
+        x.withUnsafeMutableBufferPointer { xb in
+            for r in 0..<rows {
+                VisionKernels.layerNorm(xb.baseAddress! + r * d, weight: w.postNorm.weight, bias: w.postNorm.bias,
+                                        epsilon: 1e-5, output: xb.baseAddress! + r * d, count: d)
+                let t = r / np
+                for e in 0..<d { xb[r * d + e] += w.postTileGate * postTile[t * d + e] }
+            }
+        }
+        observer?("post_tile", x)
+        for layer in w.globalLayers { block(layer, &x, rows: rows, padding: padding) }
+        observer?("global_out", x)
+
+        // Features of the real tokens of every tile: [tileCount·n × outputLength].
+        let layers = c.intermediateLayers, count = layers.count, width = c.outputLength
+        var features = [Float](repeating: 0, count: tileCount * n * width)
+        for t in 0..<tileCount {
+            for i in 0..<n {
+                let source = (t * np + i) * d, target = (t * n + i) * width
+                for e in 0..<d { features[target + e] = x[source + e] }
+                for (j, l) in layers.enumerated() {
+                    let states = saved[l]!
+                    for e in 0..<d { features[target + d + e * count + j] = states[source + e] }
+                }
+            }
+        }
+        observer?("features", features)
+        var projected = [Float](repeating: 0, count: tileCount * n * c.projectionLength)
+        features.withUnsafeBufferPointer { input in
+            projected.withUnsafeMutableBufferPointer { output in
+                MatMul.multiply(w.projector, input: input.baseAddress!, batch: tileCount * n, output: output.baseAddress!, pool: pool)
+                for r in 0..<(tileCount * n) {
+                    TextKernels.add(w.projectorBias, into: output.baseAddress! + r * c.projectionLength, count: c.projectionLength)
+                }
+            }
+        }
+        observer?("projected", projected)
+        return CrossAttentionStates(values: projected, tileCount: tileCount, usedTiles: used, tokensPerTile: n,
+                                    width: c.projectionLength)
+    }
+
+    /// One pre-norm layer: `x += g_attn · attn(ln1(x))`, `x += g_ffn · fc2(gelu(fc1(ln2(x))))`.
+    private func block(_ layer: MllamaVisionWeights.Layer, _ x: inout [Float], rows n: Int, padding: [Bool]) {
+        let c = configuration, d = c.embeddingLength, ff = c.feedForwardLength, eps = c.layerNormEpsilon
+        var h = [Float](repeating: 0, count: n * d)
+        var q = h, k = h, v = h, attention = h, projected = h
+        var up = [Float](repeating: 0, count: n * ff)
+        x.withUnsafeMutableBufferPointer { xb in
+            let x = xb.baseAddress!
+            h.withUnsafeMutableBufferPointer { hb in
+                let h = hb.baseAddress!
+                for i in 0..<n { VisionKernels.layerNorm(x + i * d, weight: layer.norm1.weight, bias: layer.norm1.bias,
+                                                         epsilon: eps, output: h + i * d, count: d) }
+                q.withUnsafeMutableBufferPointer { MatMul.multiply(layer.query, input: h, batch: n, output: $0.baseAddress!, pool: pool) }
+                k.withUnsafeMutableBufferPointer { MatMul.multiply(layer.key, input: h, batch: n, output: $0.baseAddress!, pool: pool) }
+                v.withUnsafeMutableBufferPointer { MatMul.multiply(layer.value, input: h, batch: n, output: $0.baseAddress!, pool: pool) }
+                q.withUnsafeBufferPointer { qb in
+                    k.withUnsafeBufferPointer { kb in
+                        v.withUnsafeBufferPointer { vb in
+                            attention.withUnsafeMutableBufferPointer { ob in
+                                MaskedAttention.attend(qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, into: ob.baseAddress!,
+                                                       shape: .init(rows: n, keys: n, heads: c.headCount, kvHeads: c.headCount,
+                                                                    headDimension: c.headDimension, queryStride: d,
+                                                                    keyValueStride: d, outputStride: d),
+                                                       mask: .paddingPairs(padding), pool: pool)
+                            }
+                        }
+                    }
+                }
+                attention.withUnsafeBufferPointer { a in
+                    projected.withUnsafeMutableBufferPointer {
+                        MatMul.multiply(layer.output, input: a.baseAddress!, batch: n, output: $0.baseAddress!, pool: pool)
+                    }
+                }
+                for i in 0..<(n * d) { x[i] += layer.attentionGate * projected[i] }
+
+                for i in 0..<n { VisionKernels.layerNorm(x + i * d, weight: layer.norm2.weight, bias: layer.norm2.bias,
+                                                         epsilon: eps, output: h + i * d, count: d) }
+                up.withUnsafeMutableBufferPointer { ub in
+                    MatMul.multiply(layer.up, input: h, batch: n, output: ub.baseAddress!, pool: pool)
+                    for r in 0..<n { TextKernels.add(layer.upBias, into: ub.baseAddress! + r * ff, count: ff) }
+                    VisionKernels.geluErf(ub.baseAddress!, count: n * ff)
+                }
+                up.withUnsafeBufferPointer { u in
+                    projected.withUnsafeMutableBufferPointer { pb in
+                        MatMul.multiply(layer.down, input: u.baseAddress!, batch: n, output: pb.baseAddress!, pool: pool)
+                        for r in 0..<n { TextKernels.add(layer.downBias, into: pb.baseAddress! + r * d, count: d) }
+                    }
+                }
+                for i in 0..<(n * d) { x[i] += layer.feedForwardGate * projected[i] }
+            }
+        }
+    }
+}
