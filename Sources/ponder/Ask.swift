@@ -85,7 +85,7 @@ struct Ask: AsyncParsableCommand {
             // The self judge sees the same image: its embeddings, not encoded again, unless
             // --naive measures the reference implementation, which encodes it for every call.
             let imagePath = image, naive = self.naive
-            let embeddings: @Sendable () throws -> [ImageEmbeddings] = {
+            let embeddings: @Sendable () throws -> [EncodedImage] = {
                 naive ? try imagePath.map { [try chat.encodeImage(atPath: $0)] } ?? [] : images
             }
             judge = search.makeJudge(chat: chat, system: system, sharesPrefixes: !naive, images: embeddings)

@@ -17,7 +17,7 @@ final class ChatReasoningBackend: ChatBackend, @unchecked Sendable {
     let maxTokens: Int
 
     private let lock = NSLock()
-    private var images: [ImageEmbeddings] = []
+    private var images: [EncodedImage] = []
     /// Questions and answers (conclusions) since the image was loaded.
     private var history: [(question: String, answer: String)] = []
     /// The turns' runs: per turn, the prepared prompt and each branch's record.
@@ -52,7 +52,7 @@ final class ChatReasoningBackend: ChatBackend, @unchecked Sendable {
         } catch {
             throw CommandFailure(error)
         }
-        guard chat.encoder != nil else { throw CommandFailure(ChatModelError.noVisionProjector(image: path)) }
+        guard chat.vision != nil else { throw CommandFailure(ChatModelError.noVisionProjector(image: path)) }
         let embeddings = try chat.encodeImage(atPath: path)
         lock.withLock {
             images = [embeddings]

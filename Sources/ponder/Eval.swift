@@ -64,7 +64,7 @@ struct Eval: AsyncParsableCommand {
         } catch {
             throw CommandFailure(error)
         }
-        if needsImages && chat.encoder == nil {
+        if needsImages && chat.vision == nil {
             throw CommandFailure("The questions in \(data) have images, so --mmproj is needed with --model.")
         }
         let parameters = sampling.parameters(defaultTemperature: search.defaultTemperature)

@@ -49,7 +49,7 @@ struct StrategyOptions: ParsableArguments {
     /// The judge; `self` compares with `images()` in view (the embeddings the run already
     /// has, or, to measure the naive search, encoded again on every call).
     func makeJudge(chat: ChatModel, system: String?, sharesPrefixes: Bool = true,
-                   images: @escaping @Sendable () throws -> [ImageEmbeddings]) -> any Judge {
+                   images: @escaping @Sendable () throws -> [EncodedImage]) -> any Judge {
         switch judge {
         case .self:
             SelfJudge(model: chat.textModel, tokenizer: chat.tokenizer, sharesPrefixes: sharesPrefixes) { instruction in

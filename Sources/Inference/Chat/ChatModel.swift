@@ -9,7 +9,9 @@ public final class ChatModel: Sendable {
     public let path: String
     public let textModel: any TextModel
     public let tokenizer: VocabularyTokenizer
-    public let encoder: VisionTransformer?
+    /// The vision encoder: the `mmproj` file's, or the model file's own (Ollama's single-file
+    /// mllama models).
+    public let vision: ChatVisionEncoder?
     /// The chat template in use, and the warning when it fell back to ChatML.
     public let template: ChatTemplateDetection
     /// Whether the model was trained to answer in the four tagged stages (the GGUF key
@@ -36,35 +38,49 @@ public final class ChatModel: Sendable {
         template = try ChatTemplateFamily.resolve(name: chatTemplate, template: file.optionalString("tokenizer.chat_template"))
         knowsStageFormat = (try? file.bool("ponder.stage_format")) ?? false
         path = model
-        if let mmproj {
-            let encoder = try loadVisionEncoder(path: mmproj, threads: options.threadCount)
-            guard encoder.embeddingWidth == textModel.embeddingLength else {
-                throw VisionError(file: mmproj, kind: .textModelMismatch(
-                    projectorWidth: encoder.embeddingWidth, textWidth: textModel.embeddingLength))
+        let source = mmproj ?? (ChatVisionEncoder.holdsVision(file) ? model : nil)
+        if let source {
+            let vision = try ChatVisionEncoder.load(path: source, threads: options.threadCount)
+            guard vision.outputWidth == textModel.embeddingLength else {
+                throw VisionError(file: source, kind: .textModelMismatch(
+                    projectorWidth: vision.outputWidth, textWidth: textModel.embeddingLength))
             }
-            self.encoder = encoder
+            self.vision = vision
         } else {
-            encoder = nil
+            vision = nil
+        }
+        let isMllama = file.architecture == "mllama"
+        if isMllama != (vision?.layout == .mllama), let source = mmproj {
+            throw VisionError(file: source, kind: .invalidValue(
+                key: "general.architecture", value: isMllama ? "clip" : "mllama",
+                reason: "this projector does not go with the \(file.architecture ?? "unknown") text model \(model)"))
         }
     }
 
-    /// Decodes and encodes the image at `path`. Throws when there is no vision projector.
-    public func encodeImage(atPath path: String) throws -> ImageEmbeddings {
-        guard let encoder else { throw ChatModelError.noVisionProjector(image: path) }
-        return encoder.encode(try ImageDecoder.decode(contentsOf: path))
+    /// How images are laid out in this model's prompts.
+    public var imageLayout: ImagePromptLayout {
+        vision?.layout ?? ((textModel as? TransformerTextModel)?.configuration.architecture == .mllama ? .mllama : .mlp)
+    }
+
+    /// Decodes and encodes the image at `path`. Throws when there is no vision encoder.
+    public func encodeImage(atPath path: String) throws -> EncodedImage {
+        guard let vision else { throw ChatModelError.noVisionProjector(image: path) }
+        return vision.encode(try ImageDecoder.decode(contentsOf: path))
     }
 
     /// `messages` rendered with the chat template and the generation prompt, each image
-    /// marker replaced by the next of `images`.
-    public func prompt(_ messages: [ChatMessage], images: [ImageEmbeddings]) throws -> GenerationPrompt {
+    /// marker replaced by the next of `images`. Llama 3.2 Vision's template has no system
+    /// block when the conversation holds an image, so system messages are left out then.
+    public func prompt(_ messages: [ChatMessage], images: [EncodedImage]) throws -> GenerationPrompt {
+        var messages = messages
+        if imageLayout == .mllama, !images.isEmpty { messages.removeAll { $0.role == .system } }
         let text = template.family.render(messages, addGenerationPrompt: true)
-        let projector = encoder?.configuration.projectorType ?? .mlp
-        return try MultimodalPrompt(tokenizer: tokenizer, projectorType: projector).inputs(for: text, images: images)
+        return try MultimodalPrompt(tokenizer: tokenizer, layout: imageLayout).inputs(for: text, images: images)
     }
 
     /// The prompt of one question (with the stage instruction appended when given), an
     /// optional system message first and the images in front of the question.
-    public func prompt(question: String, instruction: String?, system: String?, images: [ImageEmbeddings]) throws -> GenerationPrompt {
+    public func prompt(question: String, instruction: String?, system: String?, images: [EncodedImage]) throws -> GenerationPrompt {
         var messages: [ChatMessage] = []
         if let system { messages.append(.system(system)) }
         let asked = instruction.map { question + "\n\n" + $0 } ?? question

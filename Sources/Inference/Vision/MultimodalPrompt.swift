@@ -8,14 +8,23 @@
 /// - `idefics3`: for each tile `<fake_token_around_image><row_R_col_C>` then its embeddings,
 ///   a `\n` after each row but the last, then `\n\n<fake_token_around_image><global-img>`,
 ///   the overview's embeddings and `<fake_token_around_image>`.
+/// - `mllama`: the `<|image|>` token, carrying the image for cross-attention. The text
+///   `<|image|>` in a prompt also stands for an image.
 public struct MultimodalPrompt: Sendable {
     public let tokenizer: VocabularyTokenizer
-    public let projectorType: ProjectorType
+    public let layout: ImagePromptLayout
+
+    public init(tokenizer: VocabularyTokenizer, layout: ImagePromptLayout) {
+        self.tokenizer = tokenizer
+        self.layout = layout
+    }
 
     public init(tokenizer: VocabularyTokenizer, projectorType: ProjectorType) {
-        self.tokenizer = tokenizer
-        self.projectorType = projectorType
+        self.init(tokenizer: tokenizer, layout: projectorType == .idefics3 ? .idefics3 : .mlp)
     }
+
+    /// The text that stands for an image in mllama's own prompts.
+    public static let mllamaImageToken = "<|image|>"
 
     /// The error of a prompt whose markers and images do not match, or whose vocabulary
     /// lacks a token the projector type needs.
@@ -34,7 +43,13 @@ public struct MultimodalPrompt: Sendable {
     }
 
     public func inputs(for prompt: String, images: [ImageEmbeddings], addSpecial: Bool = true) throws(Failure) -> GenerationPrompt {
-        let segments = PromptSegment.split(prompt)
+        try inputs(for: prompt, images: images.map { EncodedImage($0, layout: layout) }, addSpecial: addSpecial)
+    }
+
+    public func inputs(for prompt: String, images: [EncodedImage], addSpecial: Bool = true) throws(Failure) -> GenerationPrompt {
+        let text = layout == .mllama
+            ? prompt.replacingOccurrences(of: Self.mllamaImageToken, with: ChatMessage.imageMarker) : prompt
+        let segments = PromptSegment.split(text)
         let markers = segments.filter { $0 == .image }.count
         guard markers == images.count else { throw .imageCountMismatch(markers: markers, images: images.count) }
         var inputs: [Batch.Input] = []
@@ -62,27 +77,28 @@ public struct MultimodalPrompt: Sendable {
         tokenizer.encode(text, addSpecial: false, parseSpecial: true).map { .token($0) }
     }
 
-    private func rows(_ values: [Float], width: Int) -> [Batch.Input] {
-        stride(from: 0, to: values.count, by: width).map { .embedding(Array(values[$0..<($0 + width)])) }
+    private func rows(_ part: PromptImage) -> [Batch.Input] {
+        (0..<part.spanLength).map { .image(part, index: $0) }
     }
 
-    private func imageInputs(_ image: ImageEmbeddings) throws(Failure) -> [Batch.Input] {
-        switch projectorType {
-        case .mlp:
-            return image.tiles.flatMap { rows($0.values, width: image.width) }
+    private func imageInputs(_ image: EncodedImage) throws(Failure) -> [Batch.Input] {
+        switch layout {
+        case .mlp, .mllama:
+            return image.parts.flatMap(rows)
         case .idefics3:
             var inputs: [Batch.Input] = []
             let newline = try token("\n")
-            for tile in image.tiles {
+            guard let tiles = image.embeddings?.tiles else { return image.parts.flatMap(rows) }
+            for (tile, part) in zip(tiles, image.parts) {
                 switch tile.kind {
                 case .grid(let row, let column):
                     if column == 0 && row > 0 { inputs.append(newline) }
                     inputs += tokens("<fake_token_around_image><row_\(row + 1)_col_\(column + 1)>")
-                    inputs += rows(tile.values, width: image.width)
+                    inputs += rows(part)
                 case .overview, .single:
                     let around = try token("<fake_token_around_image>")
                     inputs += [try token("\n\n"), around, try token("<global-img>")]
-                    inputs += rows(tile.values, width: image.width)
+                    inputs += rows(part)
                     inputs.append(around)
                 }
             }

@@ -1,0 +1,85 @@
+import Foundation
+import GGUF
+
+/// How a family lays an image out in the prompt.
+public enum ImagePromptLayout: String, Sendable, CaseIterable {
+    /// LLaVA-1.5: the embedding rows alone.
+    case mlp
+    /// SmolVLM / Idefics3: tiles wrapped in `<fake_token_around_image><row_R_col_C>`, then the overview.
+    case idefics3
+    /// Llama 3.2 Vision: one `<|image|>` token; the text cross-attends to the vision states.
+    case mllama
+}
+
+/// An image encoded for a chat model's prompt, made once per image so that every prompt that
+/// shows it holds the same `PromptImage`s (prefix matching and cross-attention K/V find it by
+/// identity).
+public struct EncodedImage: Sendable {
+    public let layout: ImagePromptLayout
+    /// The encoder's embeddings tile by tile (LLaVA, SmolVLM); nil for cross-attention.
+    public let embeddings: ImageEmbeddings?
+    /// One part per tile of embedding rows, in prompt order; the one cross-attention image.
+    public let parts: [PromptImage]
+
+    public init(_ embeddings: ImageEmbeddings, layout: ImagePromptLayout) {
+        self.layout = layout
+        self.embeddings = embeddings
+        parts = embeddings.tiles.map { PromptImage(.embeddings(values: $0.values, width: embeddings.width)) }
+    }
+
+    public init(crossAttention states: CrossAttentionStates) {
+        layout = .mllama
+        embeddings = nil
+        parts = [PromptImage(.crossAttention(states))]
+    }
+
+    /// Prompt positions the image takes (without the wrapping tokens).
+    public var positionCount: Int { parts.reduce(0) { $0 + $1.spanLength } }
+}
+
+/// The vision side of a chat model: a CLIP/SigLIP projector file or an mllama vision tower.
+public enum ChatVisionEncoder: Sendable {
+    case clip(VisionTransformer)
+    case mllama(MllamaVisionEncoder)
+
+    public var layout: ImagePromptLayout {
+        switch self {
+        case .clip(let encoder): encoder.configuration.projectorType == .idefics3 ? .idefics3 : .mlp
+        case .mllama: .mllama
+        }
+    }
+
+    /// Width of what the encoder hands the text model.
+    public var outputWidth: Int {
+        switch self {
+        case .clip(let encoder): encoder.embeddingWidth
+        case .mllama(let encoder): encoder.configuration.projectionLength
+        }
+    }
+
+    public func encode(_ image: RGBImage) -> EncodedImage {
+        switch self {
+        case .clip(let encoder): EncodedImage(encoder.encode(image), layout: layout)
+        case .mllama(let encoder): EncodedImage(crossAttention: encoder.encode(image))
+        }
+    }
+
+    /// Opens the vision encoder in `path`: an `mmproj` file (`clip`), an mllama projector, or
+    /// an mllama model file that holds its vision tower (Ollama's single-file layout).
+    public static func load(path: String, threads: Int) throws -> ChatVisionEncoder {
+        let file: GGUFFile
+        do {
+            file = try GGUFFile(path: path)
+        } catch {
+            throw VisionError(kind: .file(error))
+        }
+        let pool = ThreadPool(threadCount: threads)
+        if file.architecture == "mllama" { return .mllama(try MllamaVisionEncoder(file: file, pool: pool)) }
+        return .clip(try VisionTransformer(file: file, pool: pool))
+    }
+
+    /// Whether `file` holds an mllama vision tower besides its text model.
+    public static func holdsVision(_ file: GGUFFile) -> Bool {
+        file.architecture == "mllama" && file.tensor(named: "v.patch_embd.weight") != nil
+    }
+}
