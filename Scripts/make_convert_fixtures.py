@@ -3,8 +3,8 @@
 
 For each family it
   1. trains a small byte-level BPE tokenizer with `tokenizers` (the family's pre-tokenizer),
-  2. builds a tiny random-weight Hugging Face checkpoint with transformers (seeded; weights of
-     unit scale, not the 0.02 init, so that rounding and permutation errors show), saved as
+  2. builds a tiny random-weight Hugging Face checkpoint with transformers (seeded; weights that keep
+     activations at unit scale, not the 0.02 init, so that rounding and permutation errors show), saved as
      safetensors in the dtype the fixture names,
   3. runs llama.cpp's own convert_hf_to_gguf.py on it (text model, and `--mmproj` for vision
      models) at every output type the fixture lists, and records each GGUF: tensor names,
@@ -174,18 +174,23 @@ def write_tokenizer_files(tok, kind, folder: Path, config_ids: dict):
 # --------------------------------------------------------------------------- models
 
 def unit_scale(model, seed):
+    """Weights that keep activations at unit scale (not the 0.02 init): matrices with standard
+    deviation 1/sqrt(fan_in), embeddings 1, norms around 1, biases 0.3."""
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name.endswith("norm.weight") or "layernorm" in name or "post_layernorm" in name or "layer_norm" in name:
-                if name.endswith("bias"):
-                    p.copy_(0.1 * torch.randn(p.shape, generator=gen))
-                else:
-                    p.copy_(1 + 0.2 * torch.randn(p.shape, generator=gen))
+            is_norm = "norm" in name or "layernorm" in name
+            if is_norm and name.endswith("bias"):
+                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
+            elif is_norm:
+                p.copy_(1 + 0.2 * torch.randn(p.shape, generator=gen))
             elif p.dim() == 1:
-                p.copy_(0.5 * torch.randn(p.shape, generator=gen))
+                p.copy_(0.3 * torch.randn(p.shape, generator=gen))
+            elif "embed_tokens" in name or "embedding" in name:
+                p.copy_(torch.randn(p.shape, generator=gen))
             else:
-                p.copy_(0.5 * torch.randn(p.shape, generator=gen))
+                fan_in = p[0].numel()
+                p.copy_(torch.randn(p.shape, generator=gen) / fan_in ** 0.5)
 
 
 def text_kwargs(vocab_size, **extra):
