@@ -296,6 +296,7 @@ def main():
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    (out / ".gitattributes").write_text("# Checkpoint fixtures are byte-exact inputs.\n*.safetensors binary\n*.bin binary\n")
     corpus = tokfix.make_corpus(random.Random(SEED), n_lines=3000)
     strings = EXTRA_STRINGS + tokfix.random_strings(count=40, seed=SEED + 7)
     references = dict(prompt=PROMPT, logit_tolerance=1e-3, fixtures=[])

@@ -131,6 +131,9 @@ public final class SafetensorsFile: @unchecked Sendable {
         func corrupt(_ reason: String, tensor: String? = nil) -> ConvertError {
             ConvertError(file: path, kind: .corruptSafetensors(tensor: tensor, reason: reason))
         }
+        guard bytes.count >= 8 else {
+            throw corrupt("the file has \(bytes.count) bytes, fewer than the 8-byte header length")
+        }
         var length: UInt64 = 0
         for byte in 0..<8 { length |= UInt64(bytes[byte]) << (8 * UInt64(byte)) }
         let available = bytes.count - 8
