@@ -96,6 +96,34 @@ public final class GGUFStreamWriter {
         next += 1
     }
 
+    /// Writes the data of the next tensor, which must be `name`, in pieces, so that a large
+    /// tensor never sits in memory whole: `produce` calls `sink` with consecutive byte ranges
+    /// that together make exactly the tensor's byte count. Errors thrown by `produce` pass
+    /// through unchanged; the writer's own are `GGUFError`s.
+    public func write(_ name: String, producing produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        guard next < tensors.count, tensors[next].name == name else {
+            throw GGUFError(file: path, kind: .writeFailed(
+                reason: "tensor '\(name)' was written out of order (expected \(nextTensor.map { "'\($0)'" } ?? "no more tensors"))"))
+        }
+        let expected = tensors[next].byteCount!
+        var written = 0
+        try produce { chunk throws(GGUFError) in
+            guard written + chunk.count <= expected else {
+                throw GGUFError(file: path, kind: .writeFailed(
+                    reason: "tensor '\(name)' has more than the \(expected) bytes of data its shape and type take"))
+            }
+            try append(chunk)
+            written += chunk.count
+        }
+        guard written == expected else {
+            throw GGUFError(file: path, kind: .writeFailed(
+                reason: "tensor '\(name)' has \(written) bytes of data, but its shape and type take \(expected)"))
+        }
+        let padding = (expected + alignment - 1) / alignment * alignment - expected
+        if padding > 0 { try append([UInt8](repeating: 0, count: padding)) }
+        next += 1
+    }
+
     public func write(_ bytes: [UInt8], for name: String) throws(GGUFError) {
         do {
             try bytes.withUnsafeBytes { try write($0, for: name) }

@@ -14,11 +14,12 @@ struct Ponder: AsyncParsableCommand {
               ponder ask --image shapes.jpg --show-stages "How many circles are there?"
               ponder eval --data Models/demo/eval-sample.jsonl
               ponder inspect model.gguf               what a model file holds
+              ponder convert ~/hf/Llama-3.2-1B-Instruct --out llama.gguf --type F16
               ponder tokenize --model model.gguf "Hello, world"
               ponder logits --model model.gguf --tokens "1 2 3" --out logits.f32
               ponder bench --model model.gguf -p 512 -n 128
             """,
-        subcommands: [Inspect.self, Tokenize.self, Generate.self, Ask.self, Eval.self, LogitsCommand.self, EmbedImage.self, Bench.self,
+        subcommands: [Inspect.self, Convert.self, Tokenize.self, Generate.self, Ask.self, Eval.self, LogitsCommand.self, EmbedImage.self, Bench.self,
                       Chat.self, ChatBenchRender.self],
         defaultSubcommand: Chat.self
     )
