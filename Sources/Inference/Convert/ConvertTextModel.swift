@@ -20,6 +20,12 @@ struct TextModelMapping {
     /// llama.cpp's `LlamaModel` adds `{arch}.vocab_size`, `rope.dimension_count`, `rope_freqs` and
     /// the tokenizer's `add_space_prefix`.
     var isLlamaModel = true
+    /// mllama: the layers that cross-attend to the image (their tensors are `cross_attn_*`).
+    var crossAttentionLayers: [Int] = []
+    /// Rows of the token embedding when it has more than the vocabulary (mllama: + 8).
+    var embeddingRows: Int?
+    /// Tokens of the GGUF vocabulary when it has more than `vocab_size` (mllama's `<|image|>`).
+    var tokenizerSize: Int?
 
     func plan(_ checkpoint: HFCheckpoint) throws(ConvertError) -> ConvertPlan {
         func need(_ value: Int?, _ key: String) throws(ConvertError) -> Int {
@@ -73,7 +79,7 @@ struct TextModelMapping {
             plan.set("\(a).vocab_size", .uint32(UInt32(vocab)))
             plan.set("\(a).rope.dimension_count", .uint32(UInt32(headDim)))
         }
-        var tokenizer = TokenizerConversion(checkpoint: checkpoint, vocabularySize: vocab)
+        var tokenizer = TokenizerConversion(checkpoint: checkpoint, vocabularySize: tokenizerSize ?? vocab)
         tokenizer.writesSpacePrefix = isLlamaModel
         for entry in try tokenizer.metadata() { plan.set(entry.key, entry.value) }
 
@@ -85,7 +91,7 @@ struct TextModelMapping {
         func map(_ gguf: String, _ hf: String, _ shape: [Int], _ transform: RowTransform = .identity) throws(ConvertError) {
             plan.tensors.append(try .mapped(gguf, from: hf, expected: shape, in: checkpoint, transform: transform))
         }
-        try map("token_embd.weight", embedName, [vocab, d])
+        try map("token_embd.weight", embedName, [embeddingRows ?? vocab, d])
         if checkpoint.weights.contains(outputName) { try map("output.weight", outputName, [vocab, d]) }
         let q = heads * headDim, kv = kvHeads * headDim
         for layer in 0..<layers {
@@ -93,6 +99,23 @@ struct TextModelMapping {
             let queryRows: RowTransform = permutesQueryKey ? .ropePermutation(heads: heads) : .identity
             let keyRows: RowTransform = permutesQueryKey ? .ropePermutation(heads: kvHeads) : .identity
             try map(gg + "attn_norm.weight", hf + "input_layernorm.weight", [d])
+            if crossAttentionLayers.contains(layer) {
+                // Q/K rows permuted as for rope (Ollama's layout); the loader permutes the norms to match.
+                let c = hf + "cross_attn."
+                try map(gg + "cross_attn_q_proj.weight", c + "q_proj.weight", [q, d], .ropePermutation(heads: heads))
+                try map(gg + "cross_attn_k_proj.weight", c + "k_proj.weight", [kv, d], .ropePermutation(heads: kvHeads))
+                try map(gg + "cross_attn_v_proj.weight", c + "v_proj.weight", [kv, d])
+                try map(gg + "cross_attn_o_proj.weight", c + "o_proj.weight", [d, q])
+                try map(gg + "cross_attn_q_norm.weight", c + "q_norm.weight", [headDim])
+                try map(gg + "cross_attn_k_norm.weight", c + "k_norm.weight", [headDim])
+                try map(gg + "cross_attn_attn_gate", hf + "cross_attn_attn_gate", [1])
+                try map(gg + "cross_attn_mlp_gate", hf + "cross_attn_mlp_gate", [1])
+                try map(gg + "ffn_norm.weight", hf + "post_attention_layernorm.weight", [d])
+                try map(gg + "ffn_gate.weight", hf + "mlp.gate_proj.weight", [ff, d])
+                try map(gg + "ffn_up.weight", hf + "mlp.up_proj.weight", [ff, d])
+                try map(gg + "ffn_down.weight", hf + "mlp.down_proj.weight", [d, ff])
+                continue
+            }
             try map(gg + "attn_q.weight", hf + "self_attn.q_proj.weight", [q, d], queryRows)
             try map(gg + "attn_k.weight", hf + "self_attn.k_proj.weight", [kv, d], keyRows)
             try map(gg + "attn_v.weight", hf + "self_attn.v_proj.weight", [kv, d])

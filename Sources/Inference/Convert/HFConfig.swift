@@ -40,6 +40,15 @@ public final class HFConfig: Decodable, Sendable {
     public let visionFeatureSelectStrategy: String?
     public let projectorHiddenAct: String?
 
+    // mllama (Llama 3.2 Vision).
+    public let crossAttentionLayers: [Int]?
+    public let numGlobalLayers: Int?
+    public let intermediateLayersIndices: [Int]?
+    public let maxNumTiles: Int?
+    public let attentionHeads: Int?
+    public let normEps: Double?
+    public let visionOutputDim: Int?
+
     public let textConfig: HFConfig?
     public let visionConfig: HFConfig?
 
@@ -55,6 +64,9 @@ public final class HFConfig: Decodable, Sendable {
         case imageTokenId = "image_token_id", imageTokenIndex = "image_token_index"
         case visionFeatureLayer = "vision_feature_layer", visionFeatureSelectStrategy = "vision_feature_select_strategy"
         case projectorHiddenAct = "projector_hidden_act"
+        case crossAttentionLayers = "cross_attention_layers", numGlobalLayers = "num_global_layers"
+        case intermediateLayersIndices = "intermediate_layers_indices", maxNumTiles = "max_num_tiles"
+        case attentionHeads = "attention_heads", normEps = "norm_eps", visionOutputDim = "vision_output_dim"
         case textConfig = "text_config", visionConfig = "vision_config"
     }
 
