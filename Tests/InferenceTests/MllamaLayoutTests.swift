@@ -1,0 +1,101 @@
+import Foundation
+import GGUF
+import Testing
+@testable import Inference
+
+/// mllama files as Ponder writes them and as Ollama lays them out: the HF tokenizer's ids, one
+/// file holding text and vision (Ollama ≥ 0.7), a projector with the legacy names (Ollama's
+/// llama.cpp-fork blobs), and the errors of files that do not go together.
+@Suite(.serialized) struct MllamaLayoutTests {
+    struct Entry: Decodable { let text: String; let ids_with_special: [Int32]; let ids_without_special: [Int32] }
+    struct References: Decodable { let tokenizer: [Entry] }
+
+    @Test func tokenIDsEqualTheHFTokenizers() throws {
+        let references = try JSONDecoder().decode(References.self, from: Data(contentsOf:
+            MllamaParityTests.directory.appendingPathComponent("references.json")))
+        let (model, _) = try MllamaParityTests.converted(.f32)
+        let tokenizer = try VocabularyTokenizer(file: GGUFFile(path: model))
+        #expect(references.tokenizer.count >= 30)
+        for entry in references.tokenizer {
+            #expect(tokenizer.encode(entry.text, addSpecial: true, parseSpecial: true) == entry.ids_with_special, "\(entry.text.debugDescription)")
+            #expect(tokenizer.encode(entry.text, addSpecial: false, parseSpecial: true) == entry.ids_without_special, "\(entry.text.debugDescription)")
+        }
+    }
+
+    /// Rewrites `source` into `path` with tensors renamed by `rename` (nil drops one) and the
+    /// metadata of `extra` files appended.
+    static func rewrite(_ sources: [String], to path: String, rename: (String) -> String? = { $0 }) throws {
+        var writer = GGUFWriter()
+        var seen = Set<String>()
+        for source in sources {
+            let file = try GGUFFile(path: source)
+            for (key, value) in file.metadata where !seen.contains(key) {
+                writer.set(key, value)
+                seen.insert(key)
+            }
+            for tensor in file.tensors {
+                guard let name = rename(tensor.name) else { continue }
+                let data = file.data(for: tensor)
+                try writer.addTensor(name: name, dimensions: tensor.dimensions, type: tensor.type, data: Array(data))
+            }
+        }
+        try writer.write(to: path)
+    }
+
+    static func lastLogits(_ chat: ChatModel) throws -> [Float] {
+        let prompt = MllamaParityTests.references.prompts.first { $0.name == "tiles2" }!
+        return try MllamaParityTests.logits(prompt, chat: chat)
+    }
+
+    @Test func oneFileHoldingTextAndVisionLoadsWithoutAProjector() throws {
+        let (model, projector) = try MllamaParityTests.converted(.f32)
+        let single = NSTemporaryDirectory() + "ponder-mllama-single-\(UUID().uuidString).gguf"
+        defer { try? FileManager.default.removeItem(atPath: single) }
+        try Self.rewrite([model, projector], to: single)
+        let separate = try Self.lastLogits(ChatModel(model: model, mmproj: projector, options: TextModelOptions(threadCount: 2)))
+        let together = try ChatModel(model: single, mmproj: nil, options: TextModelOptions(threadCount: 2))
+        #expect(together.imageLayout == .mllama)
+        #expect(try Self.lastLogits(together) == separate)
+    }
+
+    @Test func aProjectorWithOllamasLegacyNamesGivesTheSameLogits() throws {
+        let (model, projector) = try MllamaParityTests.converted(.f32)
+        let legacy = NSTemporaryDirectory() + "ponder-mllama-legacy-\(UUID().uuidString).gguf"
+        defer { try? FileManager.default.removeItem(atPath: legacy) }
+        // ln1/ln2/attn_out, and fc1 under ffn_down, fc2 under ffn_up (clip.cpp's swap).
+        try Self.rewrite([projector], to: legacy) { name in
+            guard name.hasPrefix("v.blk.") || name.hasPrefix("v.global.blk.") else { return name }
+            return name.replacingOccurrences(of: ".attn_norm.", with: ".ln1.")
+                .replacingOccurrences(of: ".ffn_norm.", with: ".ln2.")
+                .replacingOccurrences(of: ".attn_output.", with: ".attn_out.")
+                .replacingOccurrences(of: ".ffn_up.", with: ".ffn_TMP.")
+                .replacingOccurrences(of: ".ffn_down.", with: ".ffn_up.")
+                .replacingOccurrences(of: ".ffn_TMP.", with: ".ffn_down.")
+        }
+        let expected = try Self.lastLogits(ChatModel(model: model, mmproj: projector, options: TextModelOptions(threadCount: 2)))
+        #expect(try Self.lastLogits(ChatModel(model: model, mmproj: legacy, options: TextModelOptions(threadCount: 2))) == expected)
+    }
+
+    @Test func aClipProjectorWithAnMllamaModelIsOneSentence() throws {
+        let (model, _) = try MllamaParityTests.converted(.f32)
+        let clip = Bundle.module.resourceURL!.appendingPathComponent("Fixtures/vision/clip-mlp.gguf").path
+        #expect {
+            _ = try ChatModel(model: model, mmproj: clip, options: TextModelOptions(threadCount: 1))
+        } throws: { error in
+            let text = String(describing: error)
+            return text.contains("clip-mlp.gguf") && !text.contains("\n")
+        }
+    }
+
+    @Test func aMissingVisionTensorNamesTheTensor() throws {
+        let (_, projector) = try MllamaParityTests.converted(.f32)
+        let broken = NSTemporaryDirectory() + "ponder-mllama-broken-\(UUID().uuidString).gguf"
+        defer { try? FileManager.default.removeItem(atPath: broken) }
+        try Self.rewrite([projector], to: broken) { $0 == "v.global.blk.1.attn_gate" ? nil : $0 }
+        #expect {
+            _ = try MllamaVisionEncoder(file: GGUFFile(path: broken))
+        } throws: { error in
+            String(describing: error).contains("v.global.blk.1.attn_gate")
+        }
+    }
+}
