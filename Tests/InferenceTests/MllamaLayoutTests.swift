@@ -99,3 +99,43 @@ import Testing
         }
     }
 }
+
+/// The vision K/V of an image is computed once: forks share it, and a new sequence showing the
+/// same image reuses it.
+@Suite struct MllamaImageKeyValueTests {
+    @Test func computedOncePerImage() throws {
+        let (model, projector) = try MllamaParityTests.converted(.f32)
+        let chat = try ChatModel(model: model, mmproj: projector, options: TextModelOptions(threadCount: 2))
+        let text = try #require(chat.textModel as? TransformerTextModel)
+        let image = try chat.encodeImage(atPath: MllamaParityTests.directory.appendingPathComponent("images/tiles2_142x71.png").path)
+        let prompt = try chat.prompt(question: "What is this?", instruction: nil, system: nil, images: [image])
+        let sequence = try text.makeSequence()
+        _ = try text.forward(Batch(items: prompt.inputs.enumerated().map {
+            Batch.Item(sequence: sequence, position: $0.offset, input: $0.element, wantsLogits: false)
+        }))
+        #expect(text.imageKeyValueComputations == 1)
+        // Four candidates forked from the prompt decode a step together.
+        var batch = Batch()
+        var forks: [SequenceID] = []
+        for i in 0..<4 {
+            let fork = try text.fork(sequence)
+            forks.append(fork)
+            batch.add(token: Int32(10 + i), sequence: fork, position: prompt.count, wantsLogits: true)
+        }
+        let step = try text.forward(batch)
+        #expect(step.values.count == 4 * text.vocabularySize)
+        // A second sequence prefilled with the same image, as a judge prompt would be.
+        let again = try text.makeSequence()
+        let judged = try text.forward(Batch(items: prompt.inputs.enumerated().map {
+            Batch.Item(sequence: again, position: $0.offset, input: $0.element, wantsLogits: $0.offset == prompt.count - 1)
+        }))
+        #expect(text.imageKeyValueComputations == 1)
+        #expect(judged.values.count == text.vocabularySize)
+        for fork in forks { text.release(fork) }
+        // A truncated sequence drops the image when cut before its token, and a release frees it.
+        try text.truncate(again, to: 3)
+        #expect(text.attachedImages[again] == nil)
+        text.release(sequence)
+        #expect(text.attachedImages[sequence] == nil)
+    }
+}

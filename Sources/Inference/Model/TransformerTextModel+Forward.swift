@@ -55,11 +55,17 @@ extension TransformerTextModel {
         // Cross-attention images: K/V computed once per image, attached to their sequences.
         var rowImages: [[AttachedImage]] = []
         if !c.crossAttentionLayers.isEmpty {
-            var computed: [PromptImage: AttachedImage] = [:]
             for item in batch.items {
                 guard case .image(let image, _) = item.input, case .crossAttention(let states) = image.content else { continue }
-                let attached = computed[image]?.moved(to: item.position) ?? attach(image, states: states, at: item.position)
-                computed[image] = attached
+                let attached: AttachedImage
+                if let known = recentImages.first(where: { $0.image === image }) {
+                    attached = known.attached.moved(to: item.position)
+                } else {
+                    attached = attach(image, states: states, at: item.position)
+                    imageKeyValueComputations += 1
+                    recentImages.append((image, attached))
+                    if recentImages.count > 2 { recentImages.removeFirst() }
+                }
                 attachedImages[item.sequence, default: []].append(attached)
             }
             rowImages = batch.items.map { attachedImages[$0.sequence] ?? [] }

@@ -34,6 +34,11 @@ public final class TransformerTextModel: TextModel, @unchecked Sendable {
     private var observer: ActivationObserver?
     /// The images attached to each sequence that has any, by position (cross-attention models).
     var attachedImages: [SequenceID: [AttachedImage]] = [:]
+    /// The cross-attention K/V of the images seen last, so that a new sequence showing the same
+    /// image (a judge prompt, the next turn) does not compute them again.
+    var recentImages: [(image: PromptImage, attached: AttachedImage)] = []
+    /// How many times image K/V were computed (for tests and statistics).
+    public internal(set) var imageKeyValueComputations = 0
 
     /// Loads `file`, refusing it (before touching the weights) when weights plus a full KV
     /// cache would not fit in physical memory.
