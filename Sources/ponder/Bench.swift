@@ -12,8 +12,9 @@ struct Bench: ParsableCommand {
             (tokens/s is then the total over all sequences). Read bandwidth is measured right \
             before and after each run; generation is also shown against the memory limit \
             (bandwidth ÷ bytes of weights read per token). With --mmproj and --image, the \
-            image test times preprocessing and encoding of the (already decoded) image, in \
-            seconds. Each figure is the best of --repeat runs.
+            image test times, in seconds, preprocessing and encoding of the (already decoded) \
+            image; for Llama 3.2 Vision (mllama) the prompt starts with that image, so the prompt \
+            test includes its cross-attention K/V and the cross-attention layers run in both tests. Each figure is the best of --repeat runs.
 
             Examples:
               ponder bench --model model.gguf
@@ -68,28 +69,33 @@ struct Bench: ParsableCommand {
         }
     }
 
-    /// The image test: best-of-`repeats` seconds to preprocess and encode the image.
-    func imageSeconds() throws -> Double? {
+    /// The image test: best-of-`repeats` seconds to preprocess and encode the image, and the
+    /// encoded image.
+    func encodeImage() throws -> (seconds: Double, image: EncodedImage)? {
         guard let mmproj, let image else { return nil }
         do {
-            let encoder = try loadVisionEncoder(path: mmproj, threads: threads)
+            let encoder = try ChatVisionEncoder.load(path: mmproj, threads: threads)
             let pixels = try ImageDecoder.decode(contentsOf: image)
             var best = Double.infinity
+            var encoded: EncodedImage?
             for _ in 0..<repeats {
                 let start = DispatchTime.now().uptimeNanoseconds
-                _ = encoder.encode(pixels)
+                encoded = encoder.encode(pixels)
                 best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
-            return best
+            return (best, encoded!)
         } catch {
             throw CommandFailure(error)
         }
     }
 
     func run() throws {
-        let benchmark = TextModelBenchmark(promptTokens: promptTokens, generatedTokens: generatedTokens,
+        // The image first: an mllama prompt starts with it, so the text tests include cross-attention.
+        let encoded = try encodeImage()
+        var benchmark = TextModelBenchmark(promptTokens: promptTokens, generatedTokens: generatedTokens,
                                            batch: batch, depth: depth, repeats: repeats, threads: threads,
                                            measuresBandwidth: bandwidth)
+        if let encoded, encoded.image.layout == .mllama { benchmark.image = encoded.image.parts.first }
         let file: GGUFFile
         let textModel: any TextModel
         do {
@@ -133,7 +139,7 @@ struct Bench: ParsableCommand {
         } catch {
             throw CommandFailure(error)
         }
-        if let seconds = try imageSeconds() {
+        if let seconds = encoded?.seconds {
             if json {
                 print("{\"batch\":1,\"depth\":0,\"seconds\":\(seconds),\"test\":\"image\",\"threads\":\(threads)}")
             } else {

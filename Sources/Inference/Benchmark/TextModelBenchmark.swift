@@ -30,6 +30,10 @@ public struct TextModelBenchmark: Sendable {
     public var threads: Int
     /// Measure memory bandwidth around each run.
     public var measuresBandwidth: Bool
+    /// A cross-attention image (mllama) that the prompt starts with: the prompt test then
+    /// includes computing its K/V (a new copy each run), and the generation test's context
+    /// starts with it, so the cross-attention layers run.
+    public var image: PromptImage?
 
     public init(promptTokens: Int = 512, generatedTokens: Int = 128, batch: Int = 1, depth: Int = 0,
                 repeats: Int = 3, threads: Int, measuresBandwidth: Bool = true) {
@@ -43,10 +47,10 @@ public struct TextModelBenchmark: Sendable {
     }
 
     /// The positions one sequence needs, and the cache capacity for all of them.
-    public var contextNeeded: Int { max(promptTokens, depth + generatedTokens) + 1 }
+    public var contextNeeded: Int { max(promptTokens, depth + generatedTokens) + 2 }
     /// Forked sequences copy the shared, partly filled last block of the context before writing,
     /// so each needs up to a block more than its own tokens; 32 covers any block size up to 32.
-    public var cacheNeeded: Int { max(promptTokens, depth + batch * (generatedTokens + 32)) }
+    public var cacheNeeded: Int { max(promptTokens, depth + 1 + batch * (generatedTokens + 32)) }
 
     /// Runs the measurements, reporting each as it completes. Throws the model's errors.
     public func run(model: any TextModel, pool: ThreadPool,
@@ -69,7 +73,10 @@ public struct TextModelBenchmark: Sendable {
             for _ in 0..<repeats {
                 let sequence = try model.makeSequence()
                 defer { model.release(sequence) }
-                let batch = Batch(prompt: tokens(promptTokens), sequence: sequence, logits: .last)
+                var batch = Batch(prompt: tokens(promptTokens), sequence: sequence, logits: .last)
+                if let image {
+                    batch.items[0].input = .image(PromptImage(image.content), index: 0)
+                }
                 let start = clock.now
                 _ = try model.forward(batch)
                 best = min(best, seconds(clock.now - start))
@@ -87,6 +94,13 @@ public struct TextModelBenchmark: Sendable {
                 var sequences: [SequenceID] = [try model.makeSequence()]
                 defer { for sequence in sequences { model.release(sequence) } }
                 var chunkStart = 0
+                if let image {
+                    var first = Batch()
+                    first.add(image: image, index: 0, sequence: sequences[0], position: 0, wantsLogits: false)
+                    _ = try model.forward(first)
+                    chunkStart = 1
+                }
+                let depth = max(depth, chunkStart)
                 while chunkStart < depth {   // the context, in prompt-sized chunks
                     let count = min(512, depth - chunkStart)
                     _ = try model.forward(Batch(prompt: tokens(count), sequence: sequences[0],
