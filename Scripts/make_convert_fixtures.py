@@ -83,8 +83,15 @@ FIXTURES = [
     dict(name="qwen2", arch="Qwen2ForCausalLM", tokenizer="qwen2", dtype="float32",
          types=["f32"], vocab_padding=0),
     dict(name="smolvlm", arch="Idefics3ForConditionalGeneration", tokenizer="smollm", dtype="float16",
-         types=["f32", "f16"], vocab_padding=0),
+         types=["f32", "f16"], vocab_padding=0, image_size=32),
+    # llama.cpp's convert_hf_to_gguf.py no longer writes LLaVA-1.5 projectors, so only the text
+    # file has a llama.cpp reference; the projector is checked against transformers' image features.
+    dict(name="llava", arch="LlavaForConditionalGeneration", tokenizer="llama-bpe", dtype="bfloat16",
+         types=["f32"], vocab_padding=1, image_size=28, mmproj_reference=False),
 ]
+
+CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
+CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 
 PROMPT = "The model answers in four stages: 3 red circles, 12 squares."
 
@@ -201,7 +208,7 @@ def text_kwargs(vocab_size, **extra):
 
 def build_model(fx, vocab_size, ids):
     from transformers import (Idefics3Config, Idefics3ForConditionalGeneration, LlamaConfig, LlamaForCausalLM,
-                              Qwen2Config, Qwen2ForCausalLM)
+                              LlavaConfig, LlavaForConditionalGeneration, Qwen2Config, Qwen2ForCausalLM)
     if fx["arch"] == "LlamaForCausalLM":
         cfg = LlamaConfig(**text_kwargs(vocab_size, tie_word_embeddings=False, **ids), rope_parameters=dict(
             rope_type="llama3", rope_theta=500000.0, factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
@@ -211,6 +218,15 @@ def build_model(fx, vocab_size, ids):
         cfg = Qwen2Config(**text_kwargs(vocab_size, tie_word_embeddings=True, **ids),
                           rope_parameters=dict(rope_type="default", rope_theta=1000000.0))
         model = Qwen2ForCausalLM(cfg)
+    elif fx["arch"] == "LlavaForConditionalGeneration":
+        text = dict(text_kwargs(vocab_size, tie_word_embeddings=False, **ids), model_type="llama",
+                    rope_parameters=dict(rope_type="default", rope_theta=10000.0))
+        vision = dict(model_type="clip_vision_model", hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                      num_attention_heads=2, image_size=28, patch_size=7, projection_dim=48, hidden_act="quick_gelu",
+                      layer_norm_eps=1e-5)
+        cfg = LlavaConfig(text_config=text, vision_config=vision, image_token_index=vocab_size - 1,
+                          vision_feature_layer=-2, vision_feature_select_strategy="default", projector_hidden_act="gelu")
+        model = LlavaForConditionalGeneration(cfg)
     else:
         text = dict(text_kwargs(vocab_size, tie_word_embeddings=False, **ids), model_type="llama",
                     architectures=["VLlama3ForCausalLM"], rope_parameters=dict(rope_type="default", rope_theta=100000.0))
@@ -286,6 +302,29 @@ def describe_gguf(path: Path):
     return dict(metadata=metadata, tensors=tensors)
 
 
+def image_features(model, fx, out: Path):
+    """A seeded tile of normalized pixels (planar, what the projector file's encoder takes) and
+    transformers' projected image features for it."""
+    size = fx["image_size"]
+    gen = torch.Generator().manual_seed(SEED + 99)
+    pixels = torch.rand((1, 3, size, size), generator=gen) * 4 - 2
+    with torch.no_grad():
+        if fx["arch"].startswith("Idefics3"):
+            mask = torch.ones((1, 1, size, size), dtype=torch.bool)
+            features = model.model.get_image_features(pixel_values=pixels[None], pixel_attention_mask=mask)
+        else:
+            features = model.get_image_features(pixel_values=pixels)
+        if hasattr(features, "pooler_output"):
+            features = features.pooler_output
+        if isinstance(features, (list, tuple)):
+            features = features[0]
+        features = features.reshape(-1, features.shape[-1]).float().numpy()
+    pixels.numpy().astype("<f4").tofile(out / f"{fx['name']}.pixels.bin")
+    features.astype("<f4").tofile(out / f"{fx['name']}.image.bin")
+    return dict(pixels=f"{fx['name']}.pixels.bin", features=f"{fx['name']}.image.bin",
+                size=size, shape=list(features.shape))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--llama-cpp", required=True, type=Path)
@@ -316,6 +355,14 @@ def main():
                 image_processor_type="Idefics3ImageProcessor", do_resize=True, do_image_splitting=True,
                 image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5], size=dict(longest_edge=64),
                 max_image_size=dict(longest_edge=32), resample=1, rescale_factor=1 / 255), indent=2))
+        if fx["arch"].startswith("Llava"):
+            (folder / "preprocessor_config.json").write_text(json.dumps(dict(
+                image_processor_type="CLIPImageProcessor", do_resize=True, do_center_crop=True,
+                size=dict(shortest_edge=28), crop_size=dict(height=28, width=28),
+                image_mean=CLIP_MEAN, image_std=CLIP_STD, resample=3, rescale_factor=1 / 255), indent=2))
+        image = None
+        if "image_size" in fx:
+            image = image_features(model, fx, out)
         prompt_ids = tok.encode(PROMPT).ids
         with torch.no_grad():
             logits = model(input_ids=torch.tensor([prompt_ids])).logits[0].float().numpy()
@@ -323,12 +370,14 @@ def main():
         entry = dict(name=fx["name"], architecture=fx["arch"], pre=fx["tokenizer"], prompt_ids=prompt_ids,
                      n_vocab=vocab_size, logits_shape=list(logits.shape),
                      tokenizer_cases=[dict(text=s, ids=tok.encode(s).ids) for s in strings], outputs={})
+        if image:
+            entry["image"] = image
         with tempfile.TemporaryDirectory() as tmp:
             for outtype in fx["types"]:
                 text_file = Path(tmp) / f"{fx['name']}-{outtype}.gguf"
                 run_llama_cpp(args.llama_cpp, folder, text_file, outtype, fx["tokenizer"], mmproj=False)
                 result = dict(text=describe_gguf(text_file))
-                if fx["arch"].startswith("Idefics3"):
+                if "image_size" in fx and fx.get("mmproj_reference", True):
                     proj = Path(tmp) / f"mmproj-{fx['name']}-{outtype}.gguf"
                     run_llama_cpp(args.llama_cpp, folder, proj, outtype, fx["tokenizer"], mmproj=True)
                     result["mmproj"] = describe_gguf(proj)
