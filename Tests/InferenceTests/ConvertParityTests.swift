@@ -5,7 +5,7 @@ import Testing
 
 /// `ponder convert` against llama.cpp's `convert_hf_to_gguf.py` and transformers, on the tiny
 /// checkpoints of `Scripts/make_convert_fixtures.py` (llama with Llama 3 rope scaling and BF16
-/// weights, qwen2 with biases and a tied output, SmolVLM/idefics3 with F16 weights, LLaVA-1.5):
+/// weights, qwen2 with biases and a tied output, SmolVLM/idefics3 with F16 weights, LLaVA-1.5 in BF16 with a SentencePiece tokenizer):
 /// - every tensor (name, dimensions, type, FNV-1a hash of its bytes) and every metadata key
 ///   and value equals llama.cpp's, at every output type llama.cpp was run at. Deliberate
 ///   difference: the tensor order (Ponder writes block by block, llama.cpp in checkpoint order);
@@ -13,7 +13,8 @@ import Testing
 /// - the projector file's image embeddings (SmolVLM/idefics3, LLaVA/mlp) match transformers'
 ///   image features for the same normalized pixels within 1e-3 (LLaVA-1.5 projectors have no
 ///   llama.cpp reference: its current converter no longer writes them);
-/// - Ponder's tokenizer, loaded from the converted file, gives the HF tokenizer's ids.
+/// - Ponder's tokenizer, loaded from the converted file, gives the original tokenizer's ids
+///   (HF `tokenizers`; `sentencepiece` for LLaVA's Llama 2-style `tokenizer.model`).
 @Suite("ponder convert parity with llama.cpp and transformers")
 struct ConvertParityTests {
     @Test("tensors and metadata equal llama.cpp's converter", arguments: ConvertFixtures.outputs)
