@@ -83,8 +83,15 @@ FIXTURES = [
     dict(name="qwen2", arch="Qwen2ForCausalLM", tokenizer="qwen2", dtype="float32",
          types=["f32"], vocab_padding=0),
     dict(name="smolvlm", arch="Idefics3ForConditionalGeneration", tokenizer="smollm", dtype="float16",
-         types=["f32", "f16"], vocab_padding=0),
+         types=["f32", "f16"], vocab_padding=0, image_size=32),
+    # llama.cpp's convert_hf_to_gguf.py no longer writes LLaVA-1.5 projectors, so only the text
+    # file has a llama.cpp reference; the projector is checked against transformers' image features.
+    dict(name="llava", arch="LlavaForConditionalGeneration", tokenizer="llama-spm", dtype="bfloat16",
+         types=["f32"], vocab_padding=0, image_size=28, mmproj_reference=False),
 ]
+
+CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
+CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 
 PROMPT = "The model answers in four stages: 3 red circles, 12 squares."
 
@@ -145,7 +152,64 @@ def train_tokenizer(kind, corpus, vocab_size):
     return tok
 
 
+class SentencePieceTokenizer:
+    """A SentencePiece BPE model with byte fallback, as Llama 2 / LLaVA-1.5 ship it
+    (`tokenizer.model`), plus added tokens after its pieces. Reference ids come from the
+    sentencepiece library itself, BOS first (what Llama 2's tokenizer gives)."""
+    ADDED = ["<image>", "<pad>"]
+
+    def __init__(self, corpus, vocab_size, workdir):
+        import sentencepiece as spm
+        prefix = os.path.join(workdir, "spm")
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(corpus), model_prefix=prefix, vocab_size=vocab_size, model_type="bpe",
+            byte_fallback=True, character_coverage=0.98, normalization_rule_name="identity",
+            remove_extra_whitespaces=False, add_dummy_prefix=True, split_digits=True,
+            allow_whitespace_only_pieces=True, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, num_threads=1,
+            minloglevel=2, shuffle_input_sentence=False)
+        self.model_path = prefix + ".model"
+        self.sp = spm.SentencePieceProcessor(model_file=self.model_path)
+        self.size = self.sp.get_piece_size()
+
+    def token_to_id(self, token):
+        if token in self.ADDED:
+            return self.size + self.ADDED.index(token)
+        return self.sp.piece_to_id(token)
+
+    def get_vocab_size(self, with_added_tokens=True):
+        return self.size + (len(self.ADDED) if with_added_tokens else 0)
+
+    def ids(self, text):
+        return [1] + self.sp.encode(text)
+
+    def handles(self, text):
+        """llama.cpp splits special tokens out of the text first; plain sentencepiece does not."""
+        return not any(t in text for t in ["<s>", "</s>", "<unk>"] + self.ADDED)
+
+    def save(self, folder: Path):
+        shutil.copy(self.model_path, folder / "tokenizer.model")
+        decoder = {str(i): dict(content=t, lstrip=False, normalized=False, rstrip=False, single_word=False, special=True)
+                   for i, t in [(0, "<unk>"), (1, "<s>"), (2, "</s>")] + [(self.token_to_id(t), t) for t in self.ADDED]}
+        (folder / "tokenizer_config.json").write_text(json.dumps(dict(
+            add_bos_token=True, add_eos_token=False, added_tokens_decoder=decoder, bos_token="<s>", eos_token="</s>",
+            unk_token="<unk>", pad_token="<pad>", legacy=False, clean_up_tokenization_spaces=False,
+            tokenizer_class="LlamaTokenizer", chat_template=LLAVA_TEMPLATE), indent=2))
+
+
+LLAVA_TEMPLATE = ("{% for message in messages %}{% if message['role'] == 'user' %}USER: {{ message['content'] }} "
+                  "{% else %}ASSISTANT: {{ message['content'] }}</s>{% endif %}{% endfor %}"
+                  "{% if add_generation_prompt %}ASSISTANT:{% endif %}")
+
+
+def encode(tok, text):
+    return tok.ids(text) if isinstance(tok, SentencePieceTokenizer) else tok.encode(text).ids
+
+
 def write_tokenizer_files(tok, kind, folder: Path, config_ids: dict):
+    if isinstance(tok, SentencePieceTokenizer):
+        tok.save(folder)
+        config_ids.update(bos_token_id=1, eos_token_id=2, pad_token_id=tok.token_to_id("<pad>"))
+        return
     spec = TOKENIZERS[kind]
     tok.save(str(folder / "tokenizer.json"))
     decoder = {}
@@ -201,7 +265,7 @@ def text_kwargs(vocab_size, **extra):
 
 def build_model(fx, vocab_size, ids):
     from transformers import (Idefics3Config, Idefics3ForConditionalGeneration, LlamaConfig, LlamaForCausalLM,
-                              Qwen2Config, Qwen2ForCausalLM)
+                              LlavaConfig, LlavaForConditionalGeneration, Qwen2Config, Qwen2ForCausalLM)
     if fx["arch"] == "LlamaForCausalLM":
         cfg = LlamaConfig(**text_kwargs(vocab_size, tie_word_embeddings=False, **ids), rope_parameters=dict(
             rope_type="llama3", rope_theta=500000.0, factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
@@ -211,6 +275,18 @@ def build_model(fx, vocab_size, ids):
         cfg = Qwen2Config(**text_kwargs(vocab_size, tie_word_embeddings=True, **ids),
                           rope_parameters=dict(rope_type="default", rope_theta=1000000.0))
         model = Qwen2ForCausalLM(cfg)
+    elif fx["arch"] == "LlavaForConditionalGeneration":
+        ids = dict(ids)
+        image_token = ids.pop("image_token_id")
+        text = dict(text_kwargs(vocab_size, tie_word_embeddings=False, **ids), model_type="llama",
+                    rope_parameters=dict(rope_type="default", rope_theta=10000.0))
+        ids["image_token_id"] = image_token
+        vision = dict(model_type="clip_vision_model", hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                      num_attention_heads=2, image_size=28, patch_size=7, projection_dim=48, hidden_act="quick_gelu",
+                      layer_norm_eps=1e-5)
+        cfg = LlavaConfig(text_config=text, vision_config=vision, image_token_index=ids.pop("image_token_id"),
+                          vision_feature_layer=-2, vision_feature_select_strategy="default", projector_hidden_act="gelu")
+        model = LlavaForConditionalGeneration(cfg)
     else:
         text = dict(text_kwargs(vocab_size, tie_word_embeddings=False, **ids), model_type="llama",
                     architectures=["VLlama3ForCausalLM"], rope_parameters=dict(rope_type="default", rope_theta=100000.0))
@@ -286,6 +362,29 @@ def describe_gguf(path: Path):
     return dict(metadata=metadata, tensors=tensors)
 
 
+def image_features(model, fx, out: Path):
+    """A seeded tile of normalized pixels (planar, what the projector file's encoder takes) and
+    transformers' projected image features for it."""
+    size = fx["image_size"]
+    gen = torch.Generator().manual_seed(SEED + 99)
+    pixels = torch.rand((1, 3, size, size), generator=gen) * 4 - 2
+    with torch.no_grad():
+        if fx["arch"].startswith("Idefics3"):
+            mask = torch.ones((1, 1, size, size), dtype=torch.bool)
+            features = model.model.get_image_features(pixel_values=pixels[None], pixel_attention_mask=mask)
+        else:
+            features = model.get_image_features(pixel_values=pixels)
+        if hasattr(features, "pooler_output"):
+            features = features.pooler_output
+        if isinstance(features, (list, tuple)):
+            features = features[0]
+        features = features.reshape(-1, features.shape[-1]).float().numpy()
+    pixels.numpy().astype("<f4").tofile(out / f"{fx['name']}.pixels.bin")
+    features.astype("<f4").tofile(out / f"{fx['name']}.image.bin")
+    return dict(pixels=f"{fx['name']}.pixels.bin", features=f"{fx['name']}.image.bin",
+                size=size, shape=list(features.shape))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--llama-cpp", required=True, type=Path)
@@ -300,13 +399,17 @@ def main():
     corpus = tokfix.make_corpus(random.Random(SEED), n_lines=3000)
     strings = EXTRA_STRINGS + tokfix.random_strings(count=40, seed=SEED + 7)
     references = dict(prompt=PROMPT, logit_tolerance=1e-3, fixtures=[])
+    spm_dir = Path(tempfile.mkdtemp())
     for fx in FIXTURES:
         folder = out / fx["name"]
         folder.mkdir()
-        tok = train_tokenizer(fx["tokenizer"], corpus, vocab_size=360)
+        if fx["tokenizer"] == "llama-spm":
+            tok = SentencePieceTokenizer(corpus, 420, str(spm_dir))
+        else:
+            tok = train_tokenizer(fx["tokenizer"], corpus, vocab_size=360)
         ids = {}
         write_tokenizer_files(tok, fx["tokenizer"], folder, ids)
-        if fx["arch"].startswith("Idefics3"):
+        if "image_size" in fx:
             ids["image_token_id"] = tok.token_to_id("<image>")
         vocab_size = tok.get_vocab_size(with_added_tokens=True) + fx["vocab_padding"]
         model = build_model(fx, vocab_size, {k: v for k, v in ids.items()})
@@ -316,19 +419,30 @@ def main():
                 image_processor_type="Idefics3ImageProcessor", do_resize=True, do_image_splitting=True,
                 image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5], size=dict(longest_edge=64),
                 max_image_size=dict(longest_edge=32), resample=1, rescale_factor=1 / 255), indent=2))
-        prompt_ids = tok.encode(PROMPT).ids
+        if fx["arch"].startswith("Llava"):
+            (folder / "preprocessor_config.json").write_text(json.dumps(dict(
+                image_processor_type="CLIPImageProcessor", do_resize=True, do_center_crop=True,
+                size=dict(shortest_edge=28), crop_size=dict(height=28, width=28),
+                image_mean=CLIP_MEAN, image_std=CLIP_STD, resample=3, rescale_factor=1 / 255), indent=2))
+        image = None
+        if "image_size" in fx:
+            image = image_features(model, fx, out)
+        prompt_ids = encode(tok, PROMPT)
         with torch.no_grad():
             logits = model(input_ids=torch.tensor([prompt_ids])).logits[0].float().numpy()
         logits.astype("<f4").tofile(out / f"{fx['name']}.logits.bin")
         entry = dict(name=fx["name"], architecture=fx["arch"], pre=fx["tokenizer"], prompt_ids=prompt_ids,
                      n_vocab=vocab_size, logits_shape=list(logits.shape),
-                     tokenizer_cases=[dict(text=s, ids=tok.encode(s).ids) for s in strings], outputs={})
+                     tokenizer_cases=[dict(text=s, ids=encode(tok, s)) for s in strings
+                                      if not isinstance(tok, SentencePieceTokenizer) or tok.handles(s)], outputs={})
+        if image:
+            entry["image"] = image
         with tempfile.TemporaryDirectory() as tmp:
             for outtype in fx["types"]:
                 text_file = Path(tmp) / f"{fx['name']}-{outtype}.gguf"
                 run_llama_cpp(args.llama_cpp, folder, text_file, outtype, fx["tokenizer"], mmproj=False)
                 result = dict(text=describe_gguf(text_file))
-                if fx["arch"].startswith("Idefics3"):
+                if "image_size" in fx and fx.get("mmproj_reference", True):
                     proj = Path(tmp) / f"mmproj-{fx['name']}-{outtype}.gguf"
                     run_llama_cpp(args.llama_cpp, folder, proj, outtype, fx["tokenizer"], mmproj=True)
                     result["mmproj"] = describe_gguf(proj)

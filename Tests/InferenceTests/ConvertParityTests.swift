@@ -5,12 +5,16 @@ import Testing
 
 /// `ponder convert` against llama.cpp's `convert_hf_to_gguf.py` and transformers, on the tiny
 /// checkpoints of `Scripts/make_convert_fixtures.py` (llama with Llama 3 rope scaling and BF16
-/// weights, qwen2 with biases and a tied output, SmolVLM/idefics3 with F16 weights):
+/// weights, qwen2 with biases and a tied output, SmolVLM/idefics3 with F16 weights, LLaVA-1.5 in BF16 with a SentencePiece tokenizer):
 /// - every tensor (name, dimensions, type, FNV-1a hash of its bytes) and every metadata key
 ///   and value equals llama.cpp's, at every output type llama.cpp was run at. Deliberate
 ///   difference: the tensor order (Ponder writes block by block, llama.cpp in checkpoint order);
 /// - the converted text model's logits match transformers' within 1e-3 of max |logit|;
-/// - Ponder's tokenizer, loaded from the converted file, gives the HF tokenizer's ids.
+/// - the projector file's image embeddings (SmolVLM/idefics3, LLaVA/mlp) match transformers'
+///   image features for the same normalized pixels within 1e-3 (LLaVA-1.5 projectors have no
+///   llama.cpp reference: its current converter no longer writes them);
+/// - Ponder's tokenizer, loaded from the converted file, gives the original tokenizer's ids
+///   (HF `tokenizers`; `sentencepiece` for LLaVA's Llama 2-style `tokenizer.model`).
 @Suite("ponder convert parity with llama.cpp and transformers")
 struct ConvertParityTests {
     @Test("tensors and metadata equal llama.cpp's converter", arguments: ConvertFixtures.outputs)
@@ -24,7 +28,10 @@ struct ConvertParityTests {
         let expected = (ConvertFixtures.fixture(name)["outputs"] as! [String: Any])[typeName] as! [String: Any]
         for (role, path) in [("text", textPath), ("mmproj", HFConverter.outputPath(for: .projector, textPath))] {
             guard let reference = expected[role] as? [String: Any] else {
-                #expect(!FileManager.default.fileExists(atPath: path), "\(output): an unexpected \(role) file")
+                // LLaVA-1.5 projectors have no llama.cpp reference (see ConvertLlava); the
+                // projector test checks them against transformers.
+                let hasImage = ConvertFixtures.fixture(name)["image"] != nil
+                #expect(FileManager.default.fileExists(atPath: path) == (role == "mmproj" && hasImage), "\(output): \(role) file")
                 continue
             }
             let file = try GGUFFile(path: path)
@@ -80,6 +87,29 @@ struct ConvertParityTests {
         let tolerance = ConvertFixtures.references["logit_tolerance"] as! Double
         print("convert-parity: {\"fixture\": \"\(name)\", \"max_relative\": \(error), \"bound\": \(tolerance)}")
         #expect(error <= tolerance, "\(name): max|Δ|/max|ref| = \(error) against transformers")
+    }
+
+    static var visionNames: [String] { ConvertFixtures.fixtures.filter { $0["image"] != nil }.map { $0["name"] as! String } }
+
+    @Test("the converted projector's image embeddings match transformers' image features", arguments: visionNames)
+    func projectorMatchesTransformers(name: String) throws {
+        let image = ConvertFixtures.fixture(name)["image"] as! [String: Any]
+        let folder = try ConvertFixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let text = try ConvertFixtures.convert(name, type: .f32, into: folder)
+        let encoder = try loadVisionEncoder(path: HFConverter.outputPath(for: .projector, text), threads: 2)
+        func floats(_ file: String) throws -> [Float] {
+            let data = try Data(contentsOf: ConvertFixtures.directory.appendingPathComponent(file))
+            return data.withUnsafeBytes { raw in
+                (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+            }
+        }
+        let expected = try floats(image["features"] as! String)
+        let actual = encoder.encode(tile: try floats(image["pixels"] as! String))
+        try #require(actual.count == expected.count, "\(name): \(actual.count) values, transformers gives \(expected.count)")
+        let error = relativeError(actual, expected)
+        print("convert-parity: {\"fixture\": \"\(name)\", \"image_max_relative\": \(error)}")
+        #expect(error <= 1e-3, "\(name): image embeddings max|Δ|/max|ref| = \(error) against transformers")
     }
 
     @Test("Ponder's tokenizer on the converted vocabulary gives the HF tokenizer's ids", arguments: ConvertFixtures.names)

@@ -19,7 +19,7 @@ public protocol ConvertFamily: Sendable {
 public enum ConvertFamilies {
     /// Every family, in the order `--help` and errors list them.
     public static let all: [any ConvertFamily.Type] = [
-        ConvertLlama.self, ConvertQwen2.self, ConvertIdefics3.self, ConvertMllama.self,
+        ConvertLlama.self, ConvertQwen2.self, ConvertIdefics3.self, ConvertLlava.self, ConvertMllama.self,
     ]
 
     public static var supportedArchitectures: [String] { all.flatMap { $0.architectures } }

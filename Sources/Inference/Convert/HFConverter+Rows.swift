@@ -80,13 +80,18 @@ extension HFConverter {
                 TensorEncoding.encode(values, rowLength: tensor.rowLength, as: type, into: bytes)
                 try sink(UnsafeRawBufferPointer(bytes))
                 advanced(bytes.count)
+                if transform == .identity {
+                    // Rows already converted are not read again: drop their pages.
+                    release(UnsafeRawBufferPointer(rebasing: data[(row * rowLength * elementSize)..<((row + chunkRows) * rowLength * elementSize)]))
+                }
                 row += chunkRows
             }
         }
     }
 
-    /// Drops the mapped pages of a converted tensor, so resident memory stays at one tensor's
-    /// worth of pages (they are file-backed and read-only; nothing is lost).
+    /// Drops the mapped pages of converted rows, so resident memory stays at a chunk's worth of
+    /// pages whatever the tensor's size (they are file-backed and read-only: a later read
+    /// faults them back in from the file).
     private static func release(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))

@@ -18,7 +18,7 @@ struct SpecialTokens {
                                    "sep": "seperator_token_id", "pad": "padding_token_id", "cls": "cls_token_id",
                                    "mask": "mask_token_id", "eot": "eot_token_id", "eom": "eom_token_id"]
 
-    init(checkpoint: HFCheckpoint, tokenizer: JSONFile) {
+    init(checkpoint: HFCheckpoint, tokenizer: JSONFile?, vocabularySize: Int) {
         var types = ["bos", "eos", "unk", "sep", "pad", "cls", "mask"]
         var config = checkpoint.tokenizerConfig?.root
         var found: [String: Int] = [:]
@@ -37,7 +37,7 @@ struct SpecialTokens {
         let cls = content("cls_token"), sep = content("sep_token")
         if bos == nil, let cls, config != nil { config?["bos_token"] = cls; bos = cls }
         if eos == nil, let sep, config != nil { config?["eos_token"] = sep; eos = sep }
-        let processor = tokenizer.root["post_processor"] as? [String: Any]
+        let processor = tokenizer?.root["post_processor"] as? [String: Any]
         let processors = (processor?["processors"] as? [[String: Any]]) ?? (processor.map { [$0] } ?? [])
         func specialID(_ item: [String: Any]?) -> String? { (item?["SpecialToken"] as? [String: Any])?["id"] as? String }
         for step in processors {
@@ -81,9 +81,9 @@ struct SpecialTokens {
                 break
             }
         }
-        let added = tokenizer.root["added_tokens"] as? [[String: Any]] ?? []
+        let added = tokenizer?.root["added_tokens"] as? [[String: Any]] ?? []
         func set(_ type: String, _ id: Int?) {
-            guard let id, id >= 0, found[type] == nil else { return }
+            guard let id, id >= 0, id < vocabularySize, found[type] == nil else { return }
             found[type] = id
             order.append(type)
         }

@@ -18,6 +18,10 @@ struct TokenizerConversion {
     static let supportedPreTokenizers = ["llama-bpe (Llama 3)", "qwen2", "smollm", "gpt-2"]
 
     func metadata() throws(ConvertError) -> [(key: String, value: GGUFValue)] {
+        // llama.cpp's LlamaModel prefers a SentencePiece model (Llama 2, LLaVA-1.5) when there is one.
+        if writesSpacePrefix, FileManager.default.fileExists(atPath: checkpoint.path("tokenizer.model")) {
+            return try sentencePieceMetadata()
+        }
         let file = checkpoint.path("tokenizer.json")
         guard let tokenizer = checkpoint.tokenizer else {
             throw ConvertError(file: file, kind: .missingFile)
@@ -81,14 +85,19 @@ struct TokenizerConversion {
         ]
         let merges = try Self.merges(model["merges"], file: file)
         if !merges.isEmpty { out.append(("tokenizer.ggml.merges", .array(.string(merges)))) }
-        let special = SpecialTokens(checkpoint: checkpoint, tokenizer: tokenizer)
+        appendCommon(to: &out, tokenizer: tokenizer)
+        return out
+    }
+
+    /// Special token ids, add flags, `add_space_prefix` and the chat template.
+    func appendCommon(to out: inout [(key: String, value: GGUFValue)], tokenizer: JSONFile?) {
+        let special = SpecialTokens(checkpoint: checkpoint, tokenizer: tokenizer, vocabularySize: vocabularySize)
         for (name, id) in special.ids { out.append(("tokenizer.ggml.\(name)", .uint32(UInt32(id)))) }
         for (name, flag) in special.addFlags { out.append(("tokenizer.ggml.add_\(name)_token", .bool(flag))) }
         if writesSpacePrefix, let flag = checkpoint.tokenizerConfig?.root["add_prefix_space"] as? Bool {
             out.append(("tokenizer.ggml.add_space_prefix", .bool(flag)))
         }
         if let template = checkpoint.chatTemplate { out.append(("tokenizer.chat_template", .string(template))) }
-        return out
     }
 
     /// llama.cpp's `does_token_look_special`.
