@@ -34,6 +34,10 @@ public final class ChatModel: Sendable {
             let configuration = try TextModelConfiguration(file: file, contextLength: options.contextLength)
             options.cacheCapacity = Self.cacheContexts * configuration.contextLength
         }
+        // A separate projector is loaded too: count it when checking that everything fits.
+        if let mmproj, let size = try? FileManager.default.attributesOfItem(atPath: mmproj)[.size] as? Int {
+            options.reservedBytes += size
+        }
         textModel = try loadTextModel(file: file, options: options)
         template = try ChatTemplateFamily.resolve(name: chatTemplate, template: file.optionalString("tokenizer.chat_template"))
         knowsStageFormat = (try? file.bool("ponder.stage_format")) ?? false

@@ -47,6 +47,8 @@ public struct TextModelOptions: Sendable, Equatable {
     public var threadCount: Int
     /// Skip the check that weights plus cache fit in physical memory.
     public var skipMemoryCheck: Bool
+    /// Bytes loaded alongside the text model (a vision projector), counted in that check.
+    public var reservedBytes: Int = 0
 
     /// The default cap on the context length when the caller sets none (llama.cpp's default).
     public static let defaultContextLimit = 4096

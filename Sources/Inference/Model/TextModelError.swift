@@ -58,7 +58,7 @@ public struct TextModelError: Error, Sendable, Equatable, CustomStringConvertibl
         case .unsupportedTensorType(let tensor, let type):
             return "tensor '\(tensor)' has type \(type), which cannot be dequantized"
         case .insufficientMemory(let needed, let available):
-            return "the model needs about \(gibibytes(needed)) (weights plus KV cache) but the machine has \(gibibytes(available)) of memory; use a smaller context length or a smaller model"
+            return "the model needs about \(gibibytes(needed)) (weights, any vision projector and the KV cache) but the machine has \(gibibytes(available)) of memory; use a smaller context length or a smaller model"
         case .unknownSequence(let sequence):
             return "\(sequence) does not exist (it was never made or was released)"
         case .contextFull(let sequence, let contextLength):

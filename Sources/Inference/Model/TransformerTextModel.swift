@@ -46,7 +46,7 @@ public final class TransformerTextModel: TextModel, @unchecked Sendable {
         let configuration = try TextModelConfiguration(file: file, contextLength: options.contextLength)
         let capacity = options.cacheCapacity ?? configuration.contextLength
         if !options.skipMemoryCheck, let available = physicalMemoryBytes() {
-            let needed = file.fileSize + PagedKVCache.byteCount(
+            let needed = file.fileSize + options.reservedBytes + PagedKVCache.byteCount(
                 layerCount: configuration.cachedLayerCount, keyValueWidth: configuration.keyValueWidth, capacity: capacity)
             guard needed <= available else {
                 throw TextModelError(file: file.path, kind: .insufficientMemory(neededBytes: needed, availableBytes: available))
