@@ -36,6 +36,8 @@ public final class GGUFStreamWriter {
     private let handle: FileHandle
     private let partialPath: String
     private var next = 0
+    /// Bytes of tensor `next` written so far by `writePart`.
+    private var partWritten = 0
     private var finished = false
 
     /// Creates `path.partial` and writes the header. `metadata` keeps its order; an alignment
@@ -81,19 +83,42 @@ public final class GGUFStreamWriter {
 
     /// Writes the data of the next tensor, which must be `name`, with exactly its byte count.
     public func write(_ bytes: UnsafeRawBufferPointer, for name: String) throws(GGUFError) {
+        let expected = try expectNext(name)
+        guard partWritten == 0, bytes.count == expected else {
+            throw GGUFError(file: path, kind: .writeFailed(
+                reason: "tensor '\(name)' has \(partWritten + bytes.count) bytes of data, but its shape and type take \(expected)"))
+        }
+        try append(bytes)
+        try completeTensor(byteCount: expected)
+    }
+
+    /// Writes the next piece of the next tensor's data, which must be `name`; once the pieces
+    /// add up to its byte count the tensor is complete. Lets a tensor be produced in slabs of
+    /// rows without holding all of it.
+    public func writePart(_ bytes: UnsafeRawBufferPointer, for name: String) throws(GGUFError) {
+        let expected = try expectNext(name)
+        guard partWritten + bytes.count <= expected else {
+            throw GGUFError(file: path, kind: .writeFailed(
+                reason: "tensor '\(name)' has more than the \(expected) bytes its shape and type take"))
+        }
+        try append(bytes)
+        partWritten += bytes.count
+        if partWritten == expected { try completeTensor(byteCount: expected) }
+    }
+
+    private func expectNext(_ name: String) throws(GGUFError) -> Int {
         guard next < tensors.count, tensors[next].name == name else {
             throw GGUFError(file: path, kind: .writeFailed(
                 reason: "tensor '\(name)' was written out of order (expected \(nextTensor.map { "'\($0)'" } ?? "no more tensors"))"))
         }
-        let expected = tensors[next].byteCount!
-        guard bytes.count == expected else {
-            throw GGUFError(file: path, kind: .writeFailed(
-                reason: "tensor '\(name)' has \(bytes.count) bytes of data, but its shape and type take \(expected)"))
-        }
-        try append(bytes)
-        let padding = (expected + alignment - 1) / alignment * alignment - expected
+        return tensors[next].byteCount!
+    }
+
+    private func completeTensor(byteCount: Int) throws(GGUFError) {
+        let padding = (byteCount + alignment - 1) / alignment * alignment - byteCount
         if padding > 0 { try append([UInt8](repeating: 0, count: padding)) }
         next += 1
+        partWritten = 0
     }
 
     /// Writes the data of the next tensor, which must be `name`, in pieces, so that a large

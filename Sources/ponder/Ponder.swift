@@ -18,9 +18,10 @@ struct Ponder: AsyncParsableCommand {
               ponder tokenize --model model.gguf "Hello, world"
               ponder logits --model model.gguf --tokens "1 2 3" --out logits.f32
               ponder bench --model model.gguf -p 512 -n 128
+              ponder quantize model-f16.gguf model-q4_k_m.gguf --type Q4_K_M
             """,
-        subcommands: [Inspect.self, Convert.self, Tokenize.self, Generate.self, Ask.self, Eval.self, LogitsCommand.self, EmbedImage.self, Bench.self,
-                      Chat.self, ChatBenchRender.self],
+        subcommands: [Inspect.self, Convert.self, Quantize.self, Tokenize.self, Generate.self, Ask.self, Eval.self, LogitsCommand.self,
+                      EmbedImage.self, Bench.self, Chat.self, ChatBenchRender.self],
         defaultSubcommand: Chat.self
     )
 }

@@ -26,6 +26,37 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: path + ".partial"))
     }
 
+    @Test func writesATensorInParts() throws {
+        let reference = try sampleWriter(alignment: 32)
+        let path = directory + "/parts.gguf"
+        let writer = try GGUFStreamWriter(
+            path: path, metadata: reference.metadata,
+            tensors: reference.tensors.map { .init(name: $0.name, dimensions: $0.dimensions, type: $0.type) })
+        for tensor in reference.tensors {
+            // Pieces of 1, 2, 3, … bytes, then the rest.
+            var start = 0, size = 1
+            while start < tensor.data.count {
+                let end = min(tensor.data.count, start + size)
+                try Array(tensor.data[start..<end]).withUnsafeBytes { try writer.writePart($0, for: tensor.name) }
+                start = end
+                size += 1
+            }
+        }
+        try writer.finish()
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == reference.serialized())
+    }
+
+    @Test func refusesPartsBeyondTheTensor() throws {
+        let writer = try GGUFStreamWriter(path: directory + "/e.gguf", metadata: [],
+                                          tensors: [.init(name: "x", dimensions: [2], type: .f32)])
+        try [UInt8](repeating: 0, count: 4).withUnsafeBytes { try writer.writePart($0, for: "x") }
+        #expect(throws: GGUFError.self) {
+            try [UInt8](repeating: 0, count: 5).withUnsafeBytes { try writer.writePart($0, for: "x") }
+        }
+        #expect(throws: GGUFError.self) { try writer.write([UInt8](repeating: 0, count: 8), for: "x") }
+        #expect(throws: GGUFError.self) { try writer.finish() }
+    }
+
     @Test func refusesOutOfOrderAndWrongSizes() throws {
         let path = directory + "/b.gguf"
         let writer = try GGUFStreamWriter(path: path, metadata: [("general.architecture", .string("llama"))],
