@@ -14,13 +14,16 @@ struct Convert: ParsableCommand {
             Tensors stream one at a time from the mapped checkpoint, so memory stays small.
 
             Families: \(ConvertFamilies.supportedArchitectures.joined(separator: ", ")).
-            Types: \(TensorEncoding.supportedTypes.map(\.name).joined(separator: ", ")) (norms and 1-D \
-            tensors stay F32); without --type, BF16 for a BF16 checkpoint, else F16.
+            Types: \(QuantizationTarget.allCases.map(\.name).joined(separator: ", ")) (norms and 1-D \
+            tensors stay F32); without --type, BF16 for a BF16 checkpoint, else F16. A quantized \
+            type quantizes the text model straight from the checkpoint's values with llama.cpp's \
+            per-tensor mix (as ponder quantize does); a projector is then F16.
 
             Examples:
               ponder convert ~/hf/Llama-3.2-1B-Instruct --out llama-3.2-1b-f16.gguf --type F16
               ponder convert ~/hf/Qwen2.5-0.5B-Instruct --out qwen2.5-0.5b.gguf
               ponder convert ~/hf/SmolVLM-256M-Instruct --out smolvlm.gguf   # also writes mmproj-smolvlm.gguf
+              ponder convert ~/hf/Llama-3.2V-11B-cot --out llava-cot-q4_k_m.gguf --type Q4_K_M
             """)
 
     @Argument(help: "The checkpoint folder (config.json, *.safetensors, tokenizer.json).", completion: .directory)
@@ -29,7 +32,7 @@ struct Convert: ParsableCommand {
     @Option(name: .long, help: "The GGUF file to write.", completion: .file(extensions: ["gguf"]))
     var out: String
 
-    @Option(name: .long, help: "Tensor type: \(TensorEncoding.supportedTypes.map(\.name).joined(separator: ", ")).")
+    @Option(name: .long, help: "Tensor type: \(QuantizationTarget.allCases.map(\.name).joined(separator: ", ")).")
     var type: String?
 
     @Flag(name: .long, help: "Mark the model as answering in LLaVA-CoT's four stages (ponder.stage_format).")
@@ -38,8 +41,9 @@ struct Convert: ParsableCommand {
     func run() throws {
         let options: ConvertOptions
         do {
-            options = ConvertOptions(outputPath: out, type: try type.map(TensorEncoding.requestedType(named:)),
-                                     stageFormat: stageFormat)
+            let output = try type.map(ConvertOptions.outputType(named:))
+            options = ConvertOptions(outputPath: out, type: output?.type, stageFormat: stageFormat,
+                                     quantization: output?.quantization)
         } catch {
             throw CommandFailure("--type: \(error.message)")
         }
@@ -56,7 +60,7 @@ struct Convert: ParsableCommand {
         let rate = summary.seconds > 0 ? megabytes / summary.seconds : 0
         let files = summary.files.map { "\($0.path) (\($0.tensorCount) tensors, \(formatBytes($0.byteCount)))" }
         FileHandle.standardError.write(Data((
-            "converted \(summary.architecture) to \(summary.type.name): \(files.joined(separator: ", ")) "
+            "converted \(summary.architecture) to \(summary.quantization?.name ?? summary.type.name): \(files.joined(separator: ", ")) "
             + "in \(String(format: "%.1f", summary.seconds)) s, \(String(format: "%.0f", rate)) MB/s\n").utf8))
     }
 }

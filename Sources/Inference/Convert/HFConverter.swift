@@ -15,11 +15,25 @@ public struct ConvertOptions: Sendable {
     public var type: GGMLType?
     /// Write `ponder.stage_format = true` (also set for LLaVA-CoT checkpoints).
     public var stageFormat = false
+    /// A quantized text model (Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K), quantized straight from the
+    /// checkpoint's values with llama.cpp's per-tensor mix; the projector is then F16.
+    /// Overrides `type`.
+    public var quantization: QuantizationTarget?
 
-    public init(outputPath: String, type: GGMLType? = nil, stageFormat: Bool = false) {
+    public init(outputPath: String, type: GGMLType? = nil, stageFormat: Bool = false,
+                quantization: QuantizationTarget? = nil) {
         self.outputPath = outputPath
         self.type = type
         self.stageFormat = stageFormat
+        self.quantization = quantization
+    }
+
+    /// Reads `--type`: F32, F16, BF16, or a quantization (Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K).
+    public static func outputType(named name: String) throws(ConvertError) -> (type: GGMLType?, quantization: QuantizationTarget?) {
+        if let target = QuantizationTarget(name: name) {
+            return target.isQuantized ? (nil, target) : (target.defaultType, nil)
+        }
+        throw ConvertError(file: name, kind: .unsupportedOutputType(name, supported: QuantizationTarget.allCases.map(\.name)))
     }
 }
 
@@ -44,6 +58,8 @@ public struct ConvertSummary: Sendable {
 
     public var architecture: String
     public var type: GGMLType
+    /// The quantization of the text model, when one was asked for.
+    public var quantization: QuantizationTarget?
     public var files: [File]
     public var seconds: Double
     /// Tensor bytes written (the data sections).
@@ -63,7 +79,8 @@ public enum HFConverter {
         let checkpoint = try HFCheckpoint(folder: folder)
         let family = try ConvertFamilies.family(for: checkpoint)
         let plans = try family.plans(for: checkpoint)
-        let requested = options.type ?? defaultType(checkpoint)
+        let quantization = options.quantization.flatMap { $0.isQuantized ? $0 : nil }
+        let requested = quantization.map { _ in GGMLType.f16 } ?? options.type ?? defaultType(checkpoint)
         guard TensorEncoding.supportedTypes.contains(requested) else {
             throw ConvertError(file: options.outputPath, kind: .unsupportedOutputType(
                 requested.name, supported: TensorEncoding.supportedTypes.map(\.name)))
@@ -73,10 +90,29 @@ public enum HFConverter {
         for plan in plans {
             let path = outputPath(for: plan.role, options.outputPath)
             var plan = plan
-            let tensors = plan.tensors.map { tensor in
+            var tensors = plan.tensors.map { tensor in
                 GGUFStreamWriter.TensorPlan(name: tensor.name, dimensions: tensor.dimensions,
                                             type: TensorEncoding.type(for: tensor.name, dimensions: tensor.dimensions,
                                                                       requested: requested, rule: tensor.rule))
+            }
+            if let quantization, plan.role == .text {
+                // llama.cpp's flow (convert, then llama-quantize) on the values themselves: the
+                // mix picks each tensor's type from the tensor as converted to F32.
+                let base = plan.tensors.map { tensor in
+                    QuantizationPlan.Tensor(name: tensor.name, dimensions: tensor.dimensions,
+                                            type: TensorEncoding.type(for: tensor.name, dimensions: tensor.dimensions,
+                                                                      requested: .f32, rule: tensor.rule))
+                }
+                let architecture: String
+                if case .string(let name) = plan.value("general.architecture") { architecture = name } else { architecture = "llama" }
+                var layers = 0
+                if case .uint32(let count) = plan.value("\(architecture).block_count") { layers = Int(count) }
+                let types = QuantizationPlan.types(for: base, target: quantization, architecture: architecture, layerCount: layers)
+                for index in tensors.indices { tensors[index].type = types[index] }
+                finishMetadata(&plan, type: requested, stageFormat: stageFormat)
+                plan.set("general.file_type", .uint32(quantization.fileType))
+                prepared.append((path, plan, tensors))
+                continue
             }
             finishMetadata(&plan, type: requested, stageFormat: stageFormat && plan.role == .text)
             prepared.append((path, plan, tensors))
@@ -114,8 +150,10 @@ public enum HFConverter {
         let architecture = prepared.first.flatMap { entry -> String? in
             if case .string(let name) = entry.plan.value("general.architecture") { return name } else { return nil }
         } ?? "?"
-        return ConvertSummary(architecture: architecture, type: requested, files: files,
-                              seconds: Date().timeIntervalSince(started), tensorBytes: totalBytes)
+        var summary = ConvertSummary(architecture: architecture, type: requested, files: files,
+                                     seconds: Date().timeIntervalSince(started), tensorBytes: totalBytes)
+        summary.quantization = quantization
+        return summary
     }
 
     /// `FILE.gguf` for the text model, `mmproj-FILE.gguf` in the same folder for a projector.

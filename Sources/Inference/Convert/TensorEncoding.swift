@@ -71,9 +71,17 @@ public enum TensorEncoding {
             precondition(destination.count == count * 2)
             HalfFloat.convertToBF16(source, to: target.assumingMemoryBound(to: UInt16.self), count: count)
         default:
-            preconditionFailure("\(type) has no encoder; requestedType(named:) admits only \(supportedTypes)")
+            // Quantized types (convert --type Q4_K_M …): the plan's fallbacks guarantee whole blocks.
+            do {
+                try type.quantize(rows: values, rowLength: rowLength, into: destination, pool: pool)
+            } catch {
+                preconditionFailure("\(error)")
+            }
         }
     }
+
+    /// The threads quantization uses.
+    static let pool = ThreadPool()
 
     /// Bytes that `count` values take as `type`.
     static func byteCount(of count: Int, as type: GGMLType) -> Int {
