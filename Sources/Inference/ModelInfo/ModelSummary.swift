@@ -97,6 +97,16 @@ public struct ModelSummary: Sendable, Codable, Equatable {
                 patchSize: try file.optionalInt("clip.vision.patch_size"),
                 embeddingLength: try file.optionalInt("clip.vision.embedding_length"),
                 blockCount: try file.optionalInt("clip.vision.block_count"))
+        } else if architecture == "mllama", file.value(forKey: "mllama.vision.image_size") != nil {
+            // An mllama vision tower: a projector file, or Ollama's one-file model.
+            let local = try file.optionalInt("mllama.vision.block_count")
+            let global = try file.optionalInt("mllama.vision.global.block_count")
+            projector = ProjectorInfo(
+                projectorType: "mllama",
+                imageSize: try file.optionalInt("mllama.vision.image_size"),
+                patchSize: try file.optionalInt("mllama.vision.patch_size"),
+                embeddingLength: try file.optionalInt("mllama.vision.embedding_length"),
+                blockCount: local.map { $0 + (global ?? 0) })
         }
     }
 }
