@@ -164,10 +164,15 @@ public enum HFConverter {
             : (path.deletingLastPathComponent as NSString).appendingPathComponent("mmproj-" + path.lastPathComponent)
     }
 
-    /// BF16 when the checkpoint's matrices are BF16, else F16.
+    /// As llama.cpp's `--outtype auto`: the type of the first BF16 or F16 matrix of the
+    /// checkpoint, F16 when all are F32.
     static func defaultType(_ checkpoint: HFCheckpoint) -> GGMLType {
-        let matrices = checkpoint.weights.files.flatMap(\.tensors).filter { $0.shape.count >= 2 }
-        return matrices.contains { $0.dataType == .bf16 } ? .bf16 : .f16
+        for name in checkpoint.weights.tensorNames {
+            guard let (_, tensor) = try? checkpoint.weights.tensor(name), tensor.shape.count >= 2 else { continue }
+            if tensor.dataType == .bf16 { return .bf16 }
+            if tensor.dataType == .f16 { return .f16 }
+        }
+        return .f16
     }
 
     /// `general.size_label`, `general.file_type`, `general.quantization_version` and Ponder's keys.
