@@ -1,10 +1,5 @@
 import Foundation
 import GGUF
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// What to convert to.
 public struct ConvertOptions: Sendable {
