@@ -126,27 +126,22 @@ public final class GGUFStreamWriter {
     /// that together make exactly the tensor's byte count. Errors thrown by `produce` pass
     /// through unchanged; the writer's own are `GGUFError`s.
     public func write(_ name: String, producing produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
-        guard next < tensors.count, tensors[next].name == name else {
-            throw GGUFError(file: path, kind: .writeFailed(
-                reason: "tensor '\(name)' was written out of order (expected \(nextTensor.map { "'\($0)'" } ?? "no more tensors"))"))
+        let expected = try expectNext(name), index = next
+        guard partWritten == 0 else {
+            throw GGUFError(file: path, kind: .writeFailed(reason: "tensor '\(name)' was already partly written"))
         }
-        let expected = tensors[next].byteCount!
-        var written = 0
+        if expected == 0 { return try completeTensor(byteCount: 0) }
         try produce { chunk throws(GGUFError) in
-            guard written + chunk.count <= expected else {
+            guard next == index else {
                 throw GGUFError(file: path, kind: .writeFailed(
                     reason: "tensor '\(name)' has more than the \(expected) bytes of data its shape and type take"))
             }
-            try append(chunk)
-            written += chunk.count
+            try writePart(chunk, for: name)
         }
-        guard written == expected else {
+        guard next == index + 1 else {
             throw GGUFError(file: path, kind: .writeFailed(
-                reason: "tensor '\(name)' has \(written) bytes of data, but its shape and type take \(expected)"))
+                reason: "tensor '\(name)' has \(partWritten) bytes of data, but its shape and type take \(expected)"))
         }
-        let padding = (expected + alignment - 1) / alignment * alignment - expected
-        if padding > 0 { try append([UInt8](repeating: 0, count: padding)) }
-        next += 1
     }
 
     public func write(_ bytes: [UInt8], for name: String) throws(GGUFError) {

@@ -17,7 +17,7 @@ struct ConvertCommandTests {
         #expect(help.status == 0)
         #expect(help.stdout.contains("Examples:") && help.stdout.contains("ponder convert"))
         #expect(help.stdout.contains("LlamaForCausalLM") && help.stdout.contains("Idefics3ForConditionalGeneration"))
-        #expect(help.stdout.contains("F32, F16, BF16"))
+        #expect(help.stdout.contains("Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K, F16, BF16, F32"))
         #expect(try PonderProcess.run(["--help"]).stdout.contains("  convert"))
     }
 
@@ -36,7 +36,7 @@ struct ConvertCommandTests {
     }
 
     @Test(arguments: [
-        (["--type", "Q4_K"], "Error: --type: output type 'Q4_K' is not supported (supported: F32, F16, BF16)\n"),
+        (["--type", "Q4_K"], "Error: --type: output type 'Q4_K' is not supported (supported: Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K, F16, BF16, F32)\n"),
         (["--type", "F16", "--out-missing"], nil),
     ] as [([String], String?)])
     func refusesBadArguments(extra: [String], expected: String?) throws {
