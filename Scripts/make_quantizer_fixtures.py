@@ -12,6 +12,11 @@
    (built here in a temporary folder, not committed), the type llama.cpp's
    ``llama_model_quantize`` gives each tensor under each target.
 
+3. Tests/InferenceTests/Fixtures/quants/quantized_logits.json: how far llama.cpp's logits
+   move when llama.cpp quantizes a model fixture (llama-f32 to every target, llama-q4_k to
+   Q4_K_M), measured against the committed reference logits (the f32 model's, or the Q4_K
+   model's dequantized twin's), with the model fixtures' reference settings.
+
 Needs llama-cpp-python 0.3.36 built from source (its shared libraries), gguf and numpy.
 Usage:  python3 Scripts/make_quantizer_fixtures.py
 """
@@ -213,6 +218,37 @@ def write_plan_fixture(models_dir: Path, out_path: Path) -> None:
                         '"cases":[\n' + ",\n".join(lines) + "\n]}\n")
 
 
+def write_logits_fixture(models_dir: Path, out_path: Path) -> None:
+    import make_model_fixtures as mm
+
+    references = json.loads((models_dir / "references.json").read_text())
+    prompt = references["prompt"]
+    by_name = {f["name"]: f for f in references["fixtures"]}
+    cases = [("llama-f32", target, by_name["llama-f32"]["logits"]) for target, _ in TARGETS]
+    cases.append(("llama-q4_k", "Q4_K_M", by_name["llama-q4_k"]["twin_logits"]))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for model, target, reference_file in cases:
+            fx = by_name[model]
+            out = Path(tmp) / f"{model}-{target}.gguf"
+            import llama_cpp
+            params = llama_cpp.llama_model_quantize_default_params()
+            params.ftype = dict(TARGETS)[target]
+            params.nthread = 2
+            params.allow_requantize = True
+            rc = llama_cpp.llama_model_quantize(str(models_dir / fx["file"]).encode(), str(out).encode(),
+                                                ctypes.byref(params))
+            assert rc == 0, (model, target, rc)
+            reference = np.fromfile(models_dir / reference_file, dtype="<f4").reshape(len(prompt), fx["n_vocab"])
+            logits = mm.prompt_logits(out, prompt)
+            rows.append({"model": fx["file"], "target": target, "reference": reference_file,
+                         "relative_rms": mm.relative_rms(logits, reference),
+                         "argmax_agreement": mm.argmax_agreement(logits, reference)})
+            print(f"logits {model} {target}: rel RMS {rows[-1]['relative_rms']:.4f} "
+                  f"argmax {rows[-1]['argmax_agreement']:.2f}")
+    out_path.write_text(json.dumps({"generator": "Scripts/make_quantizer_fixtures.py", "cases": rows}, indent=1) + "\n")
+
+
 def main() -> None:
     repo = Path(__file__).resolve().parent.parent
     quants = repo / "Tests/InferenceTests/Fixtures/quants"
@@ -220,7 +256,8 @@ def main() -> None:
     lib = load_ggml_base()
     write_encoder_fixture(lib, quants / "quantizer.gguf")
     write_plan_fixture(repo / "Tests/InferenceTests/Fixtures/models", quants / "plans.json")
-    for f in ("quantizer.gguf", "plans.json"):
+    write_logits_fixture(repo / "Tests/InferenceTests/Fixtures/models", quants / "quantized_logits.json")
+    for f in ("quantizer.gguf", "plans.json", "quantized_logits.json"):
         print(f"wrote {f}: {os.path.getsize(quants / f)} bytes")
 
 

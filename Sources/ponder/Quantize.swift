@@ -18,13 +18,15 @@ struct Quantize: ParsableCommand {
             Examples:
               ponder quantize model-f16.gguf model-q4_k_m.gguf --type Q4_K_M
               ponder quantize model-f32.gguf model-q8_0.gguf --type q8_0 --threads 2
+              ponder quantize model-f16.gguf --type Q5_K_M --dry-run
             """)
 
     @Argument(help: "The GGUF model to convert.", completion: .file(extensions: ["gguf"]))
     var input: String
 
-    @Argument(help: "The GGUF file to write (replaced if it exists).", completion: .file(extensions: ["gguf"]))
-    var output: String
+    @Argument(help: "The GGUF file to write (replaced if it exists); not needed with --dry-run.",
+              completion: .file(extensions: ["gguf"]))
+    var output: String?
 
     @Option(help: "The target: \(QuantizationTarget.allCases.map(\.name).joined(separator: ", ")).")
     var type: String
@@ -32,12 +34,17 @@ struct Quantize: ParsableCommand {
     @Option(help: "Threads (default: all cores).")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
+    @Flag(help: "Print each tensor's planned type and the output size; write nothing.")
+    var dryRun = false
+
     func run() throws {
         guard let target = QuantizationTarget(name: type) else {
             throw CommandFailure(QuantizationError(kind: .unknownTarget(type)))
         }
         guard threads > 0 else { throw CommandFailure("--threads must be at least 1, not \(threads)") }
         let quantizer = ModelQuantizer(target: target, threadCount: threads)
+        if dryRun { return try printPlan(quantizer) }
+        guard let output else { throw CommandFailure("give the output file after \(input), or --dry-run") }
         let line = ProgressLine(enabled: isatty(STDERR_FILENO) != 0)
         let summary: ModelQuantizer.Summary
         do {
@@ -51,6 +58,27 @@ struct Quantize: ParsableCommand {
         print("\(input) → \(output) (\(target.name)): \(megabytes(summary.inputBytes)) → \(megabytes(summary.outputBytes)), "
               + "\(summary.tensorCount) tensors (\(types.joined(separator: ", "))), "
               + String(format: "%.1f s", summary.seconds))
+    }
+}
+
+extension Quantize {
+    /// One line per tensor (name, shape, type → planned type), then the sizes.
+    func printPlan(_ quantizer: ModelQuantizer) throws {
+        let file: GGUFFile
+        do {
+            file = try GGUFFile(path: input)
+        } catch {
+            throw CommandFailure(error)
+        }
+        var outputBytes = 0
+        for (tensor, type) in zip(file.tensors, quantizer.plan(for: file)) {
+            let bytes = type.byteCount(elementCount: UInt64(tensor.elementCount)).map(Int.init) ?? 0
+            outputBytes += bytes
+            let change = type == tensor.type ? "\(type.name) (copied)" : "\(tensor.type.name) → \(type.name)"
+            print("\(tensor.name)  \(tensor.dimensions.map(String.init).joined(separator: "×"))  \(change)")
+        }
+        let inputBytes = file.tensors.reduce(0) { $0 + $1.byteCount }
+        print("\(quantizer.target.name): tensor data \(megabytes(inputBytes)) → \(megabytes(outputBytes))")
     }
 }
 

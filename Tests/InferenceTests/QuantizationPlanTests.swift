@@ -71,9 +71,10 @@ struct PlanFixture: Sendable {
             QuantizationPlan.Tensor(name: "v.patch_embd.weight", dimensions: [14, 14, 3, 256], type: .f16),
         ] + (0..<8).flatMap { layer -> [QuantizationPlan.Tensor] in
             let prefix = layer == 3 ? "blk.\(layer).cross_attn_" : "blk.\(layer).attn_"
-            return ["q", "k", "v", layer == 3 ? "o" : "output"].map {
+            return (layer == 3 ? ["q_proj", "k_proj", "v_proj", "o_proj"] : ["q", "k", "v", "output"]).map {
                 QuantizationPlan.Tensor(name: prefix + $0 + ".weight", dimensions: [256, 256], type: .f16)
-            } + [QuantizationPlan.Tensor(name: "blk.\(layer).ffn_down.weight", dimensions: [512, 256], type: .f16),
+            } + (layer == 3 ? [QuantizationPlan.Tensor(name: "blk.3.cross_attn_q_norm.weight", dimensions: [64], type: .f32),
+                               QuantizationPlan.Tensor(name: "blk.3.cross_attn_attn_gate", dimensions: [1], type: .f32)] : []) + [QuantizationPlan.Tensor(name: "blk.\(layer).ffn_down.weight", dimensions: [512, 256], type: .f16),
                  QuantizationPlan.Tensor(name: "blk.\(layer).attn_norm.weight", dimensions: [256], type: .f32)]
         }
         let types = QuantizationPlan.types(for: tensors, target: .q4_K_M, architecture: "mllama", layerCount: 8)
@@ -82,12 +83,18 @@ struct PlanFixture: Sendable {
         #expect(byName["v.patch_embd.weight"] == .f16)
         #expect(byName["output.weight"] == .q6_K && byName["token_embd.weight"] == .q4_K)
         // 8 attention-V weights: layers 0 and 7 (edges) and 3 (every third) get Q6_K.
-        #expect(byName["blk.3.cross_attn_v.weight"] == .q6_K)
+        #expect(byName["blk.3.cross_attn_v_proj.weight"] == .q6_K)
         #expect(byName["blk.2.attn_v.weight"] == .q4_K && byName["blk.0.attn_v.weight"] == .q6_K)
-        #expect(byName["blk.3.cross_attn_k.weight"] == .q4_K && byName["blk.3.cross_attn_o.weight"] == .q4_K)
-        #expect(byName["blk.3.attn_norm.weight"] == .f32)
-        #expect(QuantizationPlan.category(of: "blk.3.cross_attn_o.weight") == .attentionOutput)
-        #expect(QuantizationPlan.category(of: "blk.3.cross_attn_q.weight") == .attentionQ)
+        #expect(byName["blk.3.cross_attn_k_proj.weight"] == .q4_K && byName["blk.3.cross_attn_o_proj.weight"] == .q4_K)
+        #expect(byName["blk.3.attn_norm.weight"] == .f32 && byName["blk.3.cross_attn_q_norm.weight"] == .f32)
+        #expect(byName["blk.3.cross_attn_attn_gate"] == .f32)
+        for (name, category) in [("blk.3.cross_attn_o_proj.weight", QuantizationPlan.Category.attentionOutput),
+                                 ("blk.3.cross_attn_o.weight", .attentionOutput),
+                                 ("blk.3.cross_attn_q_proj.weight", .attentionQ), ("blk.3.cross_attn_q.weight", .attentionQ),
+                                 ("blk.3.cross_attn_k_proj.weight", .attentionK), ("blk.3.cross_attn_k.weight", .attentionK),
+                                 ("blk.3.cross_attn_v_proj.weight", .attentionV), ("blk.3.cross_attn_v.weight", .attentionV)] {
+            #expect(QuantizationPlan.category(of: name) == category, "\(name)")
+        }
     }
 
     @Test func targetNamesAndFileTypes() {

@@ -54,7 +54,7 @@ struct PonderCLITests {
         #expect(help.stdout.contains("inspect") && help.stdout.contains("tokenize"))
         #expect(help.stdout.contains("ponder inspect model.gguf"))
         #expect(help.stdout.contains("ponder tokenize --model model.gguf"))
-        for command in ["inspect", "tokenize", "generate", "ask", "eval", "logits", "embed-image", "bench"] {
+        for command in ["inspect", "tokenize", "generate", "ask", "eval", "logits", "embed-image", "bench", "quantize"] {
             #expect(help.stdout.contains("  \(command)"), "help lists \(command)")
             let sub = try PonderProcess.run([command, "--help"])
             #expect(sub.status == 0 && sub.stdout.contains("Examples:"), "\(command)")
@@ -170,6 +170,24 @@ struct PonderCLITests {
         #expect(tests == ["pp16", "tg4"])
         let generation = try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: Any]
         #expect(generation?["batch"] as? Int == 2 && generation?["depth"] as? Int == 8)
+    }
+
+    @Test func quantizeWritesALoadableModelAndASummary() throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-q8-\(UUID().uuidString).gguf").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let result = try PonderProcess.run(["quantize", fixture("models/llama-f32.gguf"), output, "--type", "q8_0"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.isEmpty, "no progress line when stderr is not a terminal")
+        #expect(result.stdout.contains("(Q8_0)") && result.stdout.contains("16 Q8_0") && result.stdout.contains(" s\n"))
+        let file = try GGUFFile(path: output)
+        #expect(try file.int("general.file_type") == 7)
+        _ = try loadTextModel(file: file)
+
+        let bad = try PonderProcess.run(["quantize", fixture("models/llama-f32.gguf"), output, "--type", "Q3_K"])
+        #expect(bad.status != 0 && bad.stdout.isEmpty)
+        #expect(bad.stderr.contains("unknown quantization type 'Q3_K'; valid types are Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K, F16, BF16, F32"))
+        let notGGUF = try PonderProcess.run(["quantize", fixture("quants/plans.json"), output, "--type", "Q8_0"])
+        #expect(notGGUF.status != 0 && notGGUF.stderr.contains("plans.json: not a GGUF file"))
     }
 
     /// Bad input: one line on stderr naming the file, a non-zero status, nothing on stdout.

@@ -11,13 +11,16 @@ extension QuantizationPlan {
         var isAttentionVLike: Bool { self == .attentionV || self == .attentionQKV || self == .attentionKVB }
     }
 
-    /// The category of a tensor name. mllama's `cross_attn_k/v/q.weight` contain
-    /// `attn_k/v/q.weight` and fall in those categories as in llama.cpp; `cross_attn_o.weight`
-    /// counts as an attention output.
+    /// The category of a tensor name. mllama's cross-attention projections
+    /// (`cross_attn_{q,k,v,o}_proj.weight`, or `cross_attn_{q,k,v,o}.weight`) count as the
+    /// self-attention ones: K and V as `attn_k`/`attn_v` (V in the attention-V layer count),
+    /// Q as `attn_q`, O as `attn_output`.
     static func category(of name: String) -> Category {
         if name == "output.weight" { return .output }
         if name == "token_embd.weight" || name == "per_layer_token_embd.weight" { return .tokenEmbedding }
         let rules: [(String, Category)] = [
+            ("cross_attn_v_proj.weight", .attentionV), ("cross_attn_k_proj.weight", .attentionK),
+            ("cross_attn_q_proj.weight", .attentionQ), ("cross_attn_o_proj.weight", .attentionOutput),
             ("attn_qkv.weight", .attentionQKV), ("attn_kv_b.weight", .attentionKVB),
             ("attn_v.weight", .attentionV), ("attn_k.weight", .attentionK), ("attn_q.weight", .attentionQ),
             ("attn_output.weight", .attentionOutput), ("cross_attn_o.weight", .attentionOutput),

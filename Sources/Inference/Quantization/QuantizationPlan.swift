@@ -18,8 +18,10 @@ import GGUF
 ///
 /// Ponder's additions for mllama files, which llama.cpp cannot quantize: vision encoder and
 /// projector tensors (`v.*`, `mm.*`) keep their type and are left out of the layer counts;
-/// `cross_attn_k`/`cross_attn_v` count as `attn_k`/`attn_v` (llama.cpp's substring match
-/// already does so), `cross_attn_q` as `attn_q` and `cross_attn_o` as `attn_output`.
+/// the cross-attention projections `cross_attn_{k,v}_proj` count as `attn_k`/`attn_v` (V
+/// takes its place in the attention-V layer count, as in Ollama's mllama Q4_K_M files),
+/// `cross_attn_q_proj` as `attn_q` and `cross_attn_o_proj` as `attn_output`; the names
+/// without `_proj` work the same way.
 public enum QuantizationPlan {
     /// A tensor as the plan sees it.
     public struct Tensor: Sendable, Equatable {
