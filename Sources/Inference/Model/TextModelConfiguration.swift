@@ -1,31 +1,5 @@
 import GGUF
 
-/// The text architectures the engine runs. They share one block; the differences live in the
-/// family files under `Models/` (`Llama.swift`, `Qwen2.swift`, `Mllama.swift`).
-public enum TextArchitecture: String, Sendable, CaseIterable {
-    case llama
-    case qwen2
-    /// Llama 3.2 Vision: llama blocks with gated cross-attention layers over the image.
-    case mllama
-}
-
-/// What one layer of the text stack is (the per-layer plan).
-public enum TextLayerKind: Sendable, Equatable {
-    /// Causal self-attention through the KV cache, then the SwiGLU MLP.
-    case selfAttention
-    /// Attention from the text to the projected vision states of the sequence's image, with
-    /// per-head RMSNorm on q and k and tanh-gated residuals (mllama).
-    case crossAttention
-}
-
-/// How rope pairs the dimensions of a head.
-public enum RopeStyle: Sendable, Equatable {
-    /// (x[2i], x[2i+1]): ggml's "normal" rope, used by `llama` (the converter permuted Q/K).
-    case adjacentPairs
-    /// (x[i], x[i + n_rot/2]): ggml's NEOX rope, used by `qwen2`.
-    case halves
-}
-
 /// The shape and hyper-parameters of a text model, read from GGUF metadata (`{arch}.*` keys).
 /// A plain value: no weights, no state.
 public struct TextModelConfiguration: Sendable, Equatable {
