@@ -188,26 +188,18 @@ public final class VisionTransformer: VisionEncoder, @unchecked Sendable {
         }
     }
 
-    /// Full attention, one task per head: scores = Q·Kᵀ/√hd (sgemm), softmax per row,
-    /// output = P·V (sgemm).
+    /// Full attention over the tile's tokens (the shared masked kernel, nothing masked).
     private func attend(_ q: [Float], _ k: [Float], _ v: [Float], into out: inout [Float], tokens n: Int) {
-        let c = configuration, d = c.embeddingLength, hd = c.headDimension
-        let scale = 1 / Float(hd).squareRoot()
+        let c = configuration, d = c.embeddingLength
         q.withUnsafeBufferPointer { qb in
             k.withUnsafeBufferPointer { kb in
                 v.withUnsafeBufferPointer { vb in
                     out.withUnsafeMutableBufferPointer { ob in
-                        let q = qb.baseAddress!, k = kb.baseAddress!, v = vb.baseAddress!, o = ob.baseAddress!
-                        openblas_set_num_threads(1)
-                        pool.run(c.headCount) { head in
-                            let scores = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
-                            defer { scores.deallocate() }
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(hd),
-                                        scale, q + head * hd, Int32(d), k + head * hd, Int32(d), 0, scores, Int32(n))
-                            for r in 0..<n { TextKernels.softmax(scores + r * n, count: n) }
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(hd), Int32(n),
-                                        1, scores, Int32(n), v + head * hd, Int32(d), 0, o + head * hd, Int32(d))
-                        }
+                        MaskedAttention.attend(qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, into: ob.baseAddress!,
+                                               shape: .init(rows: n, keys: n, heads: c.headCount, kvHeads: c.headCount,
+                                                            headDimension: c.headDimension, queryStride: d,
+                                                            keyValueStride: d, outputStride: d),
+                                               mask: .none, pool: pool)
                     }
                 }
             }
