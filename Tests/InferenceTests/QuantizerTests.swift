@@ -178,3 +178,44 @@ func blockMismatches(_ actual: [UInt8], _ expected: [UInt8], blockBytes: Int) ->
         }
     }
 }
+
+extension KQuantLaneSearchTests {
+    /// The Q6_K lane search against the scalar transcription of `make_qx_quants(rmse_type 1)`.
+    @Test("the symmetric lane search equals the scalar search")
+    func symmetricLanesMatchScalar() {
+        var random = SystemRandomNumberGenerator()
+        for round in 0..<300 {
+            var x = [Float](repeating: 0, count: 256)
+            for j in 0..<16 {
+                let scale = Float.random(in: -6...4, using: &random)
+                for i in 0..<16 { x[16 * j + i] = Float.random(in: -1...1, using: &random) * pow(10, scale) }
+                switch (round + j) % 13 {
+                case 0: for i in 0..<16 { x[16 * j + i] = -0.5 }
+                case 1: for i in 0..<16 { x[16 * j + i] = 0 }
+                case 2: for i in 0..<16 { x[16 * j + i] = i == 3 ? 2 : 0 }
+                case 3: for i in 0..<16 { x[16 * j + i] *= 1e-20 }
+                case 4: for i in 0..<16 { x[16 * j + i] = Float(Int.random(in: -3...3, using: &random)) }
+                default: break
+                }
+            }
+            var scalarL = [UInt8](repeating: 0, count: 256), scalarScales = [Float](repeating: 0, count: 16)
+            x.withUnsafeBufferPointer { xs in
+                scalarL.withUnsafeMutableBufferPointer { l in
+                    for j in 0..<16 {
+                        scalarScales[j] = KQuantSearch.symmetricScale(count: 16, nmax: 32, x: xs.baseAddress! + 16 * j,
+                                                                      L: l.baseAddress! + 16 * j)
+                    }
+                }
+            }
+            var x16 = [SIMD16<Float>](repeating: .zero, count: 16)
+            var l16 = [SIMD16<Int32>](repeating: .zero, count: 16), aux16 = l16
+            for j in 0..<16 { for i in 0..<16 { x16[i][j] = x[16 * j + i] } }
+            let scales = KQuantSearch.symmetricScale(lanes: x16, nmax: 32, L: &l16, Laux: &aux16)
+            var laneL = [UInt8](repeating: 0, count: 256)
+            for j in 0..<16 { for i in 0..<16 { laneL[16 * j + i] = UInt8(truncatingIfNeeded: l16[i][j]) } }
+            let same = scalarL == laneL && scalarScales.map(\.bitPattern) == (0..<16).map { scales[$0].bitPattern }
+            #expect(same, "round \(round): \(scalarScales) vs \((0..<16).map { scales[$0] })")
+            if !same { return }
+        }
+    }
+}
