@@ -207,14 +207,19 @@ extension KQuantLaneSearchTests {
                     }
                 }
             }
-            var x16 = [SIMD16<Float>](repeating: .zero, count: 16)
-            var l16 = [SIMD16<Int32>](repeating: .zero, count: 16), aux16 = l16
-            for j in 0..<16 { for i in 0..<16 { x16[i][j] = x[16 * j + i] } }
-            let scales = KQuantSearch.symmetricScale(lanes: x16, nmax: 32, L: &l16, Laux: &aux16)
-            var laneL = [UInt8](repeating: 0, count: 256)
-            for j in 0..<16 { for i in 0..<16 { laneL[16 * j + i] = UInt8(truncatingIfNeeded: l16[i][j]) } }
-            let same = scalarL == laneL && scalarScales.map(\.bitPattern) == (0..<16).map { scales[$0].bitPattern }
-            #expect(same, "round \(round): \(scalarScales) vs \((0..<16).map { scales[$0] })")
+            var laneL = [UInt8](repeating: 0, count: 256), laneScales = [Float](repeating: 0, count: 16)
+            for half in 0..<2 {
+                var x8 = [SIMD8<Float>](repeating: .zero, count: 16)
+                var l8 = [SIMD8<Int32>](repeating: .zero, count: 16), aux8 = l8
+                for j in 0..<8 { for i in 0..<16 { x8[i][j] = x[16 * (8 * half + j) + i] } }
+                let scales = KQuantSearch.symmetricScale(lanes: x8, nmax: 32, L: &l8, Laux: &aux8)
+                for j in 0..<8 {
+                    laneScales[8 * half + j] = scales[j]
+                    for i in 0..<16 { laneL[16 * (8 * half + j) + i] = UInt8(truncatingIfNeeded: l8[i][j]) }
+                }
+            }
+            let same = scalarL == laneL && scalarScales.map(\.bitPattern) == laneScales.map(\.bitPattern)
+            #expect(same, "round \(round): \(scalarScales) vs \(laneScales)")
             if !same { return }
         }
     }

@@ -143,18 +143,22 @@ enum KQuantEncoder {
 
     @inline(__always)
     private static func q6_KBlock(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ s: KQuantScratch) {
-        // The sixteen sub-block searches run side by side, one per SIMD lane (bit-identical
-        // to the scalar `KQuantSearch.symmetricScale`, which the tests cross-check).
-        for j in 0..<16 {
-            for i in 0..<16 { s.x16[i][j] = x[16 * j + i] }
+        // The sub-block searches run eight side by side, one per SIMD lane (bit-identical to
+        // the scalar `KQuantSearch.symmetricScale`, which the tests cross-check).
+        for half in 0..<2 {                                     // sub-blocks 8·half ..< 8·half + 8
+            for j in 0..<8 {
+                for i in 0..<16 { s.x8[i][j] = x[16 * (8 * half + j) + i] }
+            }
+            let fitted = KQuantSearch.symmetricScale(lanes: s.x8, nmax: 32, L: s.L8, Laux: s.Laux8)
+            for j in 0..<8 {
+                for i in 0..<16 { s.L[16 * (8 * half + j) + i] = UInt8(truncatingIfNeeded: s.L8[i][j]) }
+                s.scales[8 * half + j] = fitted[j]
+            }
         }
-        let fitted = KQuantSearch.symmetricScale(lanes: s.x16, nmax: 32, L: s.L16, Laux: s.Laux16)
         var maxScale: Float = 0
         var maxAbsScale: Float = 0
         for ib in 0..<16 {
-            for i in 0..<16 { s.L[16 * ib + i] = UInt8(truncatingIfNeeded: s.L16[i][ib]) }
-            let scale = fitted[ib]
-            s.scales[ib] = scale
+            let scale = s.scales[ib]
             let absScale = abs(scale)
             if absScale > maxAbsScale {
                 maxAbsScale = absScale

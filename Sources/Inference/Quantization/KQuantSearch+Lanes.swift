@@ -97,16 +97,14 @@ extension KQuantSearch {
 }
 
 extension KQuantSearch {
-    typealias Lanes16 = SIMD16<Float>
-    typealias IntLanes16 = SIMD16<Int32>
-
-    /// `symmetricScale` for the sixteen 16-element sub-blocks of a Q6_K block at once, one per
-    /// lane, bit-identical per lane. `x`: 16 rows of 16 lanes (element i of sub-block j at
-    /// `x[i][j]`). Writes the quants (0..<2·nmax) to `L` and returns the scales.
-    static func symmetricScale(lanes x: UnsafePointer<Lanes16>, nmax: Int32, L: UnsafeMutablePointer<IntLanes16>,
-                               Laux: UnsafeMutablePointer<IntLanes16>) -> Lanes16 {
+    /// `symmetricScale` for eight 16-element sub-blocks of a Q6_K block at once, one per lane,
+    /// bit-identical per lane. `x`: 16 rows of 8 lanes (element i of sub-block j at `x[i][j]`).
+    /// Writes the quants (0..<2·nmax) to `L` and returns the scales. (Eight lanes, not
+    /// sixteen: Swift's 16-lane code is several times slower here.)
+    static func symmetricScale(lanes x: UnsafePointer<Lanes>, nmax: Int32, L: UnsafeMutablePointer<IntLanes>,
+                               Laux: UnsafeMutablePointer<IntLanes>) -> Lanes {
         let n = 16
-        var max = Lanes16(), amax = Lanes16()
+        var max = Lanes(), amax = Lanes()
         for i in 0..<n {
             let ax = magnitude(x[i])
             let larger = ax .> amax
@@ -115,28 +113,28 @@ extension KQuantSearch {
         }
         let zeroGroup = amax .< 1e-15                           // GROUP_MAX_EPS
         let fmax = Float(nmax)
-        let low = IntLanes16(repeating: -nmax), high = IntLanes16(repeating: nmax - 1), offset = IntLanes16(repeating: nmax)
-        var iscale = Lanes16(repeating: Float(-nmax)) / max
-        var sumLX = Lanes16(), sumL2 = Lanes16()
+        let low = IntLanes(repeating: -nmax), high = IntLanes(repeating: nmax - 1), offset = IntLanes(repeating: nmax)
+        var iscale = Lanes(repeating: Float(-nmax)) / max
+        var sumLX = Lanes(), sumL2 = Lanes()
         for i in 0..<n {
             let l = pointwiseMin(pointwiseMax(nearestInt(iscale * x[i]), low), high)
             L[i] = l &+ offset
             let w = x[i] * x[i]
-            let fl = Lanes16(l)
+            let fl = Lanes(l)
             sumLX += w * x[i] * fl
             sumL2 += w * fl * fl
         }
         var scale = (sumLX / sumL2).replacing(with: 0, where: sumL2 .== 0)
         var best = scale * sumLX
         for step in -9...9 where step != 0 {
-            iscale = Lanes16(repeating: -(fmax + 0.1 * Float(step))) / max
-            sumLX = Lanes16()
-            sumL2 = Lanes16()
+            iscale = Lanes(repeating: -(fmax + 0.1 * Float(step))) / max
+            sumLX = Lanes()
+            sumL2 = Lanes()
             for i in 0..<n {
                 let l = pointwiseMin(pointwiseMax(nearestInt(iscale * x[i]), low), high)
                 Laux[i] = l &+ offset
                 let w = x[i] * x[i]
-                let fl = Lanes16(l)
+                let fl = Lanes(l)
                 sumLX += w * x[i] * fl
                 sumL2 += w * fl * fl
             }
@@ -147,22 +145,15 @@ extension KQuantSearch {
             best.replace(with: scale * sumLX, where: better)
         }
         if any(zeroGroup) {
-            for i in 0..<n { L[i].replace(with: IntLanes16(), where: zeroGroup) }
+            for i in 0..<n { L[i].replace(with: IntLanes(), where: zeroGroup) }
             scale.replace(with: 0, where: zeroGroup)
         }
         return scale
     }
 
-    @inline(__always)
-    static func nearestInt(_ value: Lanes16) -> IntLanes16 {
-        let biased = value + 12_582_912
-        let bits = unsafeBitCast(biased, to: SIMD16<UInt32>.self) & 0x007F_FFFF
-        return IntLanes16(truncatingIfNeeded: bits) &- 0x0040_0000
-    }
-
     /// `fabsf` on every lane (clears the sign bit, as fabsf does, NaN included).
     @inline(__always)
-    static func magnitude(_ value: Lanes16) -> Lanes16 {
-        unsafeBitCast(unsafeBitCast(value, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: Lanes16.self)
+    static func magnitude(_ value: Lanes) -> Lanes {
+        unsafeBitCast(unsafeBitCast(value, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: Lanes.self)
     }
 }

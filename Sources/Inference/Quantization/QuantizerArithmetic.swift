@@ -70,25 +70,16 @@ struct KQuantScratch {
     var weights8: UnsafeMutablePointer<SIMD8<Float>>    // [32]
     var L8: UnsafeMutablePointer<SIMD8<Int32>>          // [32]
     var Laux8: UnsafeMutablePointer<SIMD8<Int32>>       // [32]
-    var x16: UnsafeMutablePointer<SIMD16<Float>>        // [16]: Q6_K, element i of sub-block j at [i][j]
-    var L16: UnsafeMutablePointer<SIMD16<Int32>>        // [16]
-    var Laux16: UnsafeMutablePointer<SIMD16<Int32>>     // [16]
 
     static func with<R>(_ body: (KQuantScratch) -> R) -> R {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 288) { bytes in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { floats in
                 withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 64) { lanes in
                     withUnsafeTemporaryAllocation(of: SIMD8<Int32>.self, capacity: 64) { intLanes in
-                        withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: 16) { wide in
-                            withUnsafeTemporaryAllocation(of: SIMD16<Int32>.self, capacity: 32) { wideInts in
-                                let b = bytes.baseAddress!, f = floats.baseAddress!
-                                let v = lanes.baseAddress!, q = intLanes.baseAddress!
-                                let w = wide.baseAddress!, wq = wideInts.baseAddress!
-                                return body(KQuantScratch(L: b, Laux: b + 256, weights: f, scales: f + 32, mins: f + 48,
-                                                          x8: v, weights8: v + 32, L8: q, Laux8: q + 32,
-                                                          x16: w, L16: wq, Laux16: wq + 16))
-                            }
-                        }
+                        let b = bytes.baseAddress!, f = floats.baseAddress!
+                        let v = lanes.baseAddress!, q = intLanes.baseAddress!
+                        return body(KQuantScratch(L: b, Laux: b + 256, weights: f, scales: f + 32, mins: f + 48,
+                                                  x8: v, weights8: v + 32, L8: q, Laux8: q + 32))
                     }
                 }
             }
