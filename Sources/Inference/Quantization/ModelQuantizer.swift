@@ -123,6 +123,7 @@ public struct ModelQuantizer: Sendable {
                 throw QuantizationError(kind: .file(GGUFError(file: output, kind: .writeFailed(reason: "\(error)"))),
                                         tensor: tensor.name)
             }
+            releaseMappedPages(file.data(for: tensor))
             done += tensor.byteCount
         }
         progress?(Progress(tensorIndex: file.tensors.count, tensorCount: file.tensors.count,
