@@ -95,6 +95,27 @@ import Testing
         #expect(seen == seen.sorted())
     }
 
+    @Test("a tensor that cannot be dequantized is named in the error, and no file is left")
+    func undecodableTensor() throws {
+        var writer = GGUFWriter()
+        writer.set("general.architecture", "llama")
+        writer.set("llama.block_count", UInt32(1))
+        try writer.addTensor(name: "blk.0.attn_norm.weight", dimensions: [256], values: [Float](repeating: 1, count: 256))
+        try writer.addTensor(name: "blk.0.attn_q.weight", dimensions: [256, 2], type: .iq4_xs,
+                             data: [UInt8](repeating: 0, count: 2 * 136))
+        let input = directory + "/iq4.gguf", output = directory + "/iq4-q8.gguf"
+        try writer.write(to: input)
+        #expect {
+            try ModelQuantizer(target: .q8_0).quantize(input: input, output: output)
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("tensor 'blk.0.attn_q.weight'") && text.contains("iq4.gguf") && text.contains("IQ4_XS")
+        }
+        #expect(!FileManager.default.fileExists(atPath: output) && !FileManager.default.fileExists(atPath: output + ".partial"))
+        // Every target converts the weight, F32 included.
+        #expect(try ModelQuantizer(target: .f32).plan(for: GGUFFile(path: input)) == [.f32, .f32])
+    }
+
     @Test func badInputsGiveOneSentence() throws {
         let notGGUF = directory + "/notes.gguf"
         try Data("hello, world".utf8).write(to: URL(fileURLWithPath: notGGUF))

@@ -112,3 +112,115 @@ func blockMismatches(_ actual: [UInt8], _ expected: [UInt8], blockBytes: Int) ->
         #expect(GGMLType.quantizableTypes.contains(.q5_K) && !GGMLType.q3_K.canQuantize)
     }
 }
+
+@Suite struct KQuantLaneSearchTests {
+    /// The lane search (used by the encoders) against the scalar transcription of
+    /// `make_qkx2_quants`, on random sub-blocks with constant, zero, one-hot and huge ones mixed in.
+    @Test("the lane search equals the scalar search", arguments: [(Int32(15), Float(-1), 20), (31, -0.5, 15)])
+    func lanesMatchScalar(nmax: Int32, rmin: Float, nstep: Int) {
+        var random = SystemRandomNumberGenerator()
+        for round in 0..<200 {
+            var x = [Float](repeating: 0, count: 256)
+            for j in 0..<8 {
+                let scale = Float.random(in: -6...4, using: &random)
+                for i in 0..<32 { x[32 * j + i] = Float.random(in: -1...1, using: &random) * pow(10, scale) }
+                switch (round + j) % 11 {
+                case 0: for i in 0..<32 { x[32 * j + i] = 0.5 }
+                case 1: for i in 0..<32 { x[32 * j + i] = 0 }
+                case 2: for i in 0..<32 { x[32 * j + i] = i == 7 ? -3 : 0 }
+                case 3: for i in 0..<32 { x[32 * j + i] = abs(x[32 * j + i]) + 1 }
+                case 4: for i in 0..<32 { x[32 * j + i] *= 1e30 }
+                default: break
+                }
+            }
+            var scalarL = [UInt8](repeating: 0, count: 256), laneL = [UInt8](repeating: 0, count: 256)
+            var scalarScale = [Float](repeating: 0, count: 8), scalarMin = [Float](repeating: 0, count: 8)
+            var laneScale = [Float](repeating: 0, count: 8), laneMin = [Float](repeating: 0, count: 8)
+            var weights = [Float](repeating: 0, count: 256)
+            for j in 0..<8 {
+                let avX = (x[(32 * j)..<(32 * j + 32)].reduce(Float(0)) { $0 + $1 * $1 } / 32).squareRoot()
+                for i in 0..<32 { weights[32 * j + i] = avX + abs(x[32 * j + i]) }
+            }
+            var aux = [UInt8](repeating: 0, count: 32)
+            for j in 0..<8 {
+                x.withUnsafeBufferPointer { xs in
+                    weights.withUnsafeBufferPointer { ws in
+                        scalarL.withUnsafeMutableBufferPointer { l in
+                            aux.withUnsafeMutableBufferPointer { a in
+                                scalarScale[j] = KQuantSearch.scaleAndMin(
+                                    count: 32, nmax: nmax, x: xs.baseAddress! + 32 * j, weights: ws.baseAddress! + 32 * j,
+                                    L: l.baseAddress! + 32 * j, theMin: &scalarMin[j], Laux: a.baseAddress!,
+                                    rmin: rmin, rdelta: 0.1, nstep: nstep)
+                            }
+                        }
+                    }
+                }
+            }
+            var x8 = [SIMD8<Float>](repeating: .zero, count: 32), w8 = x8
+            var l8 = [SIMD8<Int32>](repeating: .zero, count: 32), aux8 = l8
+            for j in 0..<8 {
+                for i in 0..<32 {
+                    x8[i][j] = x[32 * j + i]
+                    w8[i][j] = weights[32 * j + i]
+                }
+            }
+            let (scales, mins) = KQuantSearch.scaleAndMin(lanes: x8, weights: w8, L: &l8, Laux: &aux8,
+                                                          nmax: nmax, rmin: rmin, rdelta: 0.1, nstep: nstep)
+            for j in 0..<8 {
+                laneScale[j] = scales[j]
+                laneMin[j] = mins[j]
+                for i in 0..<32 { laneL[32 * j + i] = UInt8(truncatingIfNeeded: l8[i][j]) }
+            }
+            let same = scalarL == laneL && scalarScale.map(\.bitPattern) == laneScale.map(\.bitPattern)
+                && scalarMin.map(\.bitPattern) == laneMin.map(\.bitPattern)
+            #expect(same, "round \(round): scales \(scalarScale) vs \(laneScale), mins \(scalarMin) vs \(laneMin)")
+            if !same { return }
+        }
+    }
+}
+
+extension KQuantLaneSearchTests {
+    /// The Q6_K lane search against the scalar transcription of `make_qx_quants(rmse_type 1)`.
+    @Test("the symmetric lane search equals the scalar search")
+    func symmetricLanesMatchScalar() {
+        var random = SystemRandomNumberGenerator()
+        for round in 0..<300 {
+            var x = [Float](repeating: 0, count: 256)
+            for j in 0..<16 {
+                let scale = Float.random(in: -6...4, using: &random)
+                for i in 0..<16 { x[16 * j + i] = Float.random(in: -1...1, using: &random) * pow(10, scale) }
+                switch (round + j) % 13 {
+                case 0: for i in 0..<16 { x[16 * j + i] = -0.5 }
+                case 1: for i in 0..<16 { x[16 * j + i] = 0 }
+                case 2: for i in 0..<16 { x[16 * j + i] = i == 3 ? 2 : 0 }
+                case 3: for i in 0..<16 { x[16 * j + i] *= 1e-20 }
+                case 4: for i in 0..<16 { x[16 * j + i] = Float(Int.random(in: -3...3, using: &random)) }
+                default: break
+                }
+            }
+            var scalarL = [UInt8](repeating: 0, count: 256), scalarScales = [Float](repeating: 0, count: 16)
+            x.withUnsafeBufferPointer { xs in
+                scalarL.withUnsafeMutableBufferPointer { l in
+                    for j in 0..<16 {
+                        scalarScales[j] = KQuantSearch.symmetricScale(count: 16, nmax: 32, x: xs.baseAddress! + 16 * j,
+                                                                      L: l.baseAddress! + 16 * j)
+                    }
+                }
+            }
+            var laneL = [UInt8](repeating: 0, count: 256), laneScales = [Float](repeating: 0, count: 16)
+            for half in 0..<2 {
+                var x8 = [SIMD8<Float>](repeating: .zero, count: 16)
+                var l8 = [SIMD8<Int32>](repeating: .zero, count: 16), aux8 = l8
+                for j in 0..<8 { for i in 0..<16 { x8[i][j] = x[16 * (8 * half + j) + i] } }
+                let scales = KQuantSearch.symmetricScale(lanes: x8, nmax: 32, L: &l8, Laux: &aux8)
+                for j in 0..<8 {
+                    laneScales[8 * half + j] = scales[j]
+                    for i in 0..<16 { laneL[16 * (8 * half + j) + i] = UInt8(truncatingIfNeeded: l8[i][j]) }
+                }
+            }
+            let same = scalarL == laneL && scalarScales.map(\.bitPattern) == laneScales.map(\.bitPattern)
+            #expect(same, "round \(round): \(scalarScales) vs \(laneScales)")
+            if !same { return }
+        }
+    }
+}

@@ -77,21 +77,28 @@ enum KQuantEncoder {
     @inline(__always)
     private static func scaleAndMinBlock(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ s: KQuantScratch,
                                          nmax: Int32, rmin: Float, nstep: Int) {
+        // The eight sub-block searches run side by side, one per SIMD lane (bit-identical to
+        // the scalar `KQuantSearch.scaleAndMin`, which the tests cross-check).
+        for j in 0..<8 {
+            for i in 0..<32 { s.x8[i][j] = x[32 * j + i] }
+        }
+        var sumX2 = SIMD8<Float>()
+        for i in 0..<32 { sumX2 += s.x8[i] * s.x8[i] }
+        let avX = (sumX2 / 32).squareRoot()
+        for i in 0..<32 {
+            let magnitude = unsafeBitCast(unsafeBitCast(s.x8[i], to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
+            s.weights8[i] = avX + magnitude
+        }
+        let (scales, mins) = KQuantSearch.scaleAndMin(lanes: s.x8, weights: s.weights8, L: s.L8, Laux: s.Laux8,
+                                                      nmax: nmax, rmin: rmin, rdelta: 0.1, nstep: nstep)
         var maxScale: Float = 0
         var maxMin: Float = 0
         for j in 0..<8 {
-            let xs = x + 32 * j
-            var sumX2: Float = 0
-            for l in 0..<32 { sumX2 += xs[l] * xs[l] }
-            let avX = (sumX2 / 32).squareRoot()
-            for l in 0..<32 { s.weights[l] = avX + abs(xs[l]) }
-            var min: Float = 0
-            let scale = KQuantSearch.scaleAndMin(count: 32, nmax: nmax, x: xs, weights: s.weights, L: s.L + 32 * j,
-                                                 theMin: &min, Laux: s.Laux, rmin: rmin, rdelta: 0.1, nstep: nstep)
-            s.scales[j] = scale
-            s.mins[j] = min
-            if scale > maxScale { maxScale = scale }
-            if min > maxMin { maxMin = min }
+            for i in 0..<32 { s.L[32 * j + i] = UInt8(truncatingIfNeeded: s.L8[i][j]) }
+            s.scales[j] = scales[j]
+            s.mins[j] = mins[j]
+            if scales[j] > maxScale { maxScale = scales[j] }
+            if mins[j] > maxMin { maxMin = mins[j] }
         }
         let invScale: Float = maxScale > 0 ? 63 / maxScale : 0
         let invMin: Float = maxMin > 0 ? 63 / maxMin : 0
@@ -136,11 +143,22 @@ enum KQuantEncoder {
 
     @inline(__always)
     private static func q6_KBlock(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ s: KQuantScratch) {
+        // The sub-block searches run eight side by side, one per SIMD lane (bit-identical to
+        // the scalar `KQuantSearch.symmetricScale`, which the tests cross-check).
+        for half in 0..<2 {                                     // sub-blocks 8·half ..< 8·half + 8
+            for j in 0..<8 {
+                for i in 0..<16 { s.x8[i][j] = x[16 * (8 * half + j) + i] }
+            }
+            let fitted = KQuantSearch.symmetricScale(lanes: s.x8, nmax: 32, L: s.L8, Laux: s.Laux8)
+            for j in 0..<8 {
+                for i in 0..<16 { s.L[16 * (8 * half + j) + i] = UInt8(truncatingIfNeeded: s.L8[i][j]) }
+                s.scales[8 * half + j] = fitted[j]
+            }
+        }
         var maxScale: Float = 0
         var maxAbsScale: Float = 0
         for ib in 0..<16 {
-            let scale = KQuantSearch.symmetricScale(count: 16, nmax: 32, x: x + 16 * ib, L: s.L + 16 * ib)
-            s.scales[ib] = scale
+            let scale = s.scales[ib]
             let absScale = abs(scale)
             if absScale > maxAbsScale {
                 maxAbsScale = absScale

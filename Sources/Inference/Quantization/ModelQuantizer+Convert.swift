@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import GGUF
 
 extension ModelQuantizer {
@@ -59,6 +64,20 @@ extension ModelQuantizer {
         }
         if let error = failure.pointee { throw QuantizationError(kind: .dequantization(error)) }
     }
+}
+
+/// Tells the kernel that the mapped pages wholly inside `bytes` (a tensor of a file that
+/// `GGUFFile(path:)` mapped read-only) are no longer needed, as llama.cpp unmaps each weight
+/// after quantizing it: the resident size stays at a tensor or two, not the whole input.
+/// The pages are file-backed, so a later read faults them in again. Never call it on a
+/// `GGUFFile(bytes:)`, whose memory is anonymous.
+func releaseMappedPages(_ bytes: UnsafeRawBufferPointer) {
+    guard let base = bytes.baseAddress else { return }
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let start = (Int(bitPattern: base) + page - 1) / page * page
+    let end = (Int(bitPattern: base) + bytes.count) / page * page
+    guard end > start, let address = UnsafeMutableRawPointer(bitPattern: start) else { return }
+    _ = madvise(address, end - start, Int32(MADV_DONTNEED))
 }
 
 /// The first dequantization error of a parallel slab (any one will do: they all name the type).

@@ -115,7 +115,9 @@ public struct ModelQuantizer: Sendable {
                         report(done + slabBytes)
                     }
                 }
-            } catch let error as QuantizationError {
+            } catch var error as QuantizationError {
+                error.file = error.file ?? input
+                error.tensor = error.tensor ?? tensor.name
                 throw error
             } catch let error as GGUFError {
                 throw QuantizationError(kind: .file(error), tensor: tensor.name)
@@ -123,6 +125,7 @@ public struct ModelQuantizer: Sendable {
                 throw QuantizationError(kind: .file(GGUFError(file: output, kind: .writeFailed(reason: "\(error)"))),
                                         tensor: tensor.name)
             }
+            releaseMappedPages(file.data(for: tensor))
             done += tensor.byteCount
         }
         progress?(Progress(tensorIndex: file.tensors.count, tensorCount: file.tensors.count,
@@ -133,13 +136,11 @@ public struct ModelQuantizer: Sendable {
             throw QuantizationError(kind: .file(error))
         }
         let outputBytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? nil
+        let elapsed = (ContinuousClock.now - start).components
         return Summary(inputBytes: file.fileSize, outputBytes: outputBytes ?? 0,
-                       seconds: (ContinuousClock.now - start).seconds, tensorCount: file.tensors.count,
+                       seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18,
+                       tensorCount: file.tensors.count,
                        convertedCount: zip(file.tensors, types).filter { $0.type != $1 }.count,
                        typeCounts: types.reduce(into: [:]) { $0[$1, default: 0] += 1 })
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

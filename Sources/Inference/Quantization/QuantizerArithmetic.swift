@@ -57,20 +57,31 @@ enum QuantizerArithmetic {
     }
 }
 
-/// Scratch space for one k-quant encoder call: 256 quants, a 32-element work row, and the
-/// per-sub-block scales and mins. Allocated on the stack once per call, not per block.
+/// Scratch space for one k-quant encoder call: 256 quants, a 32-element work row, the
+/// per-sub-block scales and mins, and the transposed (one sub-block per lane) rows of the
+/// lane search. Allocated on the stack once per call, not per block.
 struct KQuantScratch {
     var L: UnsafeMutablePointer<UInt8>          // [256]
     var Laux: UnsafeMutablePointer<UInt8>       // [32]
     var weights: UnsafeMutablePointer<Float>    // [32]
     var scales: UnsafeMutablePointer<Float>     // [16]
     var mins: UnsafeMutablePointer<Float>       // [16]
+    var x8: UnsafeMutablePointer<SIMD8<Float>>          // [32]: element i of sub-block j at [i][j]
+    var weights8: UnsafeMutablePointer<SIMD8<Float>>    // [32]
+    var L8: UnsafeMutablePointer<SIMD8<Int32>>          // [32]
+    var Laux8: UnsafeMutablePointer<SIMD8<Int32>>       // [32]
 
     static func with<R>(_ body: (KQuantScratch) -> R) -> R {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 288) { bytes in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { floats in
-                let b = bytes.baseAddress!, f = floats.baseAddress!
-                return body(KQuantScratch(L: b, Laux: b + 256, weights: f, scales: f + 32, mins: f + 48))
+                withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 64) { lanes in
+                    withUnsafeTemporaryAllocation(of: SIMD8<Int32>.self, capacity: 64) { intLanes in
+                        let b = bytes.baseAddress!, f = floats.baseAddress!
+                        let v = lanes.baseAddress!, q = intLanes.baseAddress!
+                        return body(KQuantScratch(L: b, Laux: b + 256, weights: f, scales: f + 32, mins: f + 48,
+                                                  x8: v, weights8: v + 32, L8: q, Laux8: q + 32))
+                    }
+                }
             }
         }
     }
