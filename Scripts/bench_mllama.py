@@ -116,13 +116,18 @@ def main():
     parser.add_argument("--ask-tokens", type=int, default=16)
     parser.add_argument("--out", default="bench-mllama.json")
     parser.add_argument("--skip-transformers", action="store_true")
+    parser.add_argument("--resume", help="results JSON of an earlier run: keep its figures, run only what it lacks")
     args = parser.parse_args()
     ponder = ponder_binary()
     images = make_images(os.path.dirname(os.path.abspath(args.out)))
     results = {"threads": args.threads}
+    if args.resume:
+        results.update(json.load(open(args.resume)))
 
-    reference = None if args.skip_transformers else TransformersVision(args.threads)
+    reference = None if args.skip_transformers or "ponder_image_tiles4_s" in results else TransformersVision(args.threads)
     for name, path in images.items():   # alternating, one image at a time
+        if f"ponder_image_{name}_s" in results:
+            continue
         seconds, _ = ponder_image_seconds(ponder, args.model, args.mmproj, path, args.threads)
         results[f"ponder_image_{name}_s"] = seconds
         if reference:
@@ -130,8 +135,9 @@ def main():
         print(json.dumps(results), file=sys.stderr)
     del reference
 
-    out, rss = run_timed([ponder, "bench", "--model", args.model, "--mmproj", args.mmproj, "--image", images["tiles4"],
-                          "-p", str(args.p), "-n", str(args.n), "--repeat", "1", "--threads", str(args.threads), "--json"])
+    out, rss = ("", results.get("ponder_peak_rss_bytes", 0)) if "tg_tokens_per_s" in results else run_timed(
+        [ponder, "bench", "--model", args.model, "--mmproj", args.mmproj, "--image", images["tiles4"],
+         "-p", str(args.p), "-n", str(args.n), "--repeat", "1", "--threads", str(args.threads), "--json"])
     for line in out.splitlines():
         row = json.loads(line)
         if row["test"].startswith("pp"):
@@ -141,6 +147,8 @@ def main():
             results["bandwidth_gbps"] = [row.get("bandwidth_gbps_before"), row.get("bandwidth_gbps_after")]
     results["ponder_peak_rss_bytes"] = rss
     print(json.dumps(results), file=sys.stderr)
+    with open(args.out, "w") as f:
+        json.dump(results, f, indent=1)
 
     for strategy in ["greedy", "stage-beam"]:
         results[f"ask_{strategy}"] = ask(ponder, args.model, args.mmproj, images["tiles4"], args.threads, strategy, args.ask_tokens)

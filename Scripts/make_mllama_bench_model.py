@@ -110,7 +110,7 @@ def text_model(path):
     w.add_array("mllama.attention.cross_attention_layers", t["cross"])
     w.add_uint32("general.file_type", 15)  # MOSTLY_Q4_K_M
     # Vocabulary: byte tokens, fillers, Llama 3's specials (128000...), <|image|> = 128256.
-    byte_chars = gguf.vocab.SpecialVocab  # noqa: F841 (gguf has no public bytes_to_unicode; build it)
+    # GPT-2's bytes-to-unicode alphabet (gguf has no public helper for it).
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     cs = bs[:]
     n = 0
@@ -119,7 +119,8 @@ def text_model(path):
             bs.append(b)
             cs.append(256 + n)
             n += 1
-    tokens = [chr(c) for c in cs] + [f"<filler_{i}>" for i in range(256, 128000)]
+    space = chr(cs[bs.index(ord(" "))])
+    tokens = [chr(c) for c in cs] + [space + space] + [f"<filler_{i}>" for i in range(257, 128000)]
     specials = ["<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>", "<|reserved_special_token_1|>",
                 "<|finetune_right_pad_id|>", "<|step_id|>", "<|start_header_id|>", "<|end_header_id|>", "<|eom_id|>",
                 "<|eot_id|>", "<|python_tag|>"]
@@ -130,7 +131,7 @@ def text_model(path):
     w.add_tokenizer_pre("llama-bpe")
     w.add_token_list(tokens)
     w.add_token_types(types)
-    w.add_token_merges([])
+    w.add_token_merges([f"{space} {space}"])
     w.add_bos_token_id(128000)
     w.add_eos_token_id(128009)
     w.add_add_bos_token(True)
