@@ -28,8 +28,13 @@ import Testing
     static let references = try! JSONDecoder().decode(References.self,
                                                       from: Data(contentsOf: directory.appendingPathComponent("references.json")))
 
+    /// Suites of this file convert concurrently; one conversion at a time.
+    static let conversionLock = NSLock()
+
     /// The fixture converted once per type into a temporary folder: (model, projector).
     static func converted(_ type: GGMLType) throws -> (String, String) {
+        conversionLock.lock()
+        defer { conversionLock.unlock() }
         let folder = NSTemporaryDirectory() + "ponder-mllama-\(type.name)-\(ProcessInfo.processInfo.processIdentifier)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let model = folder + "/tiny.gguf", projector = folder + "/mmproj-tiny.gguf"
