@@ -11,7 +11,8 @@ its projector), with the same thread count everywhere:
     and generation tokens/s: `ponder bench -p P -n N`;
   * resident memory of that ponder process (peak RSS from /usr/bin/time);
   * the cost of stage-beam N=4 against greedy on one question (`ponder ask --json`, the image
-    encoded once, its vision K/V computed once and shared by every candidate).
+    encoded once, its vision K/V computed once and shared by every candidate): greedy gets
+    4 × --ask-tokens for its whole answer, stage-beam --ask-tokens per stage and candidate.
 Prints a Markdown table and writes the raw numbers as JSON.
 
 Usage:  python3 Scripts/bench_mllama.py MODEL.gguf MMPROJ.gguf [--threads 2] [--out results.json]
@@ -150,8 +151,12 @@ def main():
     with open(args.out, "w") as f:
         json.dump(results, f, indent=1)
 
+    # Greedy writes the whole answer with the budget of four stages; stage-beam has it per stage.
     for strategy in ["greedy", "stage-beam"]:
-        results[f"ask_{strategy}"] = ask(ponder, args.model, args.mmproj, images["tiles4"], args.threads, strategy, args.ask_tokens)
+        if f"ask_{strategy}" in results:
+            continue
+        tokens = args.ask_tokens * (4 if strategy == "greedy" else 1)
+        results[f"ask_{strategy}"] = ask(ponder, args.model, args.mmproj, images["tiles4"], args.threads, strategy, tokens)
         print(json.dumps(results), file=sys.stderr)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=1)
