@@ -139,3 +139,61 @@ import Testing
         #expect(text.attachedImages[sequence] == nil)
     }
 }
+
+/// Bad values in mllama files are one sentence naming the key, never a crash.
+@Suite(.serialized) struct MllamaBadFileTests {
+    /// A copy of `source` with `key` set to `value`.
+    static func withValue(_ source: String, _ key: String, _ value: GGUFValue) throws -> String {
+        let file = try GGUFFile(path: source)
+        var writer = GGUFWriter()
+        for (name, old) in file.metadata { writer.set(name, name == key ? value : old) }
+        if file.value(forKey: key) == nil { writer.set(key, value) }
+        for tensor in file.tensors {
+            try writer.addTensor(name: tensor.name, dimensions: tensor.dimensions, type: tensor.type, data: Array(file.data(for: tensor)))
+        }
+        let path = NSTemporaryDirectory() + "ponder-mllama-bad-\(UUID().uuidString).gguf"
+        try writer.write(to: path)
+        return path
+    }
+
+    @Test(arguments: [
+        ("mllama.attention.cross_attention_layers", GGUFValue.array(.int32([1, 9])), "cross_attention_layers"),
+        ("mllama.attention.cross_attention_layers", GGUFValue.array(.int32([1, 1])), "cross_attention_layers"),
+        ("mllama.attention.cross_attention_layers", GGUFValue.string("1,3"), "cross_attention_layers"),
+        ("mllama.attention.head_count", GGUFValue.uint32(3), "head_count"),
+        ("mllama.block_count", GGUFValue.uint32(0), "block_count"),
+    ])
+    func textModel(key: String, value: GGUFValue, named: String) throws {
+        let (model, _) = try MllamaParityTests.converted(.f32)
+        let path = try Self.withValue(model, key, value)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect {
+            _ = try loadTextModel(path: path, options: TextModelOptions(threadCount: 1))
+        } throws: { error in
+            let text = String(describing: error)
+            return text.contains(named) && !text.contains("\n")
+        }
+    }
+
+    @Test(arguments: [
+        ("mllama.vision.intermediate_layers_indices", GGUFValue.array(.int32([1, 7])), "intermediate_layers_indices"),
+        ("mllama.vision.max_num_tiles", GGUFValue.uint32(0), "max_num_tiles"),
+        ("mllama.vision.max_num_tiles", GGUFValue.uint32(3), "tile_position_embd"),
+        ("mllama.vision.image_size", GGUFValue.uint32(57), "image_size"),
+        ("mllama.vision.patch_size", GGUFValue.uint32(7), "patch_embd"),
+        ("mllama.vision.attention.head_count", GGUFValue.uint32(5), "head_count"),
+        ("mllama.vision.image_std", GGUFValue.array(.float32([0.2, 0, 0.2])), "image_std"),
+        ("mllama.vision.global.block_count", GGUFValue.uint32(1 << 30), "global"),
+    ])
+    func visionTower(key: String, value: GGUFValue, named: String) throws {
+        let (_, projector) = try MllamaParityTests.converted(.f32)
+        let path = try Self.withValue(projector, key, value)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect {
+            _ = try MllamaVisionEncoder(file: GGUFFile(path: path))
+        } throws: { error in
+            let text = String(describing: error)
+            return text.contains(named) && !text.contains("\n")
+        }
+    }
+}
