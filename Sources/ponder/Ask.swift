@@ -58,9 +58,7 @@ struct Ask: AsyncParsableCommand {
     }
 
     func run() async throws {
-        if image != nil && mmproj == nil && model != nil {
-            throw CommandFailure("--image needs --mmproj, the vision projector that goes with the model.")
-        }
+        try ModelFiles.checkVision(image: image, model: model, mmproj: mmproj)
         let files = try ModelFiles(model: model, mmproj: mmproj)
         let parameters = sampling.parameters(defaultTemperature: search.defaultTemperature)
         let strategy = search.strategy

@@ -70,9 +70,7 @@ struct Chat: AsyncParsableCommand {
     }
 
     func run() async throws {
-        if image != nil && mmproj == nil && model != nil {
-            throw CommandFailure("--image needs --mmproj, the vision projector that goes with the model.")
-        }
+        try ModelFiles.checkVision(image: image, model: model, mmproj: mmproj)
         let environment = ProcessInfo.processInfo.environment
         let noColor = !(environment["NO_COLOR"] ?? "").isEmpty
         let colours: Theme

@@ -1,4 +1,5 @@
 import Foundation
+import GGUF
 import Inference
 
 /// The model files a command uses: the ones given, or the bundled demo model.
@@ -22,5 +23,13 @@ struct ModelFiles {
         self.mmproj = mmproj ?? demo.projector
         sampleImage = demo.sampleImage
         sampleQuestion = demo.sampleQuestion
+    }
+
+    /// Refuses an image when neither `--mmproj` nor the model file itself (Ollama's one-file
+    /// mllama models) holds a vision encoder.
+    static func checkVision(image: String?, model: String?, mmproj: String?) throws {
+        guard image != nil, mmproj == nil, let model else { return }
+        if let file = try? GGUFFile(path: model), ChatVisionEncoder.holdsVision(file) { return }
+        throw CommandFailure("--image needs --mmproj, the vision projector that goes with the model.")
     }
 }

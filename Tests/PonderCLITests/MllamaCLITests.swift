@@ -1,4 +1,5 @@
 import Foundation
+import GGUF
 import Testing
 
 /// Llama 3.2 Vision through the command line: `ponder convert` on the tiny HF checkpoint,
@@ -70,5 +71,29 @@ struct MllamaCLITests {
         #expect(chosen.map { $0["stage"] as? String } == ["summary", "caption", "reasoning", "conclusion"])
         #expect(chosen.allSatisfy { $0["by"] as? String == "judge" })
         #expect(events.contains { $0["event"] as? String == "done" })
+    }
+
+    /// Ollama's one-file layout: the model file holds the vision tower, so no --mmproj.
+    @Test func askTakesAnImageWithOneFileHoldingTextAndVision() throws {
+        try Self.convert()
+        let single = Self.folder + "/single.gguf"
+        var writer = GGUFWriter()
+        var keys = Set<String>()
+        for path in [Self.model, Self.projector] {
+            let file = try GGUFFile(path: path)
+            for (key, value) in file.metadata where keys.insert(key).inserted { writer.set(key, value) }
+            for tensor in file.tensors {
+                try writer.addTensor(name: tensor.name, dimensions: tensor.dimensions, type: tensor.type,
+                                     data: Array(file.data(for: tensor)))
+            }
+        }
+        try writer.write(to: single)
+        let result = try PonderProcess.run(["ask", "--model", single, "--image",
+                                            Self.mllama.appendingPathComponent("images/tiles1_40x40.png").path,
+                                            "--max-tokens", "3", "--threads", "2", "--no-stage-instruction", "What is this?"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let text = try PonderProcess.run(["ask", "--model", Self.model, "--image",
+                                          Self.mllama.appendingPathComponent("images/tiles1_40x40.png").path, "What is this?"])
+        #expect(text.status != 0 && text.stderr.contains("--mmproj"))
     }
 }
