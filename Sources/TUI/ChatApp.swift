@@ -191,7 +191,7 @@ public final class ChatApp {
             pending.add(1)
             Task {
                 do {
-                    let image = try await backend.loadImage(path: path)
+                    let image = try await backend.loadImage(path: path) { text in mailbox.post(.notice(text)) }
                     mailbox.post(.imageLoaded(path: path, image))
                 } catch {
                     mailbox.post(.imageFailed(path: path, String(describing: error)))

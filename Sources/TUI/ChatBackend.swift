@@ -76,8 +76,9 @@ public struct PickRequest: Sendable, Equatable {
 public protocol ChatBackend: Sendable {
     /// The model's name, for the status bar.
     var modelName: String { get }
-    /// Loads an image for the next questions, returning its pixels for the preview.
-    func loadImage(path: String) async throws -> PreviewImage
+    /// Loads an image for the next questions, returning its pixels for the preview. Long
+    /// encodes report how far they are through `progress` (a short line for the status bar).
+    func loadImage(path: String, progress: @escaping @Sendable (String) -> Void) async throws -> PreviewImage
     /// Answers `question` (turn `turn` of the conversation), reporting events as they come.
     /// With the manual judge, `pick` is asked at each choice and answers a candidate index.
     func ask(turn: Int, question: String, settings: ChatSettings,

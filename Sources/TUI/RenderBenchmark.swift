@@ -15,7 +15,7 @@ public enum RenderBenchmark {
     /// A backend that answers nothing until it is stopped; the benchmark feeds the events.
     struct Held: ChatBackend {
         var modelName: String { "bench" }
-        func loadImage(path: String) async throws -> PreviewImage { PreviewImage(width: 0, height: 0, pixels: []) }
+        func loadImage(path: String, progress: @escaping @Sendable (String) -> Void) async throws -> PreviewImage { PreviewImage(width: 0, height: 0, pixels: []) }
         func ask(turn: Int, question: String, settings: ChatSettings, pick: @escaping @Sendable (PickRequest) async throws -> Int,
                  events: @escaping @Sendable (BackendEvent) -> Void) async throws -> AnswerSummary {
             while !Task.isCancelled { try? await Task.sleep(nanoseconds: 5_000_000) }

@@ -70,7 +70,15 @@ struct Ask: AsyncParsableCommand {
             chat = try ChatModel(model: files.model, mmproj: image == nil ? nil : files.mmproj,
                                  options: TextModelOptions(contextLength: runtime.contextLength, threadCount: runtime.threads),
                                  chatTemplate: chatTemplate)
-            let images = try image.map { [try chat.encodeImage(atPath: $0)] } ?? []
+            // Long encodes (Llama 3.2 Vision: minutes on a few cores) show their layers on a terminal.
+            let showsProgress = !runtime.quiet && isatty(STDERR_FILENO) != 0
+            let images: [EncodedImage] = try image.map { path -> [EncodedImage] in
+                let encoded = try chat.encodeImage(atPath: path, progress: showsProgress ? { done, total in
+                    FileHandle.standardError.write(Data("\rencoding the image: layer \(done)/\(total)".utf8))
+                } : nil)
+                if showsProgress, chat.imageLayout == .mllama { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                return [encoded]
+            } ?? []
             let instruction = search.instruction(for: chat)
             let (question, system) = (self.question, self.system)
             prompt = try chat.prompt(question: question, instruction: instruction, system: system, images: images)

@@ -45,7 +45,7 @@ final class ChatReasoningBackend: ChatBackend, @unchecked Sendable {
 
     /// Decodes the image for the preview and encodes it for the model; later questions are
     /// about it (the conversation starts again).
-    func loadImage(path: String) async throws -> PreviewImage {
+    func loadImage(path: String, progress: @escaping @Sendable (String) -> Void) async throws -> PreviewImage {
         let pixels: RGBImage
         do {
             pixels = try ImageDecoder.decode(contentsOf: path)
@@ -53,7 +53,9 @@ final class ChatReasoningBackend: ChatBackend, @unchecked Sendable {
             throw CommandFailure(error)
         }
         guard chat.vision != nil else { throw CommandFailure(ChatModelError.noVisionProjector(image: path)) }
-        let embeddings = try chat.encodeImage(atPath: path)
+        let embeddings = try chat.encodeImage(atPath: path) { done, total in
+            progress("Encoding the image: layer \(done) of \(total)…")
+        }
         lock.withLock {
             images = [embeddings]
             history = []

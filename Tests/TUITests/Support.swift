@@ -18,7 +18,7 @@ struct ScriptedBackend: ChatBackend {
     /// Waits before each stage until this returns true (polled), to hold a run mid-stream.
     var gate: (@Sendable (StageName) -> Bool)?
 
-    func loadImage(path: String) async throws -> PreviewImage {
+    func loadImage(path: String, progress: @escaping @Sendable (String) -> Void) async throws -> PreviewImage {
         guard path.hasSuffix(".ppm") || path == "sample" else { throw Failure(description: "\(path): not an image.") }
         return sampleImage
     }

@@ -67,9 +67,9 @@ public final class ChatModel: Sendable {
     }
 
     /// Decodes and encodes the image at `path`. Throws when there is no vision encoder.
-    public func encodeImage(atPath path: String) throws -> EncodedImage {
+    public func encodeImage(atPath path: String, progress: MllamaVisionEncoder.Progress? = nil) throws -> EncodedImage {
         guard let vision else { throw ChatModelError.noVisionProjector(image: path) }
-        return vision.encode(try ImageDecoder.decode(contentsOf: path))
+        return vision.encode(try ImageDecoder.decode(contentsOf: path), progress: progress)
     }
 
     /// `messages` rendered with the chat template and the generation prompt, each image

@@ -57,10 +57,11 @@ public enum ChatVisionEncoder: Sendable {
         }
     }
 
-    public func encode(_ image: RGBImage) -> EncodedImage {
+    /// Encodes `image`; `progress` hears of each encoder layer where encoding is long (mllama).
+    public func encode(_ image: RGBImage, progress: MllamaVisionEncoder.Progress? = nil) -> EncodedImage {
         switch self {
         case .clip(let encoder): EncodedImage(encoder.encode(image), layout: layout)
-        case .mllama(let encoder): EncodedImage(crossAttention: encoder.encode(image))
+        case .mllama(let encoder): EncodedImage(crossAttention: encoder.encode(image, progress: progress))
         }
     }
 

@@ -49,13 +49,18 @@ public final class MllamaVisionEncoder: @unchecked Sendable {
                                 mean: configuration.imageMean, std: configuration.imageStd)
     }
 
+    /// Called after each encoder layer with (layers done, layers in all): an image takes
+    /// minutes at the 11B's size on a few cores.
+    public typealias Progress = (_ done: Int, _ total: Int) -> Void
+
     /// Preprocesses and encodes `image`.
-    public func encode(_ image: RGBImage) -> CrossAttentionStates {
+    public func encode(_ image: RGBImage, progress: Progress? = nil) -> CrossAttentionStates {
         let input = preprocessor.process(image)
-        return encode(MllamaTiles(pixels: input.pixels, usedTiles: input.tileCount, aspectRatioID: input.aspectRatioID))
+        return encode(MllamaTiles(pixels: input.pixels, usedTiles: input.tileCount, aspectRatioID: input.aspectRatioID),
+                      progress: progress)
     }
 
-    public func encode(_ tiles: MllamaTiles) -> CrossAttentionStates {
+    public func encode(_ tiles: MllamaTiles, progress: Progress? = nil) -> CrossAttentionStates {
         lock.lock()
         defer { lock.unlock() }
         let c = configuration, w = weights
@@ -111,9 +116,11 @@ public final class MllamaVisionEncoder: @unchecked Sendable {
         let padding = (0..<rows).map { $0 / np >= used || $0 % np >= n }
 
         var saved: [Int: [Float]] = [:]
+        let layerCount = w.layers.count + w.globalLayers.count
         for (l, layer) in w.layers.enumerated() {
             block(layer, &x, rows: rows, padding: padding)
             if c.intermediateLayers.contains(l) { saved[l] = x }
+            progress?(l + 1, layerCount)
         }
         observer?("local_out", x)
         x.withUnsafeMutableBufferPointer { xb in
@@ -125,7 +132,10 @@ public final class MllamaVisionEncoder: @unchecked Sendable {
             }
         }
         observer?("post_tile", x)
-        for layer in w.globalLayers { block(layer, &x, rows: rows, padding: padding) }
+        for (l, layer) in w.globalLayers.enumerated() {
+            block(layer, &x, rows: rows, padding: padding)
+            progress?(w.layers.count + l + 1, layerCount)
+        }
         observer?("global_out", x)
 
         // Features of the real tokens of every tile: [tileCount·n × outputLength].
