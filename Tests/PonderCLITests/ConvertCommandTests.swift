@@ -40,10 +40,10 @@ struct ConvertCommandTests {
         (["--type", "F16", "--out-missing"], nil),
     ] as [([String], String?)])
     func refusesBadArguments(extra: [String], expected: String?) throws {
-        let result = try PonderProcess.run(["convert", fixture("convert/qwen2"), "--out", "/tmp/never-written.gguf"] + extra)
+        let result = try PonderProcess.run(["convert", fixture("convert/qwen2"), "--out", NSTemporaryDirectory() + "ponder-never-written.gguf"] + extra)
         #expect(result.status != 0)
         if let expected { #expect(result.stderr == expected) }
-        #expect(!FileManager.default.fileExists(atPath: "/tmp/never-written.gguf"))
+        #expect(!FileManager.default.fileExists(atPath: NSTemporaryDirectory() + "ponder-never-written.gguf"))
     }
 
     @Test func aFolderWithoutConfigIsOneLine() throws {

@@ -64,7 +64,7 @@ public final class MllamaVisionEncoder: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let c = configuration, w = weights
-        let d = c.embeddingLength, p = c.patchSize, side = c.patchesPerSide, size = c.imageSize
+        let d = c.embeddingLength, p = c.patchSize, size = c.imageSize
         let tileCount = c.maxTiles, n = c.tokensPerTile, np = c.paddedTokensPerTile, patches = n - 1
         let used = min(tiles.usedTiles, tileCount), ratio = tiles.aspectRatioID
         precondition(tiles.pixels.count >= used * 3 * size * size)
@@ -81,17 +81,9 @@ public final class MllamaVisionEncoder: @unchecked Sendable {
             for t in 0..<tileCount {
                 let tile = x + t * np * d
                 if t < used {
-                    let base = t * 3 * size * size
-                    for py in 0..<side {
-                        for px in 0..<side {
-                            var o = (py * side + px) * k
-                            for channel in 0..<3 {
-                                for ky in 0..<p {
-                                    let row = base + channel * size * size + (py * p + ky) * size + px * p
-                                    for kx in 0..<p { columns[o + kx] = tiles.pixels[row + kx] }
-                                    o += p
-                                }
-                            }
+                    tiles.pixels.withUnsafeBufferPointer { source in
+                        columns.withUnsafeMutableBufferPointer {
+                            VisionKernels.patchRows(source.baseAddress! + t * 3 * size * size, size: size, patch: p, into: $0.baseAddress!)
                         }
                     }
                     columns.withUnsafeBufferPointer {
@@ -118,7 +110,8 @@ public final class MllamaVisionEncoder: @unchecked Sendable {
         var saved: [Int: [Float]] = [:]
         let layerCount = w.layers.count + w.globalLayers.count
         for (l, layer) in w.layers.enumerated() {
-            block(layer, &x, rows: rows, padding: padding)
+            layer.run(&x, rows: rows, headCount: c.headCount, epsilon: c.layerNormEpsilon, activation: .geluErf,
+                      mask: .paddingPairs(padding), pool: pool)
             if c.intermediateLayers.contains(l) { saved[l] = x }
             progress?(l + 1, layerCount)
         }
@@ -133,7 +126,8 @@ public final class MllamaVisionEncoder: @unchecked Sendable {
         }
         observer?("post_tile", x)
         for (l, layer) in w.globalLayers.enumerated() {
-            block(layer, &x, rows: rows, padding: padding)
+            layer.run(&x, rows: rows, headCount: c.headCount, epsilon: c.layerNormEpsilon, activation: .geluErf,
+                      mask: .paddingPairs(padding), pool: pool)
             progress?(w.layers.count + l + 1, layerCount)
         }
         observer?("global_out", x)
@@ -164,58 +158,5 @@ public final class MllamaVisionEncoder: @unchecked Sendable {
         observer?("projected", projected)
         return CrossAttentionStates(values: projected, tileCount: tileCount, usedTiles: used, tokensPerTile: n,
                                     width: c.projectionLength)
-    }
-
-    /// One pre-norm layer: `x += g_attn · attn(ln1(x))`, `x += g_ffn · fc2(gelu(fc1(ln2(x))))`.
-    private func block(_ layer: MllamaVisionWeights.Layer, _ x: inout [Float], rows n: Int, padding: [Bool]) {
-        let c = configuration, d = c.embeddingLength, ff = c.feedForwardLength, eps = c.layerNormEpsilon
-        var h = [Float](repeating: 0, count: n * d)
-        var q = h, k = h, v = h, attention = h, projected = h
-        var up = [Float](repeating: 0, count: n * ff)
-        x.withUnsafeMutableBufferPointer { xb in
-            let x = xb.baseAddress!
-            h.withUnsafeMutableBufferPointer { hb in
-                let h = hb.baseAddress!
-                for i in 0..<n { VisionKernels.layerNorm(x + i * d, weight: layer.norm1.weight, bias: layer.norm1.bias,
-                                                         epsilon: eps, output: h + i * d, count: d) }
-                q.withUnsafeMutableBufferPointer { MatMul.multiply(layer.query, input: h, batch: n, output: $0.baseAddress!, pool: pool) }
-                k.withUnsafeMutableBufferPointer { MatMul.multiply(layer.key, input: h, batch: n, output: $0.baseAddress!, pool: pool) }
-                v.withUnsafeMutableBufferPointer { MatMul.multiply(layer.value, input: h, batch: n, output: $0.baseAddress!, pool: pool) }
-                q.withUnsafeBufferPointer { qb in
-                    k.withUnsafeBufferPointer { kb in
-                        v.withUnsafeBufferPointer { vb in
-                            attention.withUnsafeMutableBufferPointer { ob in
-                                MaskedAttention.attend(qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, into: ob.baseAddress!,
-                                                       shape: .init(rows: n, keys: n, heads: c.headCount, kvHeads: c.headCount,
-                                                                    headDimension: c.headDimension, queryStride: d,
-                                                                    keyValueStride: d, outputStride: d),
-                                                       mask: .paddingPairs(padding), pool: pool)
-                            }
-                        }
-                    }
-                }
-                attention.withUnsafeBufferPointer { a in
-                    projected.withUnsafeMutableBufferPointer {
-                        MatMul.multiply(layer.output, input: a.baseAddress!, batch: n, output: $0.baseAddress!, pool: pool)
-                    }
-                }
-                for i in 0..<(n * d) { x[i] += layer.attentionGate * projected[i] }
-
-                for i in 0..<n { VisionKernels.layerNorm(x + i * d, weight: layer.norm2.weight, bias: layer.norm2.bias,
-                                                         epsilon: eps, output: h + i * d, count: d) }
-                up.withUnsafeMutableBufferPointer { ub in
-                    MatMul.multiply(layer.up, input: h, batch: n, output: ub.baseAddress!, pool: pool)
-                    for r in 0..<n { TextKernels.add(layer.upBias, into: ub.baseAddress! + r * ff, count: ff) }
-                    VisionKernels.geluErf(ub.baseAddress!, count: n * ff)
-                }
-                up.withUnsafeBufferPointer { u in
-                    projected.withUnsafeMutableBufferPointer { pb in
-                        MatMul.multiply(layer.down, input: u.baseAddress!, batch: n, output: pb.baseAddress!, pool: pool)
-                        for r in 0..<n { TextKernels.add(layer.downBias, into: pb.baseAddress! + r * d, count: d) }
-                    }
-                }
-                for i in 0..<(n * d) { x[i] += layer.feedForwardGate * projected[i] }
-            }
-        }
     }
 }

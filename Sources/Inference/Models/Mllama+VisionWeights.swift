@@ -5,15 +5,8 @@ import GGUF
 /// projector files use `ln1`, `attn_out` and swap `ffn_up`/`ffn_down`, which is detected).
 /// Gates are stored as used: tanh already applied, `1 − tanh` for the position gate.
 public struct MllamaVisionWeights: Sendable {
-    public struct Layer: Sendable {
-        public let norm1, norm2: VisionWeights.LayerNorm
-        public let query, key, value, output: WeightMatrix
-        /// fc1 `[ff × d]` with bias, fc2 `[d × ff]` with bias.
-        public let up, down: WeightMatrix
-        public let upBias, downBias: [Float]
-        /// Global layers: the tanh'd gates of the attention and MLP outputs (1 in local layers).
-        public let attentionGate, feedForwardGate: Float
-    }
+    /// A layer of the local or global encoder (the shared ViT block, gates set in global layers).
+    public typealias Layer = VisionWeights.Block
 
     public let file: GGUFFile
     /// `[d × 3p²]`.
@@ -37,15 +30,7 @@ public struct MllamaVisionWeights: Sendable {
 
     public init(file: GGUFFile, configuration c: MllamaVisionConfiguration) throws(VisionError) {
         let path = file.path
-        let loader = TensorLoader(file: file) { problem -> VisionError in
-            switch problem {
-            case .missing(let name): VisionError(file: path, kind: .missingTensor(name))
-            case .wrongShape(let name, let expected, let found):
-                VisionError(file: path, kind: .wrongShape(tensor: name, expected: expected, found: found))
-            case .unsupportedType(let name, let type):
-                VisionError(file: path, kind: .unsupportedTensorType(tensor: name, type: type))
-            }
-        }
+        let loader = TensorLoader(vision: file)
         let d = c.embeddingLength, ff = c.feedForwardLength, p = c.patchSize, n = c.tokensPerTile
         let ratios = c.supportedAspectRatios.count + 1
         self.file = file
@@ -85,6 +70,7 @@ public struct MllamaVisionWeights: Sendable {
                 key: try loader.matrix(prefix + "attn_k.weight", rows: d, columns: d),
                 value: try loader.matrix(prefix + "attn_v.weight", rows: d, columns: d),
                 output: try loader.matrix(prefix + (legacy ? "attn_out" : "attn_output") + ".weight", rows: d, columns: d),
+                queryBias: nil, keyBias: nil, valueBias: nil, outputBias: nil,
                 up: try loader.matrix(prefix + upName + ".weight", rows: ff, columns: d),
                 down: try loader.matrix(prefix + downName + ".weight", rows: d, columns: ff),
                 upBias: try loader.vector(prefix + upName + ".bias", length: ff),

@@ -16,6 +16,8 @@ public enum VisionActivation: Sendable {
     case geluQuick
     /// `x·σ(x)` (`clip.use_silu`).
     case silu
+    /// GELU, exact erf form (mllama's vision tower, HF's `gelu`).
+    case geluErf
 }
 
 /// The hyperparameters of a vision projector (`mmproj`) file: a value read from its metadata.

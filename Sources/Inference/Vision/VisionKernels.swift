@@ -110,6 +110,7 @@ enum VisionKernels {
         case .gelu: gelu(x, count: n)
         case .geluQuick: geluQuick(x, count: n)
         case .silu: silu(x, count: n)
+        case .geluErf: geluErf(x, count: n)
         }
     }
 }

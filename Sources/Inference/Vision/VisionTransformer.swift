@@ -88,16 +88,9 @@ public final class VisionTransformer: VisionEncoder, @unchecked Sendable {
         // Patches as rows of [channel][ky][kx], then the patch embedding.
         let k = 3 * p * p
         var columns = [Float](repeating: 0, count: patches * k)
-        for py in 0..<side {
-            for px in 0..<side {
-                var o = (py * side + px) * k
-                for channel in 0..<3 {
-                    for ky in 0..<p {
-                        let row = channel * size * size + (py * p + ky) * size + px * p
-                        for kx in 0..<p { columns[o + kx] = pixels[row + kx] }
-                        o += p
-                    }
-                }
+        pixels.withUnsafeBufferPointer { source in
+            columns.withUnsafeMutableBufferPointer {
+                VisionKernels.patchRows(source.baseAddress!, size: size, patch: p, into: $0.baseAddress!)
             }
         }
         var x = [Float](repeating: 0, count: n * d)
@@ -123,7 +116,8 @@ public final class VisionTransformer: VisionEncoder, @unchecked Sendable {
         let run = c.layersToRun
         for layer in 0..<run {
             if c.featureLayers.contains(layer) { saved[layer] = x }
-            block(layer, &x, tokens: n)
+            weights.blocks[layer].run(&x, rows: n, headCount: c.headCount, epsilon: c.layerNormEpsilon,
+                                      activation: c.activation, mask: .none, pool: pool)
         }
         if c.featureLayers.isEmpty, w.projector.appliesPostNorm, let norm = w.postNorm {
             x.withUnsafeMutableBufferPointer { xb in
@@ -146,63 +140,5 @@ public final class VisionTransformer: VisionEncoder, @unchecked Sendable {
             }
         }
         return w.projector.project(features, patchesPerSide: side, width: width, pool: pool)
-    }
-
-    /// One pre-norm block: `x += attn(ln1(x))`, `x += ffn(ln2(x))`.
-    private func block(_ l: Int, _ x: inout [Float], tokens n: Int) {
-        let c = configuration, b = weights.blocks[l], d = c.embeddingLength, ff = c.feedForwardLength
-        let eps = c.layerNormEpsilon
-        var h = [Float](repeating: 0, count: n * d)
-        var q = h, k = h, v = h, attention = h, projected = h
-        var up = [Float](repeating: 0, count: n * ff)
-        x.withUnsafeMutableBufferPointer { xb in
-            let x = xb.baseAddress!
-            h.withUnsafeMutableBufferPointer { hb in
-                let h = hb.baseAddress!
-                for i in 0..<n { VisionKernels.layerNorm(x + i * d, weight: b.norm1.weight, bias: b.norm1.bias,
-                                                         epsilon: eps, output: h + i * d, count: d) }
-                linear(b.query, b.queryBias, h, n, &q)
-                linear(b.key, b.keyBias, h, n, &k)
-                linear(b.value, b.valueBias, h, n, &v)
-                attend(q, k, v, into: &attention, tokens: n)
-                attention.withUnsafeBufferPointer { linear(b.output, b.outputBias, $0.baseAddress!, n, &projected) }
-                TextKernels.add(projected, into: x, count: n * d)
-
-                for i in 0..<n { VisionKernels.layerNorm(x + i * d, weight: b.norm2.weight, bias: b.norm2.bias,
-                                                         epsilon: eps, output: h + i * d, count: d) }
-                linear(b.up, b.upBias, h, n, &up)
-                up.withUnsafeMutableBufferPointer { VisionKernels.activate(c.activation, $0.baseAddress!, count: n * ff) }
-                up.withUnsafeBufferPointer { linear(b.down, b.downBias, $0.baseAddress!, n, &projected) }
-                TextKernels.add(projected, into: x, count: n * d)
-            }
-        }
-    }
-
-    private func linear(_ weights: WeightMatrix, _ bias: [Float]?, _ input: UnsafePointer<Float>, _ rows: Int,
-                        _ output: inout [Float]) {
-        output.withUnsafeMutableBufferPointer { y in
-            MatMul.multiply(weights, input: input, batch: rows, output: y.baseAddress!, pool: pool)
-            if let bias {
-                for r in 0..<rows { TextKernels.add(bias, into: y.baseAddress! + r * weights.rows, count: weights.rows) }
-            }
-        }
-    }
-
-    /// Full attention over the tile's tokens (the shared masked kernel, nothing masked).
-    private func attend(_ q: [Float], _ k: [Float], _ v: [Float], into out: inout [Float], tokens n: Int) {
-        let c = configuration, d = c.embeddingLength
-        q.withUnsafeBufferPointer { qb in
-            k.withUnsafeBufferPointer { kb in
-                v.withUnsafeBufferPointer { vb in
-                    out.withUnsafeMutableBufferPointer { ob in
-                        MaskedAttention.attend(qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, into: ob.baseAddress!,
-                                               shape: .init(rows: n, keys: n, heads: c.headCount, kvHeads: c.headCount,
-                                                            headDimension: c.headDimension, queryStride: d,
-                                                            keyValueStride: d, outputStride: d),
-                                               mask: .none, pool: pool)
-                    }
-                }
-            }
-        }
     }
 }

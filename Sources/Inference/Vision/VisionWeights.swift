@@ -16,6 +16,9 @@ public struct VisionWeights: Sendable {
         /// `[embeddingLength × feedForwardLength]`, swapped back for legacy LLaVA files.
         public let up, down: WeightMatrix
         public let upBias, downBias: [Float]?
+        /// Gates of the attention and MLP outputs (mllama's global layers store tanh(g); 1 elsewhere).
+        public var attentionGate: Float = 1
+        public var feedForwardGate: Float = 1
     }
 
     public let file: GGUFFile
@@ -32,16 +35,7 @@ public struct VisionWeights: Sendable {
     public let projector: any VisionProjector
 
     public init(file: GGUFFile, configuration c: VisionConfiguration) throws(VisionError) {
-        let path = file.path
-        let loader = TensorLoader(file: file) { problem -> VisionError in
-            switch problem {
-            case .missing(let name): VisionError(file: path, kind: .missingTensor(name))
-            case .wrongShape(let name, let expected, let found):
-                VisionError(file: path, kind: .wrongShape(tensor: name, expected: expected, found: found))
-            case .unsupportedType(let name, let type):
-                VisionError(file: path, kind: .unsupportedTensorType(tensor: name, type: type))
-            }
-        }
+        let loader = TensorLoader(vision: file)
         let d = c.embeddingLength, ff = c.feedForwardLength, p = c.patchSize
         self.file = file
         let patch = try loader.tensor("v.patch_embd.weight", dimensions: [p, p, 3, d])
