@@ -53,6 +53,55 @@ int ck_gemv(int type, int64_t n, const void *w, size_t w_row_bytes, int64_t rows
     }
 }
 
+static _Atomic int forced_gemm_variant = 0;
+
+static int has_avxvnni(void) {
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__clang__) || defined(__GNUC__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avxvnni");
+#else
+    return 0;
+#endif
+}
+
+void ck_set_gemm_variant(int variant) {
+    atomic_store_explicit(&forced_gemm_variant, variant, memory_order_relaxed);
+}
+
+int ck_gemm_variant(void) {
+    const int level = ck_cpu_level();
+    if (level == 0) return 0;
+    const int forced = atomic_load_explicit(&forced_gemm_variant, memory_order_relaxed);
+    if (forced == 1) return 1;
+    if ((forced == 2 || forced == 3) && level == 2) return forced;
+    if (level == 2) return 3;
+    return has_avxvnni() ? 4 : 1;
+}
+
+int ck_gemm_supported(int type) {
+    ck_gemm_layout p;
+    if (!ck_gemm_params(type, &p)) return 0;
+    const int variant = ck_gemm_variant();
+    return variant != 0 && !(variant == 1 && p.wide);
+}
+
+int ck_gemm(int type, int64_t n, const void *w, size_t w_row_bytes, int64_t rows, const void *act,
+            int64_t nact, float *out, int64_t out_stride, void *scratch) {
+    ck_gemm_layout p;
+    if (!ck_gemm_supported(type) || !ck_gemm_params(type, &p) || n % p.block != 0) return 0;
+    const size_t arb = ck_gemm_act_row_bytes(type, n);
+    const uint8_t *wb = (const uint8_t *)w, *ab = (const uint8_t *)act;
+    switch (ck_gemm_variant()) {
+#if defined(__x86_64__) || defined(__i386__)
+    case 1: ck_gemm_ymm_avx2(type, &p, n, wb, w_row_bytes, rows, ab, arb, nact, out, out_stride, scratch); return 1;
+    case 2: ck_gemm_ymm_vnni512(type, &p, n, wb, w_row_bytes, rows, ab, arb, nact, out, out_stride, scratch); return 1;
+    case 3: ck_gemm_avx512(type, &p, n, wb, w_row_bytes, rows, ab, arb, nact, out, out_stride, scratch); return 1;
+    case 4: ck_gemm_ymm_avxvnni(type, &p, n, wb, w_row_bytes, rows, ab, arb, nact, out, out_stride, scratch); return 1;
+#endif
+    default: return 0;
+    }
+}
+
 float ck_stream_sum(const float *x, int64_t count) {
     // Eight independent accumulators of four lanes; LLVM vectorizes this at any baseline.
     float acc[32] = {0};

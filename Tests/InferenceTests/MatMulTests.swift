@@ -134,9 +134,26 @@ extension MatMulCase {
     /// six standard deviations of Σ w·e with e uniform in ±step/2 (step = the activation block's
     /// amax/127; 0 where the path keeps f32 activations), plus 1e-5 of Σ|w·x| for float rounding.
     func errorRatio(_ output: [Float], _ input: [Float], batch: Int, quantizedActivations: Bool) -> Double {
-        let exact = reference(input, batch: batch)
         let kind = ck_activation_kind(Int32(type.rawValue))
-        let block = !quantizedActivations || kind <= 0 ? 0 : kind == 1 ? 32 : 256
+        return errorRatio(output, input, batch: batch, activationBlock: !quantizedActivations || kind <= 0 ? 0 : kind == 1 ? 32 : 256)
+    }
+
+    /// Elements per activation scale on `path` for a batch of `batch` rows (0: f32 activations).
+    func activationBlock(path: MatMul.Path, batch: Int) -> Int {
+        let kind = ck_activation_kind(Int32(type.rawValue))
+        let decodeBlock = !MatMul.hasDecodeKernel(for: type) || kind <= 0 ? 0 : kind == 1 ? 32 : 256
+        switch path {
+        case .decode: return decodeBlock
+        case .gemm: return MatMul.hasGemmKernel(for: type) ? 32 : 0
+        case .blas, .reference: return 0
+        case .automatic:
+            if batch >= MatMul.gemmBatchThreshold && MatMul.hasGemmKernel(for: type) { return 32 }
+            return batch >= MatMul.blasBatchThreshold ? 0 : decodeBlock
+        }
+    }
+
+    func errorRatio(_ output: [Float], _ input: [Float], batch: Int, activationBlock block: Int) -> Double {
+        let exact = reference(input, batch: batch)
         var worst = 0.0
         for b in 0..<batch {
             let x = input[(b * columns)..<((b + 1) * columns)].map(Double.init)
@@ -180,7 +197,7 @@ struct MatMulTests {
         let c = MatMulCase(type: type, rows: 67, columns: Self.columns(for: type), seed: UInt64(type.rawValue))
         let x = c.input(batch: batch, seed: 99)
         let output = c.multiply(x, batch: batch, pool: Self.pool, path: .automatic)
-        let ratio = c.errorRatio(output, x, batch: batch, quantizedActivations: batch < MatMul.blasBatchThreshold)
+        let ratio = c.errorRatio(output, x, batch: batch, activationBlock: c.activationBlock(path: .automatic, batch: batch))
         #expect(ratio <= 1, "\(type) batch \(batch): \(ratio)")
     }
 
@@ -198,9 +215,8 @@ struct MatMulTests {
         let c = MatMulCase(type: type, rows: 45, columns: Self.columns(for: type), seed: 11)
         let x = c.input(batch: batch, seed: 3)
         for path in MatMul.Path.allCases {
-            let quantized = path == .decode || (path == .automatic && batch < MatMul.blasBatchThreshold)
             let ratio = c.errorRatio(c.multiply(x, batch: batch, pool: Self.pool, path: path), x, batch: batch,
-                                     quantizedActivations: quantized)
+                                     activationBlock: c.activationBlock(path: path, batch: batch))
             #expect(ratio <= 1, "\(type) batch \(batch) \(path): \(ratio)")
         }
     }
@@ -264,10 +280,10 @@ struct MatMulTests {
                 let c = MatMulCase(type: type, rows: rows, columns: Self.columns(for: type), seed: 3)
                 for batch in [1, 4, 32] {
                     let x = c.input(batch: batch, seed: 1)
-                    let quantized = batch < MatMul.blasBatchThreshold
+                    let block = c.activationBlock(path: .automatic, batch: batch)
                     for pool in [one, Self.pool] {
                         let output = c.multiply(x, batch: batch, pool: pool, path: .automatic)
-                        #expect(c.errorRatio(output, x, batch: batch, quantizedActivations: quantized) <= 1,
+                        #expect(c.errorRatio(output, x, batch: batch, activationBlock: block) <= 1,
                                 "\(type) rows \(rows) batch \(batch) threads \(pool.threadCount)")
                     }
                 }

@@ -57,6 +57,31 @@ void ck_round_row_f16(const float *x, float *y, int64_t n);
 int ck_gemv(int type, int64_t n, const void *w, size_t w_row_bytes, int64_t rows,
             const void *act, size_t act_row_bytes, int64_t nact, float *out, int64_t out_stride);
 
+// MARK: - Prompt-batch products (integer GEMM)
+
+/// Whether ck_gemm can multiply weights of `type` on this CPU (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
+/// Q2_K…Q6_K, IQ4_NL, IQ4_XS with AVX-512 VNNI or AVX-VNNI; the same but Q8_0 and IQ4 with
+/// AVX2 alone).
+int ck_gemm_supported(int type);
+/// Bytes of one activation row of `n` elements as ck_gemm_quantize_rows writes it for
+/// weights of `type` (a multiple of 64): int8 q[n], float d[n/32] (q·d ≈ x, per 32), then
+/// per weight sub-block of S = 16 or 32 elements int32 c·Σq and float d·Σq.
+size_t ck_gemm_act_row_bytes(int type, int64_t n);
+/// Quantizes `count` rows of `n` floats (row-major) for ck_gemm; row r at out + r·row bytes.
+void ck_gemm_quantize_rows(int type, const float *x, int64_t n, int64_t count, void *out);
+/// Bytes of scratch one concurrent ck_gemm call needs (64-byte aligned).
+size_t ck_gemm_scratch_bytes(int type, int64_t n);
+/// out[b·out_stride + r] = Σ_c W[r][c]·A[b][c] for r < rows, b < nact: the weights decoded 32
+/// rows at a time into `scratch`, then multiplied with integer dot products (vpdpbusd). `act`
+/// holds nact rows from ck_gemm_quantize_rows. Returns 0 (nothing written) without a kernel.
+int ck_gemm(int type, int64_t n, const void *w, size_t w_row_bytes, int64_t rows, const void *act,
+            int64_t nact, float *out, int64_t out_stride, void *scratch);
+/// Forces a microkernel (tests and benchmarks): 0 automatic, 1 AVX2, 2 256-bit VNNI (the
+/// AVX-VNNI source, EVEX-encoded), 3 AVX-512 VNNI. A variant the CPU lacks is not used.
+void ck_set_gemm_variant(int variant);
+/// The microkernel ck_gemm uses now (0 none, 1–3 as above, 4 AVX-VNNI).
+int ck_gemm_variant(void);
+
 // MARK: - Memory bandwidth
 
 /// Σ of `count` floats, vectorized with several accumulators (a streaming read).

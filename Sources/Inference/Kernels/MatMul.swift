@@ -20,6 +20,9 @@ public enum MatMul {
         case automatic
         /// Quantized (or float) SIMD dot products; falls back to `.reference` without a kernel.
         case decode
+        /// Integer GEMM: activations quantized per 32, weights decoded 32 rows at a time into
+        /// a panel and multiplied with vpdpbusd (`ck_gemm`); falls back to `.blas` without a kernel.
+        case gemm
         /// Dequantized tiles and OpenBLAS sgemm.
         case blas
         /// Dequantized rows and f32 dot products.
@@ -28,6 +31,9 @@ public enum MatMul {
 
     /// Batches of at least this many rows take the sgemm path.
     public static let blasBatchThreshold = 32
+
+    /// Batches of at least this many rows take the integer GEMM path where it has a kernel.
+    public static let gemmBatchThreshold = 8
 
     /// Most f32 elements a dequantized weight slab holds on the sgemm path (16 MiB).
     static let blasTileElements = 4 << 20
@@ -71,7 +77,9 @@ public enum MatMul {
                                           output: UnsafeMutablePointer<Float>, pool: ThreadPool, path: Path) {
         switch path {
         case .automatic:
-            if batch >= blasBatchThreshold && weights.type.canDequantize {
+            if batch >= gemmBatchThreshold && gemmMultiply(weights, input: input, batch: batch, output: output, pool: pool) {
+                return
+            } else if batch >= blasBatchThreshold && weights.type.canDequantize {
                 blasMultiply(weights, input: input, batch: batch, output: output, pool: pool)
             } else if !decodeMultiply(weights, input: input, batch: batch, output: output, pool: pool) {
                 referenceMultiply(weights, input: input, batch: batch, output: output, pool: pool)
@@ -79,6 +87,10 @@ public enum MatMul {
         case .decode:
             if !decodeMultiply(weights, input: input, batch: batch, output: output, pool: pool) {
                 referenceMultiply(weights, input: input, batch: batch, output: output, pool: pool)
+            }
+        case .gemm:
+            if !gemmMultiply(weights, input: input, batch: batch, output: output, pool: pool) {
+                blasMultiply(weights, input: input, batch: batch, output: output, pool: pool)
             }
         case .blas:
             blasMultiply(weights, input: input, batch: batch, output: output, pool: pool)
@@ -134,6 +146,46 @@ public enum MatMul {
     }
 
     // MARK: Prompt
+
+    /// Whether weights of `type` have an integer GEMM kernel on this CPU.
+    public static func hasGemmKernel(for type: GGMLType) -> Bool {
+        ck_gemm_supported(Int32(type.rawValue)) != 0
+    }
+
+    /// Quantizes the activation rows once (in parallel), then splits the weight rows into
+    /// panels of 32: each pool task decodes its panels into its worker's scratch and
+    /// multiplies every activation row with them (`ck_gemm`). False when there is no kernel.
+    static func gemmMultiply(_ weights: WeightMatrix, input: UnsafePointer<Float>, batch: Int,
+                             output: UnsafeMutablePointer<Float>, pool: ThreadPool) -> Bool {
+        let type = Int32(weights.type.rawValue)
+        guard ck_gemm_supported(type) != 0, let base = weights.data.baseAddress else { return false }
+        let rows = weights.rows, columns = weights.columns, rowBytes = weights.rowByteCount
+        let activationRowBytes = ck_gemm_act_row_bytes(type, Int64(columns))
+        let scratchBytes = (ck_gemm_scratch_bytes(type, Int64(columns)) + 63) & ~63
+        let activations = UnsafeMutableRawPointer.allocate(byteCount: batch * activationRowBytes, alignment: 64)
+        defer { activations.deallocate() }
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: pool.threadCount * scratchBytes, alignment: 64)
+        defer { scratch.deallocate() }
+        let quantizeTasks = min(batch, pool.threadCount * 4)
+        let perTask = (batch + quantizeTasks - 1) / quantizeTasks
+        pool.run(quantizeTasks) { task in
+            let start = task * perTask, end = min(batch, start + perTask)
+            guard start < end else { return }
+            ck_gemm_quantize_rows(type, input + start * columns, Int64(columns), Int64(end - start),
+                                  activations + start * activationRowBytes)
+        }
+        let panels = (rows + 31) / 32
+        let tasks = pool.threadCount == 1 ? 1 : min(panels, pool.threadCount * 8)
+        let panelsPerTask = (panels + tasks - 1) / tasks
+        pool.run(tasks) { task, worker in
+            let start = task * panelsPerTask * 32, end = min(rows, start + panelsPerTask * 32)
+            guard start < end else { return }
+            // Supported types and whole blocks per row (WeightMatrix's invariant) always run.
+            _ = ck_gemm(type, Int64(columns), base + start * rowBytes, rowBytes, Int64(end - start),
+                        activations, Int64(batch), output + start, Int64(rows), scratch + worker * scratchBytes)
+        }
+        return true
+    }
 
     /// Splits the weight rows into slabs, one task each on the pool: a task dequantizes its
     /// slab to f32 in its worker's scratch and multiplies the whole batch by it with a

@@ -1,0 +1,135 @@
+import CKernels
+import GGUF
+import Testing
+@testable import Inference
+
+/// The integer GEMM of prompt batches (`ck_gemm`): exact integer sums of decoded weights and
+/// activations quantized per 32, the same result on every microkernel, and each activation row
+/// independent of the others in its batch.
+@Suite("Integer GEMM for prompt batches")
+struct GemmTests {
+    static let types: [GGMLType] = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
+    static let pool = ThreadPool(threadCount: 3)
+
+    /// The activation rows as ck_gemm sees them: q·d per element.
+    static func roundTrip(_ x: [Float], type: GGMLType, batch: Int, columns: Int) -> [Float] {
+        let t = Int32(type.rawValue)
+        let rowBytes = ck_gemm_act_row_bytes(t, Int64(columns))
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: batch * rowBytes, alignment: 64)
+        defer { buffer.deallocate() }
+        x.withUnsafeBufferPointer { ck_gemm_quantize_rows(t, $0.baseAddress!, Int64(columns), Int64(batch), buffer) }
+        var out = [Float]()
+        for b in 0..<batch {
+            let row = buffer + b * rowBytes
+            for c in 0..<columns {
+                let q = row.load(fromByteOffset: c, as: Int8.self)
+                let d = row.load(fromByteOffset: columns + 4 * (c / 32), as: Float.self)
+                out.append(d * Float(q))
+            }
+        }
+        return out
+    }
+
+    /// Runs ck_gemm directly (one thread) on the given microkernel variant.
+    static func gemm(_ c: MatMulCase, _ x: [Float], batch: Int, variant: Int32) -> [Float] {
+        let t = Int32(c.type.rawValue)
+        ck_set_gemm_variant(variant)
+        defer { ck_set_gemm_variant(0) }
+        let rowBytes = ck_gemm_act_row_bytes(t, Int64(c.columns))
+        let act = UnsafeMutableRawPointer.allocate(byteCount: batch * rowBytes, alignment: 64)
+        defer { act.deallocate() }
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: ck_gemm_scratch_bytes(t, Int64(c.columns)), alignment: 64)
+        defer { scratch.deallocate() }
+        x.withUnsafeBufferPointer { ck_gemm_quantize_rows(t, $0.baseAddress!, Int64(c.columns), Int64(batch), act) }
+        var out = [Float](repeating: .nan, count: batch * c.rows)
+        let handled = c.bytes.withUnsafeBytes { w in
+            out.withUnsafeMutableBufferPointer { o in
+                ck_gemm(t, Int64(c.columns), w.baseAddress!, c.columns / c.type.blockSize * c.type.typeSize,
+                        Int64(c.rows), act, Int64(batch), o.baseAddress!, Int64(c.rows), scratch)
+            }
+        }
+        return handled == 0 ? [] : out
+    }
+
+    @Test("the products equal Σ w·x on the quantized activations", arguments: types, [1, 4, 9, 37])
+    func exact(type: GGMLType, batch: Int) {
+        guard MatMul.hasGemmKernel(for: type) else { return }
+        let columns = MatMulTests.columns(for: type)
+        let c = MatMulCase(type: type, rows: 67, columns: columns, seed: 5 + UInt64(type.rawValue))
+        let x = c.input(batch: batch, seed: 13)
+        let quantized = Self.roundTrip(x, type: type, batch: batch, columns: columns)
+        let reference = c.reference(quantized, batch: batch)
+        let output = c.multiply(x, batch: batch, pool: Self.pool, path: .gemm)
+        var worst = 0.0
+        for b in 0..<batch {
+            for r in 0..<c.rows {
+                var magnitude = 0.0
+                for col in 0..<columns {
+                    magnitude += abs(Double(c.dequantized[r * columns + col]) * Double(quantized[b * columns + col]))
+                }
+                worst = max(worst, abs(Double(output[b * c.rows + r]) - reference[b * c.rows + r]) / max(magnitude, 1e-30))
+            }
+        }
+        #expect(worst < 2e-6, "\(type) batch \(batch): \(worst)")
+    }
+
+    @Test("within activation-rounding error of the f32 product", arguments: types)
+    func accuracy(type: GGMLType) {
+        guard MatMul.hasGemmKernel(for: type) else { return }
+        let c = MatMulCase(type: type, rows: 40, columns: MatMulTests.columns(for: type), seed: 71)
+        let x = c.input(batch: 12, seed: 72)
+        let ratio = c.errorRatio(c.multiply(x, batch: 12, pool: Self.pool, path: .gemm), x, batch: 12, activationBlock: 32)
+        #expect(ratio <= 1, "\(type): \(ratio)")
+    }
+
+    @Test("a wrong scale is caught: the exactness bound can fail")
+    func boundCanFail() {
+        let columns = MatMulTests.columns(for: .q4_K)
+        let c = MatMulCase(type: .q4_K, rows: 33, columns: columns, seed: 9)
+        guard MatMul.hasGemmKernel(for: .q4_K) else { return }
+        let x = c.input(batch: 8, seed: 2)
+        let quantized = Self.roundTrip(x, type: .q4_K, batch: 8, columns: columns)
+        let reference = c.reference(quantized, batch: 8)
+        var output = c.multiply(x, batch: 8, pool: Self.pool, path: .gemm)
+        output[5] *= 1.001
+        #expect(relativeMaxError(output, reference) > 2e-6)
+    }
+
+    @Test("every microkernel gives the same bits", arguments: types)
+    func variants(type: GGMLType) {
+        guard ck_cpu_level() >= 2 else { return }
+        let c = MatMulCase(type: type, rows: 50, columns: MatMulTests.columns(for: type), seed: 17)
+        let x = c.input(batch: 7, seed: 19)
+        let wide = Self.gemm(c, x, batch: 7, variant: 3)
+        let narrow = Self.gemm(c, x, batch: 7, variant: 2)
+        #expect(!wide.isEmpty && wide == narrow, "\(type): AVX-512 vs 256-bit VNNI")
+        let avx2 = Self.gemm(c, x, batch: 7, variant: 1)
+        if type == .q8_0 {
+            #expect(avx2.isEmpty, "Q8_0 bytes exceed maddubs' range: AVX2 alone has no kernel")
+        } else {
+            #expect(avx2 == wide, "\(type): AVX2 vs AVX-512")
+        }
+    }
+
+    @Test("a batched row equals the same row alone", arguments: [GGMLType.q8_0, .q4_K, .q6_K, .q2_K])
+    func rowsIndependent(type: GGMLType) {
+        guard MatMul.hasGemmKernel(for: type) else { return }
+        let c = MatMulCase(type: type, rows: 45, columns: MatMulTests.columns(for: type), seed: 29)
+        let batch = 11
+        let x = c.input(batch: batch, seed: 31)
+        let together = Self.gemm(c, x, batch: batch, variant: 0)
+        for b in [0, 4, 10] {
+            let alone = Self.gemm(c, Array(x[(b * c.columns)..<((b + 1) * c.columns)]), batch: 1, variant: 0)
+            #expect(alone == Array(together[(b * c.rows)..<((b + 1) * c.rows)]), "\(type) row \(b)")
+        }
+    }
+
+    @Test("the automatic path takes the GEMM from the threshold on")
+    func automatic() {
+        guard MatMul.hasGemmKernel(for: .q4_0) else { return }
+        let c = MatMulCase(type: .q4_0, rows: 64, columns: 256, seed: 3)
+        let x = c.input(batch: MatMul.gemmBatchThreshold, seed: 4)
+        #expect(c.multiply(x, batch: MatMul.gemmBatchThreshold, pool: Self.pool, path: .automatic)
+                == c.multiply(x, batch: MatMul.gemmBatchThreshold, pool: Self.pool, path: .gemm))
+    }
+}
