@@ -97,6 +97,10 @@ DECODE_ATTR void ck_gemm_quantize_rows(int type, const float *x, int64_t n, int6
     if (!ck_gemm_params(type, &p)) return;
     const size_t row_bytes = ck_gemm_act_row_bytes(type, n);
     const int S = p.sub, c = p.offset;
+    // Types with 32-element weight blocks meet activations quantized as ggml's Q8_0 (the scale
+    // rounded to f16), so that prompt batches round as llama.cpp's do; the K-quants keep the
+    // f32 scale (ggml's Q8_K has one per 256, coarser than this).
+    const int f16_scale = p.block == 32;
     for (int64_t r = 0; r < count; r++) {
         const float *xr = x + r * n;
         uint8_t *o = (uint8_t *)out + r * row_bytes;
@@ -112,7 +116,7 @@ DECODE_ATTR void ck_gemm_quantize_rows(int type, const float *x, int64_t n, int6
                 amax = a > amax ? a : amax;
             }
             const float id = amax != 0 ? 127.f / amax : 0.f;
-            const float db = amax / 127.f;
+            const float db = f16_scale ? ck_round_to_f16(amax / 127.f) : amax / 127.f;
             d[b] = db;
             int32_t sums[2] = {0, 0};
             for (int j = 0; j < 32; j++) {
