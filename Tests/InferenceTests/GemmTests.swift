@@ -124,6 +124,17 @@ struct GemmTests {
         }
     }
 
+    @Test("F16/BF16 panels: the f32 product of the rounded activations, across column chunks",
+          arguments: [GGMLType.f16, .bf16], [1, 7, 13])
+    func float(type: GGMLType, batch: Int) {
+        guard ck_cpu_level() > 0 else { return }
+        // More than one 2048-column chunk, and a partial last panel of rows.
+        let c = MatMulCase(type: type, rows: 45, columns: 2048 + 96, seed: 37)
+        let x = c.input(batch: batch, seed: 38)
+        let error = relativeMaxError(c.multiply(x, batch: batch, pool: Self.pool, path: .gemm), c.reference(x, batch: batch))
+        #expect(error < 2e-6, "\(type) batch \(batch): \(error)")
+    }
+
     @Test("the automatic path takes the GEMM from the threshold on")
     func automatic() {
         guard MatMul.hasGemmKernel(for: .q4_0) else { return }

@@ -82,6 +82,14 @@ void ck_set_gemm_variant(int variant);
 /// The microkernel ck_gemm uses now (0 none, 1–3 as above, 4 AVX-VNNI).
 int ck_gemm_variant(void);
 
+/// Bytes of scratch one concurrent ck_gemm_float call needs.
+size_t ck_gemm_float_scratch_bytes(void);
+/// The same product for F16 (1) and BF16 (30) weights and f32 activations `x` (nact rows of n,
+/// already rounded to the weights' type): weights converted to f32 32 rows × 2048 columns at a
+/// time into `scratch`, then FMAs. Returns 0 (nothing written) for other types or without AVX2.
+int ck_gemm_float(int type, int64_t n, const void *w, size_t w_row_bytes, int64_t rows, const float *x,
+                  int64_t nact, float *out, int64_t out_stride, void *scratch);
+
 // MARK: - Memory bandwidth
 
 /// Σ of `count` floats, vectorized with several accumulators (a streaming read).

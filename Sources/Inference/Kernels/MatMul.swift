@@ -1,3 +1,4 @@
+import Foundation
 import CKernels
 import COpenBLAS
 import GGUF
@@ -75,6 +76,10 @@ public enum MatMul {
 
     private static func multiplyUnrounded(_ weights: WeightMatrix, input: UnsafePointer<Float>, batch: Int,
                                           output: UnsafeMutablePointer<Float>, pool: ThreadPool, path: Path) {
+        if (path == .gemm || (path == .automatic && batch >= gemmBatchThreshold)),
+           floatGemmMultiply(weights, input: input, batch: batch, output: output, pool: pool) {
+            return
+        }
         switch path {
         case .automatic:
             if batch >= gemmBatchThreshold && gemmMultiply(weights, input: input, batch: batch, output: output, pool: pool) {
@@ -149,7 +154,40 @@ public enum MatMul {
 
     /// Whether weights of `type` have an integer GEMM kernel on this CPU.
     public static func hasGemmKernel(for type: GGMLType) -> Bool {
-        ck_gemm_supported(Int32(type.rawValue)) != 0
+        _ = variantFromEnvironment
+        return ck_gemm_supported(Int32(type.rawValue)) != 0
+    }
+
+    /// `PONDER_GEMM_VARIANT` (1 AVX2, 2 256-bit VNNI, 3 AVX-512) forces a microkernel, for
+    /// benchmarks that compare them; read once.
+    static let variantFromEnvironment: Void = {
+        if let value = ProcessInfo.processInfo.environment["PONDER_GEMM_VARIANT"], let variant = Int32(value) {
+            ck_set_gemm_variant(variant)
+        }
+    }()
+
+    /// F16/BF16 weights: each pool task converts panels of 32 rows to f32 in its worker's
+    /// scratch and multiplies every activation row with them (`ck_gemm_float`). False for other
+    /// types or without AVX2.
+    static func floatGemmMultiply(_ weights: WeightMatrix, input: UnsafePointer<Float>, batch: Int,
+                                  output: UnsafeMutablePointer<Float>, pool: ThreadPool) -> Bool {
+        guard weights.type == .f16 || weights.type == .bf16, ck_cpu_level() > 0,
+              let base = weights.data.baseAddress else { return false }
+        let type = Int32(weights.type.rawValue)
+        let rows = weights.rows, columns = weights.columns, rowBytes = weights.rowByteCount
+        let scratchBytes = (ck_gemm_float_scratch_bytes() + 63) & ~63
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: pool.threadCount * scratchBytes, alignment: 64)
+        defer { scratch.deallocate() }
+        let panels = (rows + 31) / 32
+        let tasks = pool.threadCount == 1 ? 1 : min(panels, pool.threadCount * 8)
+        let panelsPerTask = (panels + tasks - 1) / tasks
+        pool.run(tasks) { task, worker in
+            let start = task * panelsPerTask * 32, end = min(rows, start + panelsPerTask * 32)
+            guard start < end else { return }
+            _ = ck_gemm_float(type, Int64(columns), base + start * rowBytes, rowBytes, Int64(end - start),
+                              input, Int64(batch), output + start, Int64(rows), scratch + worker * scratchBytes)
+        }
+        return true
     }
 
     /// Quantizes the activation rows once (in parallel), then splits the weight rows into
@@ -158,7 +196,7 @@ public enum MatMul {
     static func gemmMultiply(_ weights: WeightMatrix, input: UnsafePointer<Float>, batch: Int,
                              output: UnsafeMutablePointer<Float>, pool: ThreadPool) -> Bool {
         let type = Int32(weights.type.rawValue)
-        guard ck_gemm_supported(type) != 0, let base = weights.data.baseAddress else { return false }
+        guard hasGemmKernel(for: weights.type), let base = weights.data.baseAddress else { return false }
         let rows = weights.rows, columns = weights.columns, rowBytes = weights.rowByteCount
         let activationRowBytes = ck_gemm_act_row_bytes(type, Int64(columns))
         let scratchBytes = (ck_gemm_scratch_bytes(type, Int64(columns)) + 63) & ~63

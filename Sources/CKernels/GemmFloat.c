@@ -1,0 +1,152 @@
+// Prompt-batch products on F16 and BF16 weights: 32 weight rows × up to 2048 columns at a time
+// are converted to f32 once (F16C, or a shift for BF16) into a panel laid out column-major
+// ([k][32 rows]), then every activation row meets the panel in an FMA microkernel of 16 rows
+// (two ymm) × six activation rows, the activation broadcast from memory. Conversion is paid
+// once per panel per call, not once per activation row. The activations arrive rounded to the
+// weights' type (MatMul does that, as ggml does), so products are exact in f32.
+#if defined(__x86_64__) || defined(__i386__)
+#include "CKernels.h"
+#include "Internal.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define ATTR __attribute__((target("avx2,fma,f16c")))
+#define INLINE static inline __attribute__((always_inline))
+#define KC 2048
+
+size_t ck_gemm_float_scratch_bytes(void) { return 32 * KC * sizeof(float) + 64; }
+
+INLINE ATTR __m256 load8(int type, const uint8_t *p) {
+    const __m128i h = _mm_loadu_si128((const __m128i *)p);
+    if (type == CK_F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+/// Transposes eight rows of eight floats.
+INLINE ATTR void transpose8(__m256 r[8]) {
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/// Columns k0 ..< k0+kc of `rows` (≤ 32) weight rows into panel[k][32] (zeros past `rows`).
+static ATTR void decode(int type, const uint8_t *w, size_t wrb, int64_t rows, int64_t k0, int64_t kc, float *panel) {
+    for (int r8 = 0; r8 < 4; r8++) {
+        const int64_t base = 8 * r8;
+        int64_t k = 0;
+        for (; k + 8 <= kc; k += 8) {
+            __m256 v[8];
+            for (int i = 0; i < 8; i++)
+                v[i] = base + i < rows ? load8(type, w + (size_t)(base + i) * wrb + 2 * (size_t)(k0 + k))
+                                       : _mm256_setzero_ps();
+            transpose8(v);
+            for (int i = 0; i < 8; i++) _mm256_store_ps(panel + (k + i) * 32 + base, v[i]);
+        }
+        for (; k < kc; k++) {
+            for (int i = 0; i < 8; i++) {
+                float f = 0;
+                if (base + i < rows) {
+                    uint16_t h;
+                    memcpy(&h, w + (size_t)(base + i) * wrb + 2 * (size_t)(k0 + k), 2);
+                    if (type == CK_F16) {
+                        f = _cvtsh_ss(h);
+                    } else {
+                        const uint32_t bits = (uint32_t)h << 16;
+                        memcpy(&f, &bits, 4);
+                    }
+                }
+                panel[k * 32 + base + i] = f;
+            }
+        }
+    }
+}
+
+/// acc(16 rows of the panel from `half`·16, NA activation rows) over kc columns; added to
+/// res[k][0..16) (or stored when `first`).
+INLINE ATTR void tile(const float *panel, int half, int64_t kc, const float *const *x, const int NA,
+                      float (*res)[32], int first) {
+    __m256 a0[6], a1[6];
+    for (int k = 0; k < NA; k++) {
+        a0[k] = _mm256_setzero_ps();
+        a1[k] = _mm256_setzero_ps();
+    }
+    const float *p = panel + 16 * half;
+    for (int64_t j = 0; j < kc; j++) {
+        const __m256 w0 = _mm256_load_ps(p + 32 * j), w1 = _mm256_load_ps(p + 32 * j + 8);
+        for (int k = 0; k < NA; k++) {
+            const __m256 b = _mm256_broadcast_ss(x[k] + j);
+            a0[k] = _mm256_fmadd_ps(w0, b, a0[k]);
+            a1[k] = _mm256_fmadd_ps(w1, b, a1[k]);
+        }
+    }
+    for (int k = 0; k < NA; k++) {
+        float *r = res[k] + 16 * half;
+        if (first) {
+            _mm256_storeu_ps(r, a0[k]);
+            _mm256_storeu_ps(r + 8, a1[k]);
+        } else {
+            _mm256_storeu_ps(r, _mm256_add_ps(_mm256_loadu_ps(r), a0[k]));
+            _mm256_storeu_ps(r + 8, _mm256_add_ps(_mm256_loadu_ps(r + 8), a1[k]));
+        }
+    }
+}
+
+ATTR int ck_gemm_float(int type, int64_t n, const void *w, size_t wrb, int64_t rows, const float *x,
+                       int64_t nact, float *out, int64_t os, void *scratch) {
+    if ((type != CK_F16 && type != CK_BF16) || ck_cpu_level() < 1) return 0;
+    float *panel = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    const uint8_t *wb = (const uint8_t *)w;
+    float res[6][32];
+    for (int64_t r0 = 0; r0 < rows; r0 += 32) {
+        const int64_t nr = rows - r0 < 32 ? rows - r0 : 32;
+        const uint8_t *wr = wb + (size_t)r0 * wrb;
+        for (int64_t k0 = 0; k0 < n; k0 += KC) {
+            const int64_t kc = n - k0 < KC ? n - k0 : KC;
+            decode(type, wr, wrb, nr, k0, kc, panel);
+            for (int64_t b0 = 0; b0 < nact; b0 += 6) {
+                const int64_t na = nact - b0 < 6 ? nact - b0 : 6;
+                const float *xs[6];
+                for (int64_t k = 0; k < na; k++) xs[k] = x + (size_t)(b0 + k) * (size_t)n + k0;
+                float *dst[6];
+                for (int64_t k = 0; k < na; k++) dst[k] = out + (b0 + k) * os + r0;
+                if (k0 > 0)
+                    for (int64_t k = 0; k < na; k++) memcpy(res[k], dst[k], (size_t)nr * 4);
+                for (int half = 0; half < (nr > 16 ? 2 : 1); half++) {
+                    switch (na) {
+                    case 1: tile(panel, half, kc, xs, 1, res, k0 == 0); break;
+                    case 2: tile(panel, half, kc, xs, 2, res, k0 == 0); break;
+                    case 3: tile(panel, half, kc, xs, 3, res, k0 == 0); break;
+                    case 4: tile(panel, half, kc, xs, 4, res, k0 == 0); break;
+                    case 5: tile(panel, half, kc, xs, 5, res, k0 == 0); break;
+                    default: tile(panel, half, kc, xs, 6, res, k0 == 0); break;
+                    }
+                }
+                for (int64_t k = 0; k < na; k++) memcpy(dst[k], res[k], (size_t)nr * 4);
+            }
+        }
+    }
+    return 1;
+}
+#else
+#include "CKernels.h"
+size_t ck_gemm_float_scratch_bytes(void) { return 64; }
+int ck_gemm_float(int type, int64_t n, const void *w, size_t wrb, int64_t rows, const float *x,
+                  int64_t nact, float *out, int64_t os, void *scratch) {
+    (void)type; (void)n; (void)w; (void)wrb; (void)rows; (void)x; (void)nact; (void)out; (void)os; (void)scratch;
+    return 0;
+}
+#endif
