@@ -84,6 +84,37 @@ size_t ck_gemm_scratch_bytes(int type, int64_t n) {
     return 32 * (size_t)n + 2 * 2 * 16 * 4 * (size_t)(n / p.sub) + 64;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+/// One 32-element block: q, the scale, and Σq of each half. vcvtps2dq rounds to nearest even
+/// (the default MXCSR mode), as nearest() does.
+static inline DECODE_ATTR float quantize_block(const float *xb, int f16_scale, int8_t *q, int32_t sums[2]) {
+    const __m256 sign = _mm256_set1_ps(-0.f);
+    __m256 v[4];
+    for (int i = 0; i < 4; i++) v[i] = _mm256_loadu_ps(xb + 8 * i);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                             _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const float id = amax != 0 ? 127.f / amax : 0.f;
+    const __m256 scale = _mm256_set1_ps(id);
+    __m256i iv[4];
+    for (int i = 0; i < 4; i++) iv[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], scale));
+    const __m256i s0 = _mm256_add_epi32(iv[0], iv[1]), s1 = _mm256_add_epi32(iv[2], iv[3]);
+    __m128i h0 = _mm_add_epi32(_mm256_castsi256_si128(s0), _mm256_extracti128_si256(s0, 1));
+    __m128i h1 = _mm_add_epi32(_mm256_castsi256_si128(s1), _mm256_extracti128_si256(s1, 1));
+    h0 = _mm_hadd_epi32(h0, h1);
+    h0 = _mm_hadd_epi32(h0, h0);
+    sums[0] = _mm_cvtsi128_si32(h0);
+    sums[1] = _mm_extract_epi32(h0, 1);
+    // int32 → int8 with the lane order restored after the in-lane packs.
+    const __m256i p16a = _mm256_packs_epi32(iv[0], iv[1]), p16b = _mm256_packs_epi32(iv[2], iv[3]);
+    const __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+    _mm256_storeu_si256((__m256i *)q, _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    return f16_scale ? ck_round_to_f16(amax / 127.f) : amax / 127.f;
+}
+#else
 /// ggml's nearest_int: round to nearest, ties to even, for |v| < 2^22.
 static inline int32_t nearest(float v) {
     float t = v + 12582912.f;
@@ -91,6 +122,23 @@ static inline int32_t nearest(float v) {
     memcpy(&i, &t, 4);
     return (i & 0x007fffff) - 0x00400000;
 }
+
+static inline float quantize_block(const float *xb, int f16_scale, int8_t *q, int32_t sums[2]) {
+    float amax = 0;
+    for (int j = 0; j < 32; j++) {
+        const float a = fabsf(xb[j]);
+        amax = a > amax ? a : amax;
+    }
+    const float id = amax != 0 ? 127.f / amax : 0.f;
+    sums[0] = sums[1] = 0;
+    for (int j = 0; j < 32; j++) {
+        const int32_t v = nearest(xb[j] * id);
+        q[j] = (int8_t)v;
+        sums[j >> 4] += v;
+    }
+    return f16_scale ? ck_round_to_f16(amax / 127.f) : amax / 127.f;
+}
+#endif
 
 DECODE_ATTR void ck_gemm_quantize_rows(int type, const float *x, int64_t n, int64_t count, void *out) {
     ck_gemm_layout p;
@@ -109,21 +157,9 @@ DECODE_ATTR void ck_gemm_quantize_rows(int type, const float *x, int64_t n, int6
         int32_t *off = (int32_t *)(d + n / 32);
         float *fs = (float *)(off + n / S);
         for (int64_t b = 0; b < n / 32; b++) {
-            const float *xb = xr + 32 * b;
-            float amax = 0;
-            for (int j = 0; j < 32; j++) {
-                const float a = fabsf(xb[j]);
-                amax = a > amax ? a : amax;
-            }
-            const float id = amax != 0 ? 127.f / amax : 0.f;
-            const float db = f16_scale ? ck_round_to_f16(amax / 127.f) : amax / 127.f;
+            int32_t sums[2];
+            const float db = quantize_block(xr + 32 * b, f16_scale, q + 32 * b, sums);
             d[b] = db;
-            int32_t sums[2] = {0, 0};
-            for (int j = 0; j < 32; j++) {
-                const int32_t v = nearest(xb[j] * id);
-                q[32 * b + j] = (int8_t)v;
-                sums[j >> 4] += v;
-            }
             if (S == 32) {
                 const int32_t s = sums[0] + sums[1];
                 off[b] = c * s;
@@ -139,13 +175,6 @@ DECODE_ATTR void ck_gemm_quantize_rows(int type, const float *x, int64_t n, int6
 }
 
 // MARK: - Decoding one weight row into the panel
-
-/// Writes the 4-byte words of `u[0..count)` (count a multiple of 4) for row `lane` of a set,
-/// starting at element `e0`.
-static inline DECODE_ATTR void put_words(uint8_t *wq_set, int64_t e0, int lane, const uint8_t *u, int count) {
-    uint8_t *dst = wq_set + (e0 / 4) * 64 + 4 * lane;
-    for (int g = 0; g < count / 4; g++) memcpy(dst + 64 * g, u + 4 * g, 4);
-}
 
 static inline DECODE_ATTR void nibbles16(const uint8_t *qs, uint8_t *u) {
     for (int j = 0; j < 16; j++) {
@@ -171,18 +200,10 @@ static inline void k4_scale_min(const uint8_t *q, int j, int *sc, int *mn) {
     }
 }
 
-/// Decodes row `lane` of set `s` (one weight row of n elements) into the panel.
-static DECODE_ATTR void decode_row(int type, const ck_gemm_layout *p, int64_t n, const uint8_t *w,
-                                   uint8_t *wq_set, float *ws_set, float *wm_set, int lane) {
-    const int S = p->sub;
-    uint8_t u[256];
-    const int64_t blocks = n / p->block;
-    for (int64_t ib = 0; ib < blocks; ib++) {
-        const uint8_t *b = w + ib * p->block_bytes;
-        const int64_t e0 = ib * p->block;
-        float *ws = ws_set + (e0 / S) * 16 + lane;   // stride 16 between sub-blocks
-        float *wm = wm_set + (e0 / S) * 16 + lane;
-        switch (type) {
+/// Decodes one weight block at `b` into its unsigned bytes u[0 ..< block] and the scales
+/// (and mins) of its sub-blocks at ws[16·j], wm[16·j].
+static DECODE_ATTR void decode_block(int type, const uint8_t *b, uint8_t *u, float *ws, float *wm) {
+                switch (type) {
         case CK_Q8_0:
             for (int j = 0; j < 32; j++) u[j] = (uint8_t)(b[2 + j] ^ 0x80);
             ws[0] = f16_at(b);
@@ -299,27 +320,50 @@ static DECODE_ATTR void decode_row(int type, const ck_gemm_layout *p, int64_t n,
             break;
         }
         }
-        put_words(wq_set, e0, lane, u, p->block);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/// Sixteen rows' bytes u[lane][0 ..< count] (rows `stride` apart) → `count`/4 vectors of
+/// sixteen 4-byte words, one per row, by gathers.
+static inline DECODE_ATTR void interleave16(const uint8_t *u, int stride, int count, uint8_t *dst) {
+    const __m256i lo = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
+    const __m256i hi = _mm256_add_epi32(lo, _mm256_set1_epi32(8 * stride));
+    for (int g = 0; g < count / 4; g++) {
+        const int *base = (const int *)(u + 4 * g);
+        _mm256_store_si256((__m256i *)(dst + 64 * g), _mm256_i32gather_epi32(base, lo, 1));
+        _mm256_store_si256((__m256i *)(dst + 64 * g + 32), _mm256_i32gather_epi32(base, hi, 1));
     }
 }
+#else
+static inline void interleave16(const uint8_t *u, int stride, int count, uint8_t *dst) {
+    for (int g = 0; g < count / 4; g++)
+        for (int lane = 0; lane < 16; lane++) memcpy(dst + 64 * g + 4 * lane, u + lane * stride + 4 * g, 4);
+}
+#endif
 
 DECODE_ATTR void ck_gemm_decode_panel(int type, const ck_gemm_layout *p, int64_t n, const uint8_t *w,
                                       size_t w_row_bytes, int64_t rows, uint8_t *scratch) {
     const int64_t nsub = n / p->sub;
-    for (int r = 0; r < 32; r++) {
-        const int s = r >> 4, lane = r & 15;
+    const int block = p->block, S = p->sub;
+    uint8_t u[16 * 256] __attribute__((aligned(64)));
+    for (int s = 0; s < 2; s++) {
         uint8_t *wq_set = CK_PANEL_WQ(scratch, n, s);
         float *ws_set = CK_PANEL_WS(scratch, n, nsub, s);
         float *wm_set = CK_PANEL_WM(scratch, n, nsub, s);
-        if (r < rows) {
-            decode_row(type, p, n, w + (size_t)r * w_row_bytes, wq_set, ws_set, wm_set, lane);
-        } else {
-            // Rows past the matrix contribute nothing: zero bytes, scales and mins.
-            for (int64_t g = 0; g < n / 4; g++) memset(wq_set + 64 * g + 4 * lane, 0, 4);
-            for (int64_t j = 0; j < nsub; j++) {
-                ws_set[16 * j + lane] = 0;
-                wm_set[16 * j + lane] = 0;
+        for (int64_t e0 = 0; e0 < n; e0 += block) {
+            const int64_t ib = e0 / block;
+            for (int lane = 0; lane < 16; lane++) {
+                const int64_t r = 16 * s + lane;
+                float *ws = ws_set + (e0 / S) * 16 + lane, *wm = wm_set + (e0 / S) * 16 + lane;
+                if (r < rows) {
+                    decode_block(type, w + (size_t)r * w_row_bytes + (size_t)ib * p->block_bytes, u + lane * block, ws, wm);
+                } else {
+                    // Rows past the matrix contribute nothing: zero bytes, scales and mins.
+                    memset(u + lane * block, 0, (size_t)block);
+                    for (int j = 0; j < block / S; j++) ws[16 * j] = wm[16 * j] = 0;
+                }
             }
+            interleave16(u, block, block, wq_set + (e0 / 4) * 64);
         }
     }
 }
