@@ -205,7 +205,12 @@ static inline void k4_scale_min(const uint8_t *q, int j, int *sc, int *mn) {
 static DECODE_ATTR void decode_block(int type, const uint8_t *b, uint8_t *u, float *ws, float *wm) {
                 switch (type) {
         case CK_Q8_0:
+#if defined(__x86_64__) || defined(__i386__)
+            _mm256_storeu_si256((__m256i *)u, _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(b + 2)),
+                                                               _mm256_set1_epi8((char)0x80)));
+#else
             for (int j = 0; j < 32; j++) u[j] = (uint8_t)(b[2 + j] ^ 0x80);
+#endif
             ws[0] = f16_at(b);
             break;
         case CK_Q4_0:
@@ -254,6 +259,20 @@ static DECODE_ATTR void decode_block(int type, const uint8_t *b, uint8_t *u, flo
             const int five = type == CK_Q5_K;
             const float d = f16_at(b), dmin = f16_at(b + 2);
             const uint8_t *qs = b + (five ? 48 : 16), *qh = b + 16;
+#if defined(__x86_64__) || defined(__i386__)
+            const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
+            const __m256i hbits = _mm256_loadu_si256((const __m256i *)qh);
+            for (int c = 0; c < 4; c++) {
+                const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+                __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                if (five) {
+                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * c), one), 4));
+                    hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * c + 1), one), 4));
+                }
+                _mm256_storeu_si256((__m256i *)(u + 64 * c), lo);
+                _mm256_storeu_si256((__m256i *)(u + 64 * c + 32), hi);
+            }
+#else
             for (int c = 0; c < 4; c++) {
                 for (int l = 0; l < 32; l++) {
                     uint8_t lo = qs[32 * c + l] & 15, hi = qs[32 * c + l] >> 4;
@@ -265,6 +284,7 @@ static DECODE_ATTR void decode_block(int type, const uint8_t *b, uint8_t *u, flo
                     u[64 * c + 32 + l] = hi;
                 }
             }
+#endif
             for (int s = 0; s < 8; s++) {
                 int sc, mn;
                 k4_scale_min(b + 4, s, &sc, &mn);
@@ -277,6 +297,22 @@ static DECODE_ATTR void decode_block(int type, const uint8_t *b, uint8_t *u, flo
             const uint8_t *ql = b, *qh = b + 128;
             const int8_t *sc = (const int8_t *)(b + 192);
             const float d = f16_at(b + 208);
+#if defined(__x86_64__) || defined(__i386__)
+            const __m256i m4 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3), m30 = _mm256_set1_epi8(0x30);
+            for (int h = 0; h < 2; h++) {
+                const __m256i l0 = _mm256_loadu_si256((const __m256i *)(ql + 64 * h));
+                const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 64 * h + 32));
+                const __m256i hb = _mm256_loadu_si256((const __m256i *)(qh + 32 * h));
+                _mm256_storeu_si256((__m256i *)(u + 128 * h), _mm256_or_si256(
+                    _mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4)));
+                _mm256_storeu_si256((__m256i *)(u + 128 * h + 32), _mm256_or_si256(
+                    _mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30)));
+                _mm256_storeu_si256((__m256i *)(u + 128 * h + 64), _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, m30)));
+                _mm256_storeu_si256((__m256i *)(u + 128 * h + 96), _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30)));
+            }
+#else
             for (int h = 0; h < 2; h++) {
                 for (int l = 0; l < 32; l++) {
                     const uint8_t l0 = ql[64 * h + l], l1 = ql[64 * h + 32 + l], hb = qh[32 * h + l];
@@ -286,6 +322,7 @@ static DECODE_ATTR void decode_block(int type, const uint8_t *b, uint8_t *u, flo
                     u[128 * h + 96 + l] = (uint8_t)((l1 >> 4) | (((hb >> 6) & 3) << 4));
                 }
             }
+#endif
             for (int s = 0; s < 16; s++) ws[16 * s] = d * (float)sc[s];
             break;
         }
