@@ -166,7 +166,7 @@ struct Bench: ParsableCommand {
                     if measurement.test.hasPrefix("tg") {
                         let limit = (before + after) / 2 * 1e9 / Double(weightBytes)
                         let perSequence = measurement.meanTokensPerSecond / Double(measurement.batch)
-                        note += String(format: ", %.0f%% of the memory limit (%.1f t/s per sequence)", 100 * perSequence / limit, limit)
+                        note += String(format: "; per sequence %.0f%% of the memory limit (%.1f t/s)", 100 * perSequence / limit, limit)
                     }
                     notes.append(note)
                 }
