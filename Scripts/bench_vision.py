@@ -222,6 +222,87 @@ def ponder_image_seconds(ponder: str, paths: dict, threads: int, inner: int) -> 
 
 # ---------------------------------------------------------------------------------- main
 
+def init_llama_cpp():
+    """llama.cpp's backend, with its and libmtmd's log captured (make_model_fixtures' logger)
+    instead of printed."""
+    import llama_cpp
+    from llama_cpp import mtmd_cpp
+    llama_cpp.llama_backend_init()
+    mmf._install_logger()  # llama.cpp's log into mmf._LOG_LINES instead of stderr
+    mtmd_cpp.mtmd_log_set(mmf._install_logger.keep, ctypes.c_void_p(0))
+    mtmd_cpp.mtmd_helper_log_set(mmf._install_logger.keep, ctypes.c_void_p(0))
+    return llama_cpp
+
+
+def measure(names, threads=2, repeat=3, inner=2, ponder=".build/release/ponder",
+            directory=Path(".build-bench/vision")) -> list:
+    """Alternating Ponder / llama.cpp rounds for each shape in `names`; one row (a dict) per
+    shape. Builds the shape's files first when they are not cached in `directory`."""
+    for s in names:
+        if s not in SHAPES:
+            raise SystemExit(f"unknown shape {s!r}; known: {', '.join(SHAPES)}")
+    if repeat < 1 or inner < 1 or threads < 1:
+        raise SystemExit("--repeat, --inner and --threads must be at least 1")
+    if not os.access(ponder, os.X_OK):
+        raise SystemExit(f"no Ponder executable at {ponder} (swift build -c release --product ponder)")
+    llama_cpp = init_llama_cpp()
+    rows = []
+    for name in names:
+        shape = SHAPES[name]
+        paths = ensure_files(Path(directory), name, shape)
+        rgb = load_rgb(paths, shape)
+        text = mmf.LlamaRun(paths["text"])
+        mt = MtmdBench(paths["mmproj"], text, threads)
+        lc_best, lc_pre, po_best, info = float("inf"), float("inf"), float("inf"), None
+        for r in range(repeat):
+            po = ponder_image_seconds(ponder, paths, threads, inner)
+            po_best = min(po_best, po)
+            lcs = [mt.time_image(rgb) for _ in range(inner)]
+            info = lcs[0]
+            if info["encodes"] != shape["encodes"]:
+                raise SystemExit(f"[{name}] llama.cpp made {info['encodes']} image chunks, expected {shape['encodes']}")
+            lc = min(x["seconds"] for x in lcs)
+            lc_best = min(lc_best, lc)
+            lc_pre = min(lc_pre, min(x["preprocess"] for x in lcs))
+            log(f"[{name}] round {r + 1}/{repeat}: ponder {po:.3f} s, llama.cpp {lc:.3f} s "
+                f"(runs: {', '.join('%.3f' % x['seconds'] for x in lcs)})")
+        mt.close()
+        text.close()
+        n_layer = shape["cfg"]["n_layer"]
+        lc_layers = n_layer - 1 if shape["cfg"]["projector_type"] == "mlp" else n_layer
+        lc_gflop, po_gflop = gflop_per_image(shape, lc_layers), gflop_per_image(shape, n_layer)
+        w, h = shape["image"]
+        rows.append(dict(
+            shape=name, label=shape["label"], projector=shape["cfg"]["projector_type"], image=f"{w}x{h}",
+            encodes=info["encodes"], image_tokens=info["tokens"], threads=threads, repeat=repeat,
+            inner=inner, llama_cpp_seconds=lc_best, ponder_seconds=po_best, ratio=po_best / lc_best,
+            llama_cpp_seconds_per_encode=lc_best / info["encodes"], ponder_seconds_per_encode=po_best / info["encodes"],
+            llama_cpp_preprocess_seconds=lc_pre, llama_cpp_layers_run=lc_layers, ponder_layers_run=n_layer,
+            llama_cpp_gflop=lc_gflop, ponder_gflop=po_gflop,
+            llama_cpp_gflops=lc_gflop / lc_best, ponder_gflops=po_gflop / po_best,
+            llama_cpp_python=llama_cpp.__version__, mmproj=str(paths["mmproj"])))
+    return rows
+
+
+def print_table(rows: list, out=sys.stdout):
+    """The table of `measure`'s rows."""
+    if not rows:
+        return
+    r0 = rows[0]
+    print(f"\nImage encoding (preprocess + encode, best of {r0['repeat']} rounds x {r0['inner']} runs), "
+          f"{r0['threads']} threads, llama-cpp-python {r0['llama_cpp_python']} (CPU):", file=out)
+    header = (f"{'shape':<9}{'proj':<9}{'image':>8}{'enc':>4}{'llama.cpp s':>13}{'ponder s':>10}{'ratio':>7}"
+              f"{'lc s/enc':>10}{'po s/enc':>10}{'lc prep s':>11}{'lc GFLOP/s':>12}{'po GFLOP/s':>12}")
+    print(header, file=out)
+    for r in rows:
+        print(f"{r['shape']:<9}{r['projector']:<9}{r['image']:>8}{r['encodes']:>4}{r['llama_cpp_seconds']:>13.3f}"
+              f"{r['ponder_seconds']:>10.3f}{r['ratio']:>7.2f}{r['llama_cpp_seconds_per_encode']:>10.3f}"
+              f"{r['ponder_seconds_per_encode']:>10.3f}{r['llama_cpp_preprocess_seconds']:>11.4f}"
+              f"{r['llama_cpp_gflops']:>12.1f}{r['ponder_gflops']:>12.1f}", file=out)
+    print("ratio = ponder / llama.cpp (below 1: Ponder faster). GFLOP/s over each side's own graph "
+          "(llama.cpp's mlp graph runs one layer fewer than stored).", file=out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
@@ -233,70 +314,9 @@ def main():
     ap.add_argument("--json", action="store_true", help="JSON on stdout, the table on stderr")
     args = ap.parse_args()
     names = [s for s in args.shapes.split(",") if s]
-    for s in names:
-        if s not in SHAPES:
-            raise SystemExit(f"unknown shape {s!r}; known: {', '.join(SHAPES)}")
-    if args.repeat < 1 or args.inner < 1 or args.threads < 1:
-        raise SystemExit("--repeat, --inner and --threads must be at least 1")
-    if not os.access(args.ponder, os.X_OK):
-        raise SystemExit(f"no Ponder executable at {args.ponder} (swift build -c release --product ponder)")
-
-    import llama_cpp
-    from llama_cpp import mtmd_cpp
-    llama_cpp.llama_backend_init()
-    mmf._install_logger()  # llama.cpp's log into mmf._LOG_LINES instead of stderr
-    mtmd_cpp.mtmd_log_set(mmf._install_logger.keep, ctypes.c_void_p(0))
-    mtmd_cpp.mtmd_helper_log_set(mmf._install_logger.keep, ctypes.c_void_p(0))
-
-    rows = []
-    for name in names:
-        shape = SHAPES[name]
-        paths = ensure_files(args.dir, name, shape)
-        rgb = load_rgb(paths, shape)
-        text = mmf.LlamaRun(paths["text"])
-        mt = MtmdBench(paths["mmproj"], text, args.threads)
-        lc_best, lc_pre, po_best, info = float("inf"), float("inf"), float("inf"), None
-        for r in range(args.repeat):
-            po = ponder_image_seconds(args.ponder, paths, args.threads, args.inner)
-            po_best = min(po_best, po)
-            lcs = [mt.time_image(rgb) for _ in range(args.inner)]
-            info = lcs[0]
-            if info["encodes"] != shape["encodes"]:
-                raise SystemExit(f"[{name}] llama.cpp made {info['encodes']} image chunks, expected {shape['encodes']}")
-            lc = min(x["seconds"] for x in lcs)
-            lc_best = min(lc_best, lc)
-            lc_pre = min(lc_pre, min(x["preprocess"] for x in lcs))
-            log(f"[{name}] round {r + 1}/{args.repeat}: ponder {po:.3f} s, llama.cpp {lc:.3f} s "
-                f"(runs: {', '.join('%.3f' % x['seconds'] for x in lcs)})")
-        mt.close()
-        text.close()
-        n_layer = shape["cfg"]["n_layer"]
-        lc_layers = n_layer - 1 if shape["cfg"]["projector_type"] == "mlp" else n_layer
-        lc_gflop, po_gflop = gflop_per_image(shape, lc_layers), gflop_per_image(shape, n_layer)
-        w, h = shape["image"]
-        rows.append(dict(
-            shape=name, label=shape["label"], projector=shape["cfg"]["projector_type"], image=f"{w}x{h}",
-            encodes=info["encodes"], image_tokens=info["tokens"], threads=args.threads, repeat=args.repeat,
-            inner=args.inner, llama_cpp_seconds=lc_best, ponder_seconds=po_best, ratio=po_best / lc_best,
-            llama_cpp_seconds_per_encode=lc_best / info["encodes"], ponder_seconds_per_encode=po_best / info["encodes"],
-            llama_cpp_preprocess_seconds=lc_pre, llama_cpp_layers_run=lc_layers, ponder_layers_run=n_layer,
-            llama_cpp_gflop=lc_gflop, ponder_gflop=po_gflop,
-            llama_cpp_gflops=lc_gflop / lc_best, ponder_gflops=po_gflop / po_best,
-            llama_cpp_python=llama_cpp.__version__, mmproj=str(paths["mmproj"])))
-
-    out = sys.stderr if args.json else sys.stdout
-    print(f"\nImage encoding (preprocess + encode, best of {args.repeat} rounds x {args.inner} runs), "
-          f"{args.threads} threads, llama-cpp-python {llama_cpp.__version__} (CPU):", file=out)
-    header = (f"{'shape':<9}{'proj':<9}{'image':>8}{'enc':>4}{'llama.cpp s':>13}{'ponder s':>10}{'ratio':>7}"
-              f"{'lc s/enc':>10}{'po s/enc':>10}{'lc prep s':>11}{'lc GFLOP/s':>12}{'po GFLOP/s':>12}")
-    print(header, file=out)
-    for r in rows:
-        print(f"{r['shape']:<9}{r['projector']:<9}{r['image']:>8}{r['encodes']:>4}{r['llama_cpp_seconds']:>13.3f}"
-              f"{r['ponder_seconds']:>10.3f}{r['ratio']:>7.2f}{r['llama_cpp_seconds_per_encode']:>10.3f}"
-              f"{r['ponder_seconds_per_encode']:>10.3f}{r['llama_cpp_preprocess_seconds']:>11.4f}"
-              f"{r['llama_cpp_gflops']:>12.1f}{r['ponder_gflops']:>12.1f}", file=out)
-    print("ratio = ponder / llama.cpp (below 1: Ponder faster). GFLOP/s over each side's own graph "
-          "(llama.cpp's mlp graph runs one layer fewer than stored).", file=out)
+    rows = measure(names, threads=args.threads, repeat=args.repeat, inner=args.inner, ponder=args.ponder,
+                   directory=args.dir)
+    print_table(rows, sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(rows))
     return 0

@@ -155,7 +155,7 @@ struct PonderCLITests {
 
     @Test func benchPrintsTheJSONContract() throws {
         let result = try PonderProcess.run(["bench", "--model", fixture("models/qwen2-f32.gguf"), "-p", "16", "-n", "4",
-                                            "--batch", "2", "--depth", "8", "--repeat", "1", "--threads", "1",
+                                            "--batch", "2", "--depth", "8", "--repeat", "3", "--threads", "1",
                                             "--no-bandwidth", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").map(String.init)
@@ -164,12 +164,45 @@ struct PonderCLITests {
         for line in lines {
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             tests.append(try #require(object["test"] as? String))
-            #expect((object["tokens_per_second"] as? Double ?? 0) > 0)
-            #expect(object["threads"] as? Int == 1)
+            let best = try #require(object["tokens_per_second"] as? Double)
+            let mean = try #require(object["mean_tokens_per_second"] as? Double)
+            let sd = try #require(object["sd_tokens_per_second"] as? Double)
+            let samples = try #require(object["samples_tokens_per_second"] as? [Double])
+            #expect(samples.count == 3 && best == samples.max() && best > 0)
+            #expect(abs(mean - samples.reduce(0, +) / 3) <= 1e-9 * mean && sd >= 0)
+            #expect(object["threads"] as? Int == 1 && object["repeats"] as? Int == 3)
+            #expect(object["model"] as? String == "qwen2 128K F32" && object["backend"] as? String == "CPU")
+            #expect((object["model_size"] as? Int ?? 0) > 0 && (object["model_params"] as? Int ?? 0) > 0)
         }
         #expect(tests == ["pp16", "tg4"])
         let generation = try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: Any]
         #expect(generation?["batch"] as? Int == 2 && generation?["depth"] as? Int == 8)
+    }
+
+    /// The default output is llama-bench's markdown table, one row per test: --batch and
+    /// --depth lists give one generation row per combination, depth by depth.
+    @Test func benchPrintsALlamaBenchTableWithARowPerCombination() throws {
+        let result = try PonderProcess.run(["bench", "--model", fixture("models/qwen2-f32.gguf"), "-p", "16", "-n", "4",
+                                            "--batch", "1,2", "--depth", "0,8", "--repeat", "2", "--threads", "1",
+                                            "--no-bandwidth"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 7, "\(result.stdout)")
+        func cells(_ line: String) -> [String] {
+            line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        #expect(cells(lines[0]) == ["model", "size", "params", "backend", "threads", "test", "t/s"])
+        #expect(lines[1].hasPrefix("| ---") && lines[1].hasSuffix(": |"))
+        let rows = lines.dropFirst(2).map(cells)
+        #expect(rows.map { $0[5] } == ["pp16", "tg4", "tg4 x2", "tg4 @ d8", "tg4 x2 @ d8"])
+        for row in rows {
+            #expect(row.count == 7)
+            #expect(row[0] == "qwen2 128K F32" && row[1].hasSuffix(" MiB") && row[2].hasSuffix(" K"))
+            #expect(row[3] == "CPU" && row[4] == "1")
+            let parts = row[6].components(separatedBy: " ± ")
+            #expect(parts.count == 2 && (Double(parts[0]) ?? 0) > 0 && Double(parts[1]) != nil, "\(row[6])")
+        }
+        #expect(lines[0].count == lines[1].count, "the header and the separator line up")
     }
 
     @Test func quantizeWritesALoadableModelAndASummary() throws {
@@ -203,6 +236,11 @@ struct PonderCLITests {
         (["ask", "--model", "#text-model", "--mmproj", "#mmproj", "--image", "/nonexistent/cat.png", "hi"],
          "/nonexistent/cat.png"),
         (["ask", "--model", "#text-model", "--image", "#png", "hi"], "--image needs --mmproj"),
+        (["bench", "--model", "#text-model", "--batch", "1,x"],
+         "--batch: 'x' in '1,x' is not a whole number of at least 1; give one or a comma-separated list such as 1,2,4,8."),
+        (["bench", "--model", "#text-model", "--batch", "4,0"], "--batch: '0' in '4,0' is not a whole number of at least 1"),
+        (["bench", "--model", "#text-model", "--depth", "0,-5"], "--depth: '-5' in '0,-5' is not a whole number (0 or more)"),
+        (["bench", "--model", "#text-model", "--depth", ""], "--depth is empty"),
         (["embed-image", "--mmproj", "#mmproj", "--image", "#png", "--out", "/dev/null", "--model", "#other-model"],
          "the projector produces 64-wide embeddings but the text model's embedding length is 16"),
     ])
@@ -276,6 +314,9 @@ struct PonderCLITests {
         #expect(object?["test"] as? String == "image")
         #expect((object?["seconds"] as? Double ?? 0) > 0)
         #expect(object?["threads"] as? Int == 1)
+        let samples = object?["samples_seconds"] as? [Double] ?? []
+        #expect(samples.count == 1 && object?["mean_seconds"] as? Double == samples.first && object?["sd_seconds"] as? Double == 0)
+        #expect(object?["model"] as? String == "clip idefics3 F32")
     }
 
     @Test func askJSONFollowsTheEventContract() throws {
