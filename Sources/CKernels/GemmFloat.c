@@ -1,7 +1,7 @@
 // Prompt-batch products on F16 and BF16 weights: 32 weight rows × up to 2048 columns at a time
 // are converted to f32 once (F16C, or a shift for BF16) into a panel laid out column-major
-// ([k][32 rows]), then every activation row meets the panel in an FMA microkernel of 16 rows
-// (two ymm) × six activation rows, the activation broadcast from memory. Conversion is paid
+// ([k][32 rows]), then every activation row meets the panel in an FMA microkernel of 16 or 32 rows
+// (two or four ymm, GemmFloat.h) × six activation rows, the activation broadcast from memory. Conversion is paid
 // once per panel per call, not once per activation row. The activations arrive rounded to the
 // weights' type (MatMul does that, as ggml does), so products are exact in f32.
 #if defined(__x86_64__) || defined(__i386__)
@@ -75,70 +75,26 @@ static ATTR void decode(int type, const uint8_t *w, size_t wrb, int64_t rows, in
     }
 }
 
-/// acc(16 rows of the panel from `half`·16, NA activation rows) over kc columns; added to
-/// res[k][0..16) (or stored when `first`).
-INLINE ATTR void tile(const float *panel, int half, int64_t kc, const float *const *x, const int NA,
-                      float (*res)[32], int first) {
-    __m256 a0[6], a1[6];
-    for (int k = 0; k < NA; k++) {
-        a0[k] = _mm256_setzero_ps();
-        a1[k] = _mm256_setzero_ps();
-    }
-    const float *p = panel + 16 * half;
-    for (int64_t j = 0; j < kc; j++) {
-        const __m256 w0 = _mm256_load_ps(p + 32 * j), w1 = _mm256_load_ps(p + 32 * j + 8);
-        for (int k = 0; k < NA; k++) {
-            const __m256 b = _mm256_broadcast_ss(x[k] + j);
-            a0[k] = _mm256_fmadd_ps(w0, b, a0[k]);
-            a1[k] = _mm256_fmadd_ps(w1, b, a1[k]);
-        }
-    }
-    for (int k = 0; k < NA; k++) {
-        float *r = res[k] + 16 * half;
-        if (first) {
-            _mm256_storeu_ps(r, a0[k]);
-            _mm256_storeu_ps(r + 8, a1[k]);
-        } else {
-            _mm256_storeu_ps(r, _mm256_add_ps(_mm256_loadu_ps(r), a0[k]));
-            _mm256_storeu_ps(r + 8, _mm256_add_ps(_mm256_loadu_ps(r + 8), a1[k]));
-        }
-    }
-}
+#define TATTR ATTR
+#define TFN(x) x##_avx2
+#define MRV 2
+#include "GemmFloat.h"
+#undef TATTR
+#undef TFN
+#undef MRV
+#define TATTR __attribute__((target("avx2,fma,f16c,avx512f,avx512vl")))
+#define TFN(x) x##_avx512vl
+#define MRV 4
+#include "GemmFloat.h"
 
-ATTR int ck_gemm_float(int type, int64_t n, const void *w, size_t wrb, int64_t rows, const float *x,
-                       int64_t nact, float *out, int64_t os, void *scratch) {
+int ck_gemm_float(int type, int64_t n, const void *w, size_t wrb, int64_t rows, const float *x,
+                  int64_t nact, float *out, int64_t os, void *scratch) {
     if ((type != CK_F16 && type != CK_BF16) || ck_cpu_level() < 1) return 0;
     float *panel = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-    const uint8_t *wb = (const uint8_t *)w;
-    float res[6][32];
-    for (int64_t r0 = 0; r0 < rows; r0 += 32) {
-        const int64_t nr = rows - r0 < 32 ? rows - r0 : 32;
-        const uint8_t *wr = wb + (size_t)r0 * wrb;
-        for (int64_t k0 = 0; k0 < n; k0 += KC) {
-            const int64_t kc = n - k0 < KC ? n - k0 : KC;
-            decode(type, wr, wrb, nr, k0, kc, panel);
-            for (int64_t b0 = 0; b0 < nact; b0 += 6) {
-                const int64_t na = nact - b0 < 6 ? nact - b0 : 6;
-                const float *xs[6];
-                for (int64_t k = 0; k < na; k++) xs[k] = x + (size_t)(b0 + k) * (size_t)n + k0;
-                float *dst[6];
-                for (int64_t k = 0; k < na; k++) dst[k] = out + (b0 + k) * os + r0;
-                if (k0 > 0)
-                    for (int64_t k = 0; k < na; k++) memcpy(res[k], dst[k], (size_t)nr * 4);
-                for (int half = 0; half < (nr > 16 ? 2 : 1); half++) {
-                    switch (na) {
-                    case 1: tile(panel, half, kc, xs, 1, res, k0 == 0); break;
-                    case 2: tile(panel, half, kc, xs, 2, res, k0 == 0); break;
-                    case 3: tile(panel, half, kc, xs, 3, res, k0 == 0); break;
-                    case 4: tile(panel, half, kc, xs, 4, res, k0 == 0); break;
-                    case 5: tile(panel, half, kc, xs, 5, res, k0 == 0); break;
-                    default: tile(panel, half, kc, xs, 6, res, k0 == 0); break;
-                    }
-                }
-                for (int64_t k = 0; k < na; k++) memcpy(dst[k], res[k], (size_t)nr * 4);
-            }
-        }
-    }
+    if (ck_gemm_variant() >= 2 && ck_cpu_level() >= 2)
+        gemm_avx512vl(type, n, (const uint8_t *)w, wrb, rows, x, nact, out, os, panel);
+    else
+        gemm_avx2(type, n, (const uint8_t *)w, wrb, rows, x, nact, out, os, panel);
     return 1;
 }
 #else
