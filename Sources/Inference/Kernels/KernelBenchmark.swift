@@ -198,7 +198,7 @@ final class RotatingWeights {
         let scale = HalfFloat.f16Bits(from: 0.01)
         let halves: [Int]
         switch type {
-        case .q4_0, .q5_0, .q8_0: halves = [0]
+        case .q4_0, .q5_0, .q8_0, .iq4_nl, .iq4_xs: halves = [0]
         case .q4_1, .q5_1, .q4_K, .q5_K: halves = [0, 2]
         case .q2_K: halves = [80, 82]
         case .q3_K: halves = [108]
