@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Check Ponder's decode kernels end to end on a whole model: quantize a GGUF with llama.cpp's
 `llama_model_quantize` (llama-cpp-python) to each file type asked for, then compare the logits
-of a short prompt (fewer than 32 tokens, so every matmul takes Ponder's decode kernels, which
-quantize activations as ggml does) from `ponder logits` and from llama.cpp, and both against
+of a short prompt (fewer than 8 tokens, `MatMul.gemmBatchThreshold`, so every matmul takes
+Ponder's decode kernels, which quantize activations as ggml does) from `ponder logits` and from llama.cpp, and both against
 the dequantized-f32 twin of the file (every tensor through `gguf.quants.dequantize`).
 
 Usage:  python3 Scripts/compare_decode_logits.py MODEL.gguf [--types IQ4_NL,IQ4_XS,Q2_K,Q3_K_S]
-        [--ponder .build/release/ponder] [--tokens 20] [--keep DIR]
+        [--ponder .build/release/ponder] [--tokens 7] [--keep DIR]
 Rows wider than a type's block fall back to another type in llama.cpp; the tensor types of
 each file are printed. Exit status 0 when Ponder's logits are within 1e-5 relative RMS of
 llama.cpp's for every type.
@@ -89,14 +89,14 @@ def main() -> None:
     parser.add_argument("model", type=Path)
     parser.add_argument("--types", default="IQ4_NL,IQ4_XS,Q2_K,Q3_K_S")
     parser.add_argument("--ponder", type=Path, default=Path(".build/release/ponder"))
-    parser.add_argument("--tokens", type=int, default=20)
+    parser.add_argument("--tokens", type=int, default=7)
     parser.add_argument("--keep", type=Path)
     args = parser.parse_args()
     import llama_cpp
     llama_cpp.llama_backend_init()
     make_model_fixtures._install_logger()
-    if args.tokens >= 32:
-        sys.exit("--tokens must be below 32, or Ponder takes the sgemm path")
+    if not 1 <= args.tokens < 8:
+        sys.exit("--tokens must be 1 to 7, or Ponder takes its prompt-batch (GEMM) path")
     n_vocab = gguf.GGUFReader(args.model).fields["tokenizer.ggml.tokens"].data
     tokens = [int(t) for t in np.random.default_rng(7).integers(0, len(n_vocab), args.tokens)]
     worst = 0.0
