@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check Ponder's decode kernels end to end on a whole model: quantize a GGUF with llama.cpp's
 `llama_model_quantize` (llama-cpp-python) to each file type asked for, then compare the logits
-of a short prompt (fewer than 8 tokens, `MatMul.gemmBatchThreshold`, so every matmul takes
+of a short prompt (fewer tokens than `MatMul.gemmBatchThreshold`, 16, so every matmul takes
 Ponder's decode kernels, which quantize activations as ggml does) from `ponder logits` and from llama.cpp, and both against
 the dequantized-f32 twin of the file (every tensor through `gguf.quants.dequantize`).
 
@@ -95,8 +95,8 @@ def main() -> None:
     import llama_cpp
     llama_cpp.llama_backend_init()
     make_model_fixtures._install_logger()
-    if not 1 <= args.tokens < 8:
-        sys.exit("--tokens must be 1 to 7, or Ponder takes its prompt-batch (GEMM) path")
+    if not 1 <= args.tokens < 16:
+        sys.exit("--tokens must be 1 to 15, or Ponder takes its prompt-batch (GEMM) path")
     n_vocab = gguf.GGUFReader(args.model).fields["tokenizer.ggml.tokens"].data
     tokens = [int(t) for t in np.random.default_rng(7).integers(0, len(n_vocab), args.tokens)]
     worst = 0.0
