@@ -9,6 +9,14 @@ GGUF file holding, per type T:
     <t>        the quantized tensor, ggml type T, shape [ROWS x COLS]
     <t>.ref    the reference dequantization, F32, same shape
 
+plus, for the IQ4 types IQ4_NL and IQ4_XS (shape [IQ_ROWS x IQ_COLS], to keep the file small):
+
+    <t>        rows quantized by llama.cpp, as above
+    <t>.ref    gguf.quants.dequantize of <t>
+    <t>_random      random blocks: every byte random except the f16 scale ``d``, a random
+                    finite f16 (subnormals and the largest values included)
+    <t>_random.ref  gguf.quants.dequantize of <t>_random
+
 plus, for the float types F16 and BF16:
 
     <t>.src    the f32 source values (edge cases included)
@@ -37,6 +45,10 @@ ROWS = 8
 COLS = 1024
 
 QUANT_TYPES = [T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K]
+# Written after the others (so their data stays as it was), with shorter rows.
+IQ_TYPES = [T.IQ4_NL, T.IQ4_XS]
+IQ_ROWS = 8
+IQ_COLS = 256
 
 
 def load_ggml_base() -> ctypes.CDLL:
@@ -162,6 +174,18 @@ def float_source(rng: np.random.Generator) -> np.ndarray:
     return values.reshape(4, 256)
 
 
+def random_blocks(rng: np.random.Generator, qtype: T, rows: int, cols: int) -> np.ndarray:
+    """Random bytes in the layout of `qtype`, with each block's leading f16 ``d`` (the only
+    float field of IQ4_NL and IQ4_XS) replaced by a random finite f16 bit pattern."""
+    block_size, type_size = gguf.GGML_QUANT_SIZES[qtype]
+    blocks = rows * cols // block_size
+    raw = rng.integers(0, 256, (blocks, type_size), dtype=np.uint8)
+    d = rng.integers(0, 1 << 16, blocks, dtype=np.uint32).astype(np.uint16)
+    d[(d & 0x7C00) == 0x7C00] &= np.uint16(0xBFFF)   # inf/NaN exponent -> finite
+    raw[:, 0:2] = d.view(np.uint8).reshape(blocks, 2)
+    return raw.reshape(rows, cols // block_size * type_size)
+
+
 def main() -> None:
     repo = Path(__file__).resolve().parent.parent
     default = repo / "Tests/InferenceTests/Fixtures/quants/quants.gguf"
@@ -215,6 +239,21 @@ def main() -> None:
               f"non-NaN elements; NaN {nans}, inf {infs}")
         writer.add_tensor(name, raw, raw_dtype=qtype)
         writer.add_tensor(f"{name}.ref", ref)
+
+    # IQ4 types: llama.cpp's quantizer on shorter rows, then random blocks.
+    for qtype in IQ_TYPES:
+        name = qtype.name.lower()
+        data = test_rows(rng, IQ_COLS)[:IQ_ROWS]
+        raw = quantize_with_ggml(lib, qtype, data)
+        for suffix, blocks in (("", raw), ("_random", random_blocks(rng, qtype, IQ_ROWS, IQ_COLS))):
+            with np.errstate(over="ignore", invalid="ignore"):
+                ref = gguf.quants.dequantize(blocks, qtype).astype(np.float32)
+            assert ref.shape == (IQ_ROWS, IQ_COLS), ref.shape
+            diff = count_bit_differences(ggml_to_float(lib, qtype, blocks, ref.size), ref)
+            print(f"{qtype.name + suffix:13s} {blocks.nbytes:6d} bytes; gguf vs ggml to_float: {diff} "
+                  f"differing non-NaN elements; NaN {int(np.isnan(ref).sum())}, inf {int(np.isinf(ref).sum())}")
+            writer.add_tensor(name + suffix, blocks, raw_dtype=qtype)
+            writer.add_tensor(f"{name}{suffix}.ref", ref)
 
     writer.write_header_to_file()
     writer.write_kv_data_to_file()

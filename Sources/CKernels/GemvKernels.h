@@ -51,6 +51,14 @@ INLINE ATTR __m256i FN(high_bits)(const uint8_t *p) {
     return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
 }
 
+/// The 16 values of the IQ4 types (ggml's kvalues_iq4nl) in each 128-bit lane, plus `bias`:
+/// a byte shuffle by 4-bit indices is the table lookup.
+INLINE ATTR __m256i FN(iq4_table)(int bias) {
+    const __m128i k = _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+    const __m128i t = _mm_add_epi8(k, _mm_set1_epi8((char)bias));
+    return _mm256_set_m128i(t, t);
+}
+
 // MARK: - Legacy 32-element blocks against Q8 per 32
 
 /// Weight values of one block: signed (−16…15, −8…7, −127…127) for Q5_0/Q4_0/Q8_0, or
@@ -75,10 +83,12 @@ INLINE ATTR __m256i FN(reduce8)(const __m256i *p) {
                             _mm256_permute2x128_si256(s0123, s4567, 0x31));
 }
 
-/// Unsigned weight values u of one block (0…255, 0…15, 0…31), with w = u − offset.
+/// Unsigned weight values u of one block (0…255, 0…15, 0…31; IQ4_NL: its value + 128, 1…241),
+/// with w = u − offset.
 INLINE ATTR __m256i FN(legacy_unsigned)(int type, const uint8_t *b) {
     switch (type) {
     case CK_Q8_0: return _mm256_xor_si256(FN(load)(b + 2), _mm256_set1_epi8((char)0x80));
+    case CK_IQ4_NL: return _mm256_shuffle_epi8(FN(iq4_table)(128), FN(nibbles)(b + 2));
     case CK_Q4_0: return FN(nibbles)(b + 2);
     case CK_Q5_0: return _mm256_or_si256(FN(nibbles)(b + 6), FN(high_bits)(b + 2));
     case CK_Q4_1: return FN(nibbles)(b + 4);
@@ -96,7 +106,7 @@ INLINE ATTR __m256i FN(block_dot)(int type, __m256i u, __m256i a) {
     return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, a);
 #else
     if (type == CK_Q4_1 || type == CK_Q5_1) return DOT_US(u, a);
-    const __m256i w = type == CK_Q8_0 ? _mm256_xor_si256(u, _mm256_set1_epi8((char)0x80))
+    const __m256i w = type == CK_Q8_0 || type == CK_IQ4_NL ? _mm256_xor_si256(u, _mm256_set1_epi8((char)0x80))
                     : _mm256_sub_epi8(u, _mm256_set1_epi8(type == CK_Q4_0 ? 8 : 16));
     return DOT_US(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
 #endif
@@ -120,10 +130,10 @@ INLINE ATTR __m256 FN(f16x8)(const uint8_t *b, int bytes, int off) {
 /// corrected by offset·Σa in int32 where needed, converted once and scaled by d_w·d_a in one FMA.
 INLINE ATTR void FN(legacy_rows8)(int type, int64_t nb, int64_t i0, int64_t i1, const uint8_t *w,
                                       const uint8_t *const *aq, int NA, float *res) {
-    const int bytes = type == CK_Q8_0 ? 34 : type == CK_Q4_0 ? 18 : type == CK_Q4_1 ? 20
+    const int bytes = type == CK_Q8_0 ? 34 : type == CK_Q4_0 || type == CK_IQ4_NL ? 18 : type == CK_Q4_1 ? 20
                     : type == CK_Q5_0 ? 22 : 24;
     const int has_min = type == CK_Q4_1 || type == CK_Q5_1;
-    const int shift = type == CK_Q8_0 ? 7 : type == CK_Q4_0 ? 3 : 4;   // log2(offset)
+    const int shift = type == CK_Q8_0 || type == CK_IQ4_NL ? 7 : type == CK_Q4_0 ? 3 : 4;   // log2(offset)
     const float *ad[4], *as[4];
     const int16_t *ai[4];
     __m256 acc[4], accm[4];
@@ -306,6 +316,169 @@ INLINE ATTR void FN(q6k_rows)(int64_t nb, int64_t i0, int64_t i1, const uint8_t 
     for (int k = 0; k < NA; k++) res[k] = FN(hsum)(acc[k]);
 }
 
+/// Int16 lanes [s[j] ×8 | s[j+1] ×8] from the int8 scales `s8` (one per 16 elements): the
+/// multipliers of one 32-element run's maddubs pairs.
+INLINE ATTR __m256i FN(scale_pair)(__m128i s8, int j) {
+    const long long lo = (long long)j * 0x0101010101010101LL, hi = (long long)(j + 1) * 0x0101010101010101LL;
+    return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(s8, _mm_set_epi64x(hi, lo)));
+}
+
+/// Q2_K (84 bytes: scales[16] (low nibble scale, high nibble min), qs[64], d, dmin). Element
+/// 128h + 32j + l is bits 2j, 2j+1 of qs[32h + l]; its 16-element sub-block is 8h + 2j (+1).
+/// Σ w·a = d·Σ_s sc_s·Σ q·a − dmin·Σ_s m_s·bsum_s, both sums exact in int32.
+INLINE ATTR void FN(q2k_rows)(int64_t nb, int64_t i0, int64_t i1, const uint8_t *w, const uint8_t *const *aq,
+                              int NA, float *res) {
+    const float *ad[4];
+    const int16_t *bs[4];
+    __m256 acc[4], accm[4];
+    for (int k = 0; k < NA; k++) {
+        ad[k] = (const float *)(aq[k] + 256 * nb);
+        bs[k] = (const int16_t *)(ad[k] + nb);
+        acc[k] = _mm256_setzero_ps();
+        accm[k] = _mm256_setzero_ps();
+    }
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    for (int64_t i = i0; i < i1; i++) {
+        const uint8_t *b = w + i * 84;
+        const float d = FN(f16)(b + 80), dmin = FN(f16)(b + 82);
+        const __m128i packed = _mm_loadu_si128((const __m128i *)b);
+        const __m128i scales = _mm_and_si128(packed, m4);
+        const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), m4));
+        __m256i sumi[4];
+        for (int k = 0; k < NA; k++) sumi[k] = _mm256_setzero_si256();
+#pragma clang loop unroll(full)
+        for (int h = 0; h < 2; h++) {
+            const __m256i q = FN(load)(b + 16 + 32 * h);
+#pragma clang loop unroll(full)
+            for (int j = 0; j < 4; j++) {
+                const __m256i g = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), m3);
+                const __m256i sv = FN(scale_pair)(scales, 8 * h + 2 * j);
+                for (int k = 0; k < NA; k++) {
+                    const __m256i a = FN(load)(aq[k] + 256 * i + 128 * h + 32 * j);
+                    sumi[k] = DOT_WS(sumi[k], _mm256_maddubs_epi16(g, a), sv);
+                }
+            }
+        }
+        for (int k = 0; k < NA; k++) {
+            const __m256i pm = _mm256_madd_epi16(FN(load)(bs[k] + 16 * i), mins);
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * ad[k][i]), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
+            accm[k] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * ad[k][i]), _mm256_cvtepi32_ps(pm), accm[k]);
+        }
+    }
+    for (int k = 0; k < NA; k++) res[k] = FN(hsum)(acc[k]) - FN(hsum)(accm[k]);
+}
+
+/// The sixteen 6-bit scales of a Q3_K block minus 32, as int8: sub-block s takes its low four
+/// bits from nibble s/8 of byte s%8 and its high two from bits 2·(s/4) of byte 8 + s%4.
+INLINE ATTR __m128i FN(q3k_scales)(const uint8_t *p) {
+    uint32_t a0, a1, t;
+    memcpy(&a0, p, 4);
+    memcpy(&a1, p + 4, 4);
+    memcpy(&t, p + 8, 4);
+    const uint32_t low4 = 0x0f0f0f0f, low2 = 0x03030303;
+    const uint32_t s0 = (a0 & low4) | ((t & low2) << 4);
+    const uint32_t s1 = (a1 & low4) | (((t >> 2) & low2) << 4);
+    const uint32_t s2 = ((a0 >> 4) & low4) | (((t >> 4) & low2) << 4);
+    const uint32_t s3 = ((a1 >> 4) & low4) | (((t >> 6) & low2) << 4);
+    return _mm_sub_epi8(_mm_set_epi32((int)s3, (int)s2, (int)s1, (int)s0), _mm_set1_epi8(32));
+}
+
+/// Q3_K (110 bytes: hmask[32], qs[64], scales[12], d). Element 128h + 32j + l is
+/// u = bits 2j, 2j+1 of qs[32h + l] plus 4·(bit 4h + j of hmask[l]), w = u − 4; sub-blocks
+/// as in Q2_K. Σ w·a = d·(Σ_s sc_s·Σ u·a − 4·Σ_s sc_s·bsum_s), exact in int32.
+INLINE ATTR void FN(q3k_rows)(int64_t nb, int64_t i0, int64_t i1, const uint8_t *w, const uint8_t *const *aq,
+                              int NA, float *res) {
+    const float *ad[4];
+    const int16_t *bs[4];
+    __m256 acc[4];
+    for (int k = 0; k < NA; k++) {
+        ad[k] = (const float *)(aq[k] + 256 * nb);
+        bs[k] = (const int16_t *)(ad[k] + nb);
+        acc[k] = _mm256_setzero_ps();
+    }
+    const __m256i m3 = _mm256_set1_epi8(3), m4 = _mm256_set1_epi8(4);
+    for (int64_t i = i0; i < i1; i++) {
+        const uint8_t *b = w + i * 110;
+        const float d = FN(f16)(b + 108);
+        const __m128i scales = FN(q3k_scales)(b + 96);
+        const __m256i hm = FN(load)(b);
+        __m256i sumi[4];
+        for (int k = 0; k < NA; k++) sumi[k] = _mm256_setzero_si256();
+#pragma clang loop unroll(full)
+        for (int h = 0; h < 2; h++) {
+            const __m256i q = FN(load)(b + 32 + 32 * h);
+#pragma clang loop unroll(full)
+            for (int j = 0; j < 4; j++) {
+                const int bit = 4 * h + j;   // moved to bit 2 (bits crossing bytes are masked off)
+                const __m256i hb = bit >= 2 ? _mm256_srli_epi16(hm, bit - 2) : _mm256_slli_epi16(hm, 2 - bit);
+                const __m256i g = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2 * j), m3),
+                                                  _mm256_and_si256(hb, m4));
+                const __m256i sv = FN(scale_pair)(scales, 8 * h + 2 * j);
+                for (int k = 0; k < NA; k++) {
+                    const __m256i a = FN(load)(aq[k] + 256 * i + 128 * h + 32 * j);
+                    sumi[k] = DOT_WS(sumi[k], _mm256_maddubs_epi16(g, a), sv);
+                }
+            }
+        }
+        const __m256i scales16 = _mm256_cvtepi8_epi16(scales);
+        for (int k = 0; k < NA; k++) {
+            const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(FN(load)(bs[k] + 16 * i), scales16), 2);
+            const __m256i total = _mm256_sub_epi32(sumi[k], offset);
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * ad[k][i]), _mm256_cvtepi32_ps(total), acc[k]);
+        }
+    }
+    for (int k = 0; k < NA; k++) res[k] = FN(hsum)(acc[k]);
+}
+
+// MARK: - IQ4_XS against Q8_K
+
+/// IQ4_XS (136 bytes: d, u16 scales_h, scales_l[4], qs[128]). Sub-block ib (32 elements, the
+/// nibbles of qs[16ib ..< 16ib + 16] in IQ4_NL order) has scale ls − 32, with ls = nibble ib
+/// of scales_l | bits 2ib, 2ib+1 of scales_h << 4. Signed values times signed activations with
+/// the sign trick (|w| × a·sign(w), no zero among the values); exact int32 sums.
+INLINE ATTR void FN(iq4xs_rows)(int64_t nb, int64_t i0, int64_t i1, const uint8_t *w, const uint8_t *const *aq,
+                                int NA, float *res) {
+    const float *ad[4];
+    __m256 acc[4];
+    for (int k = 0; k < NA; k++) {
+        ad[k] = (const float *)(aq[k] + 256 * nb);
+        acc[k] = _mm256_setzero_ps();
+    }
+    const __m256i values = FN(iq4_table)(0);
+    const __m256i low_shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+    const __m256i high_shifts = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    for (int64_t i = i0; i < i1; i++) {
+        const uint8_t *b = w + i * 136;
+        const float d = FN(f16)(b);
+        uint16_t sh;
+        uint32_t sl;
+        memcpy(&sh, b + 2, 2);
+        memcpy(&sl, b + 4, 4);
+        // Lane ib: nibble ib of scales_l (byte ib/2, low nibble first) and bits 2ib.. of scales_h.
+        const __m256i lo = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)sl), low_shifts), _mm256_set1_epi32(15));
+        const __m256i hi = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(sh), high_shifts), _mm256_set1_epi32(3));
+        const __m256i ls = _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32));
+        const __m128i ls16 = _mm_packs_epi32(_mm256_castsi256_si128(ls), _mm256_extracti128_si256(ls, 1));
+        const __m256i scales = _mm256_set_m128i(ls16, ls16);
+        __m256i sumi[4];
+        for (int k = 0; k < NA; k++) sumi[k] = _mm256_setzero_si256();
+#pragma clang loop unroll(full)
+        for (int ib = 0; ib < 8; ib++) {
+            const __m256i v = _mm256_shuffle_epi8(values, FN(nibbles)(b + 8 + 16 * ib));
+            const __m256i magnitude = _mm256_sign_epi8(v, v);
+            const __m256i sv = _mm256_shuffle_epi8(scales, _mm256_set1_epi16((short)((2 * ib + 1) << 8 | (2 * ib))));
+            for (int k = 0; k < NA; k++) {
+                const __m256i a = _mm256_sign_epi8(FN(load)(aq[k] + 256 * i + 32 * ib), v);
+                sumi[k] = DOT_WS(sumi[k], _mm256_maddubs_epi16(magnitude, a), sv);
+            }
+        }
+        for (int k = 0; k < NA; k++)
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * ad[k][i]), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
+    }
+    for (int k = 0; k < NA; k++) res[k] = FN(hsum)(acc[k]);
+}
+
 // MARK: - Float weights against f32 activations
 
 INLINE ATTR __m256 FN(float8)(int type, const uint8_t *w, int64_t j) {
@@ -371,9 +544,13 @@ INLINE ATTR void FN(row_group)(int type, int64_t n, const uint8_t *w, const uint
     case CK_Q4_1: FN(legacy_rows8)(CK_Q4_1, n / 32, 0, n / 32, w, aq, NA, res); break;
     case CK_Q5_0: FN(legacy_rows8)(CK_Q5_0, n / 32, 0, n / 32, w, aq, NA, res); break;
     case CK_Q5_1: FN(legacy_rows8)(CK_Q5_1, n / 32, 0, n / 32, w, aq, NA, res); break;
+    case CK_IQ4_NL: FN(legacy_rows8)(CK_IQ4_NL, n / 32, 0, n / 32, w, aq, NA, res); break;
+    case CK_Q2_K: FN(q2k_rows)(n / 256, 0, n / 256, w, aq, NA, res); break;
+    case CK_Q3_K: FN(q3k_rows)(n / 256, 0, n / 256, w, aq, NA, res); break;
     case CK_Q4_K: FN(q45k_rows)(CK_Q4_K, n / 256, 0, n / 256, w, aq, NA, res); break;
     case CK_Q5_K: FN(q45k_rows)(CK_Q5_K, n / 256, 0, n / 256, w, aq, NA, res); break;
     case CK_Q6_K: FN(q6k_rows)(n / 256, 0, n / 256, w, aq, NA, res); break;
+    case CK_IQ4_XS: FN(iq4xs_rows)(n / 256, 0, n / 256, w, aq, NA, res); break;
     case CK_F32: FN(float_rows)(CK_F32, n, w, aq, NA, res); break;
     case CK_F16: FN(float_rows)(CK_F16, n, w, aq, NA, res); break;
     default: FN(float_rows)(CK_BF16, n, w, aq, NA, res); break;
@@ -414,6 +591,10 @@ CK_DEFINE_TYPE_DRIVER(CK_Q8_0)
 CK_DEFINE_TYPE_DRIVER(CK_Q4_K)
 CK_DEFINE_TYPE_DRIVER(CK_Q5_K)
 CK_DEFINE_TYPE_DRIVER(CK_Q6_K)
+CK_DEFINE_TYPE_DRIVER(CK_Q2_K)
+CK_DEFINE_TYPE_DRIVER(CK_Q3_K)
+CK_DEFINE_TYPE_DRIVER(CK_IQ4_NL)
+CK_DEFINE_TYPE_DRIVER(CK_IQ4_XS)
 
 #define CK_DRIVER_CASE(T)                                                                          \
     case T: FN(driver_##T)(n, w, wrb, rows, act, arb, nact, out, os); return 1;
@@ -432,6 +613,10 @@ ATTR int FN(ck_gemv)(int type, int64_t n, const uint8_t *w, size_t wrb, int64_t 
     CK_DRIVER_CASE(CK_Q4_K)
     CK_DRIVER_CASE(CK_Q5_K)
     CK_DRIVER_CASE(CK_Q6_K)
+    CK_DRIVER_CASE(CK_Q2_K)
+    CK_DRIVER_CASE(CK_Q3_K)
+    CK_DRIVER_CASE(CK_IQ4_NL)
+    CK_DRIVER_CASE(CK_IQ4_XS)
     default: return 0;
     }
 }

@@ -11,9 +11,9 @@ int ck_activation_kind(int type) {
     switch (type) {
     case CK_F32: case CK_F16: case CK_BF16:
         return 0;
-    case CK_Q4_0: case CK_Q4_1: case CK_Q5_0: case CK_Q5_1: case CK_Q8_0:
+    case CK_Q4_0: case CK_Q4_1: case CK_Q5_0: case CK_Q5_1: case CK_Q8_0: case CK_IQ4_NL:
         return 1;
-    case CK_Q4_K: case CK_Q5_K: case CK_Q6_K:
+    case CK_Q2_K: case CK_Q3_K: case CK_Q4_K: case CK_Q5_K: case CK_Q6_K: case CK_IQ4_XS:
         return 2;
     default:
         return -1;

@@ -21,7 +21,7 @@ struct Ponder: AsyncParsableCommand {
               ponder quantize model-f16.gguf model-q4_k_m.gguf --type Q4_K_M
             """,
         subcommands: [Inspect.self, Convert.self, Quantize.self, Tokenize.self, Generate.self, Ask.self, Eval.self, LogitsCommand.self,
-                      EmbedImage.self, Bench.self, Chat.self, ChatBenchRender.self],
+                      EmbedImage.self, Bench.self, BenchKernels.self, Chat.self, ChatBenchRender.self],
         defaultSubcommand: Chat.self
     )
 }

@@ -5,6 +5,7 @@ import Testing
 @Suite struct DequantizeErrorTests {
     static let supported: [GGMLType] = [
         .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K,
+        .iq4_nl, .iq4_xs,
     ]
 
     /// Runs `body` with `count` bytes of zeros and room for `floats` floats.

@@ -24,6 +24,9 @@ enum QuantFixture {
         ("f32", .f32), ("f16", .f16), ("bf16", .bf16),
         ("q4_0", .q4_0), ("q4_1", .q4_1), ("q5_0", .q5_0), ("q5_1", .q5_1), ("q8_0", .q8_0),
         ("q2_k", .q2_K), ("q3_k", .q3_K), ("q4_k", .q4_K), ("q5_k", .q5_K), ("q6_k", .q6_K),
+        ("iq4_nl", .iq4_nl), ("iq4_xs", .iq4_xs),
+        // Random blocks (every byte random but a finite f16 `d`): every index and 6-bit scale.
+        ("iq4_nl_random", .iq4_nl), ("iq4_xs_random", .iq4_xs),
     ]
 
     static func tensor(_ name: String) throws -> GGUFTensorInfo {

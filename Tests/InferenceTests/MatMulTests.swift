@@ -14,9 +14,6 @@ struct MatMulCase {
 
     init(type: GGMLType, rows: Int, columns: Int, seed: UInt64) {
         var random = MatMulRandom(seed: seed)
-        self.type = type
-        self.rows = rows
-        self.columns = columns
         let rowBytes = columns / type.blockSize * type.typeSize
         var bytes = (0..<(rows * rowBytes)).map { _ in UInt8.random(in: 0...255, using: &random) }
         func putHalf(_ value: Float, at offset: Int) {
@@ -42,7 +39,7 @@ struct MatMulCase {
             // Offsets of the f16 fields inside a block.
             let halves: [Int]
             switch type {
-            case .q4_0, .q5_0, .q8_0: halves = [0]
+            case .q4_0, .q5_0, .q8_0, .iq4_nl, .iq4_xs: halves = [0]
             case .q4_1, .q5_1, .q4_K, .q5_K: halves = [0, 2]
             case .q2_K: halves = [80, 82]
             case .q3_K: halves = [108]
@@ -55,6 +52,14 @@ struct MatMulCase {
                 }
             }
         }
+        self.init(type: type, rows: rows, columns: columns, bytes: bytes)
+    }
+
+    /// A matrix of the given bytes (`rows × columns` elements of `type`).
+    init(type: GGMLType, rows: Int, columns: Int, bytes: [UInt8]) {
+        self.type = type
+        self.rows = rows
+        self.columns = columns
         self.bytes = bytes
         dequantized = bytes.withUnsafeBytes { try! type.dequantize($0, elementCount: rows * columns) }
     }
@@ -175,9 +180,32 @@ extension MatMulCase {
     }
 }
 
+extension MatMulCase {
+    /// Worst |output − Σ w·dequantize(quantize(x))| over Σ|w·dequantize(quantize(x))| (the
+    /// math the decode kernels do, in Double): about 1e-7 when only float summation order
+    /// differs; a wrong scale or value anywhere in a row shows as 1e-4 or more.
+    func quantizedActivationError(_ output: [Float], _ input: [Float], batch: Int) -> Double {
+        let quantized = input.withUnsafeBufferPointer { MatMulActivations.roundTrip($0, type: type, batch: batch) }
+        let reference = reference(quantized, batch: batch)
+        var bound = 0.0
+        for b in 0..<batch {
+            for r in 0..<rows {
+                var magnitude = 0.0
+                for col in 0..<columns {
+                    magnitude += abs(Double(dequantized[r * columns + col]) * Double(quantized[b * columns + col]))
+                }
+                let diff = abs(Double(output[b * rows + r]) - reference[b * rows + r])
+                bound = max(bound, diff / max(magnitude, 1e-30))
+            }
+        }
+        return bound
+    }
+}
+
 @Suite("MatMul against dequantize-then-dot")
 struct MatMulTests {
-    static let quantTypes: [GGMLType] = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K, .q2_K, .q3_K]
+    static let quantTypes: [GGMLType] = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K, .q2_K, .q3_K,
+                                         .iq4_nl, .iq4_xs]
     static let floatTypes: [GGMLType] = [.f32, .f16, .bf16]
     static let batches = [1, 3, 4, 37, 64]
 
@@ -229,20 +257,8 @@ struct MatMulTests {
         guard MatMul.hasDecodeKernel(for: type) else { return }
         let c = MatMulCase(type: type, rows: 21, columns: Self.columns(for: type), seed: 23)
         let x = c.input(batch: batch, seed: 17)
-        let quantized = x.withUnsafeBufferPointer { MatMulActivations.roundTrip($0, type: type, batch: batch) }
-        let reference = c.reference(quantized, batch: batch)
         let output = c.multiply(x, batch: batch, pool: Self.pool, path: .decode)
-        var bound = 0.0
-        for b in 0..<batch {
-            for r in 0..<c.rows {
-                var magnitude = 0.0
-                for col in 0..<c.columns {
-                    magnitude += abs(Double(c.dequantized[r * c.columns + col]) * Double(quantized[b * c.columns + col]))
-                }
-                let diff = abs(Double(output[b * c.rows + r]) - reference[b * c.rows + r])
-                bound = max(bound, diff / max(magnitude, 1e-30))
-            }
-        }
+        let bound = c.quantizedActivationError(output, x, batch: batch)
         #expect(bound < 1e-5, "\(type) kind \(kind) batch \(batch): \(bound)")
     }
 

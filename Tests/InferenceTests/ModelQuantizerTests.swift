@@ -101,15 +101,15 @@ import Testing
         writer.set("general.architecture", "llama")
         writer.set("llama.block_count", UInt32(1))
         try writer.addTensor(name: "blk.0.attn_norm.weight", dimensions: [256], values: [Float](repeating: 1, count: 256))
-        try writer.addTensor(name: "blk.0.attn_q.weight", dimensions: [256, 2], type: .iq4_xs,
-                             data: [UInt8](repeating: 0, count: 2 * 136))
-        let input = directory + "/iq4.gguf", output = directory + "/iq4-q8.gguf"
+        try writer.addTensor(name: "blk.0.attn_q.weight", dimensions: [256, 2], type: .iq2_xxs,
+                             data: [UInt8](repeating: 0, count: 2 * GGMLType.iq2_xxs.typeSize))
+        let input = directory + "/iq2.gguf", output = directory + "/iq2-q8.gguf"
         try writer.write(to: input)
         #expect {
             try ModelQuantizer(target: .q8_0).quantize(input: input, output: output)
         } throws: { error in
             let text = "\(error)"
-            return text.contains("tensor 'blk.0.attn_q.weight'") && text.contains("iq4.gguf") && text.contains("IQ4_XS")
+            return text.contains("tensor 'blk.0.attn_q.weight'") && text.contains("iq2.gguf") && text.contains("IQ2_XXS")
         }
         #expect(!FileManager.default.fileExists(atPath: output) && !FileManager.default.fileExists(atPath: output + ".partial"))
         // Every target converts the weight, F32 included.

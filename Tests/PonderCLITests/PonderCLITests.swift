@@ -54,11 +54,17 @@ struct PonderCLITests {
         #expect(help.stdout.contains("inspect") && help.stdout.contains("tokenize"))
         #expect(help.stdout.contains("ponder inspect model.gguf"))
         #expect(help.stdout.contains("ponder tokenize --model model.gguf"))
-        for command in ["inspect", "tokenize", "generate", "ask", "eval", "logits", "embed-image", "bench", "quantize"] {
+        for command in ["inspect", "tokenize", "generate", "ask", "eval", "logits", "embed-image", "bench", "bench-kernels", "quantize"] {
             #expect(help.stdout.contains("  \(command)"), "help lists \(command)")
             let sub = try PonderProcess.run([command, "--help"])
             #expect(sub.status == 0 && sub.stdout.contains("Examples:"), "\(command)")
         }
+    }
+
+    @Test func benchKernelsRefusesATypeItCannotRead() throws {
+        let result = try PonderProcess.run(["bench-kernels", "--types", "Q4_K,IQ2_XXS"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("'IQ2_XXS' is not a weight type Ponder can read"), "\(result.stderr)")
     }
 
     @Test func tokenizePrintsLlamaCppIds() throws {

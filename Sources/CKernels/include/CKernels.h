@@ -8,7 +8,7 @@
 // help and the Swift caller takes its portable path.
 //
 // Weight types are ggml type ids (0 F32, 1 F16, 2 Q4_0, 3 Q4_1, 6 Q5_0, 7 Q5_1, 8 Q8_0,
-// 10 Q2_K, 11 Q3_K, 12 Q4_K, 13 Q5_K, 14 Q6_K, 30 BF16).
+// 10 Q2_K, 11 Q3_K, 12 Q4_K, 13 Q5_K, 14 Q6_K, 20 IQ4_NL, 23 IQ4_XS, 30 BF16).
 
 #include <stddef.h>
 #include <stdint.h>
@@ -27,8 +27,8 @@ void ck_set_cpu_level_cap(int cap);
 // MARK: - Activation quantization
 
 /// How activations are fed to the kernel for weights of `type`:
-/// 0: f32 as they are, 1: Q8 per 32 (for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0), 2: Q8_K per 256 (K-quants),
-/// -1: this type has no kernel.
+/// 0: f32 as they are, 1: Q8 per 32 (for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/IQ4_NL), 2: Q8_K per 256
+/// (K-quants and IQ4_XS), -1: this type has no kernel.
 int ck_activation_kind(int type);
 
 /// Bytes of one quantized activation row of `n` elements for weights of `type` (4n for kind 0).

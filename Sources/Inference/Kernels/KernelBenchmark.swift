@@ -19,6 +19,8 @@ public enum KernelBenchmark {
         public let columns: Int
         public let batch: Int
         public let threads: Int
+        /// The path decode matmuls were asked to take (`.automatic` picks the SIMD kernels).
+        public var path: MatMul.Path = .automatic
         /// Seconds per matmul call (per pass over the buffer for `bandwidth`).
         public let seconds: Double
         /// Weight (or buffer) bytes read per second, in GB/s (10⁹).
@@ -34,7 +36,8 @@ public enum KernelBenchmark {
                 return "bandwidth  threads \(threads): \(format(gigabytesPerSecond)) GB/s"
             case .decode:
                 let ratio = bandwidthRatio.map { " = \(format($0 * 100))% of bandwidth" } ?? ""
-                return "decode \(type!) \(rows)×\(columns) batch \(batch) threads \(threads): "
+                let path = path == .automatic ? "" : " (\(path) path)"
+                return "decode \(type!) \(rows)×\(columns) batch \(batch) threads \(threads)\(path): "
                     + "\(format(seconds * 1e6)) µs, \(format(gigabytesPerSecond)) GB/s\(ratio), "
                     + "\(format(Double(batch) / seconds)) rows/s"
             case .prompt:
@@ -47,9 +50,12 @@ public enum KernelBenchmark {
     /// Llama-3.2-1B projection shapes (rows × columns): attention, feed-forward up/gate, down.
     public static let llamaShapes: [(rows: Int, columns: Int)] = [(2048, 2048), (8192, 2048), (2048, 8192)]
 
-    /// Runs the whole grid and reports each measurement as it completes.
+    /// Runs the whole grid and reports each measurement as it completes. Each decode
+    /// measurement is taken once per path in `decodePaths` (`.reference` gives the portable
+    /// dequantize-and-dot figure to compare the kernels with).
     public static func run(types: [GGMLType] = [.q8_0, .q4_K], shapes: [(rows: Int, columns: Int)] = llamaShapes,
                            decodeBatches: [Int] = [1, 4], threadCounts: [Int] = [1, 2], promptBatch: Int = 512,
+                           decodePaths: [MatMul.Path] = [.automatic],
                            report: (Measurement) -> Void = { print($0) }) -> [Measurement] {
         var results: [Measurement] = []
         func emit(_ m: Measurement) {
@@ -65,7 +71,9 @@ public enum KernelBenchmark {
                 for shape in shapes {
                     let weights = RotatingWeights(type: type, rows: shape.rows, columns: shape.columns)
                     for batch in decodeBatches {
-                        decode.append(measureDecode(weights, batch: batch, pool: pool))
+                        for path in decodePaths {
+                            decode.append(measureDecode(weights, batch: batch, pool: pool, path: path))
+                        }
                     }
                 }
             }
@@ -115,30 +123,33 @@ public enum KernelBenchmark {
                            seconds: best, gigabytesPerSecond: Double(bytes) / best / 1e9, gigaflopsPerSecond: 0)
     }
 
-    static func measureDecode(_ weights: RotatingWeights, batch: Int, pool: ThreadPool) -> Measurement {
+    static func measureDecode(_ weights: RotatingWeights, batch: Int, pool: ThreadPool,
+                              path: MatMul.Path = .automatic) -> Measurement {
         let input = randomFloats(batch * weights.columns, seed: 1)
         let output = UnsafeMutablePointer<Float>.allocate(capacity: batch * weights.rows)
         defer { output.deallocate() }
         // One pass to fault in and warm up, then enough passes for about 0.3 s.
         for matrix in weights.matrices {
-            MatMul.multiply(matrix, input: input, batch: batch, output: output, pool: pool)
+            MatMul.multiply(matrix, input: input, batch: batch, output: output, pool: pool, path: path)
         }
         var calls = 0
         let start = DispatchTime.now().uptimeNanoseconds
         var elapsed = 0.0
         while elapsed < 0.3 || calls < weights.matrices.count {
             for matrix in weights.matrices {
-                MatMul.multiply(matrix, input: input, batch: batch, output: output, pool: pool)
+                MatMul.multiply(matrix, input: input, batch: batch, output: output, pool: pool, path: path)
             }
             calls += weights.matrices.count
             elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
         input.deallocate()
         let seconds = elapsed / Double(calls)
-        return Measurement(kind: .decode, type: weights.type, rows: weights.rows, columns: weights.columns,
-                           batch: batch, threads: pool.threadCount, seconds: seconds,
-                           gigabytesPerSecond: Double(weights.matrixBytes) / seconds / 1e9,
-                           gigaflopsPerSecond: 2 * Double(weights.rows * weights.columns * batch) / seconds / 1e9)
+        var measurement = Measurement(kind: .decode, type: weights.type, rows: weights.rows, columns: weights.columns,
+                                      batch: batch, threads: pool.threadCount, seconds: seconds,
+                                      gigabytesPerSecond: Double(weights.matrixBytes) / seconds / 1e9,
+                                      gigaflopsPerSecond: 2 * Double(weights.rows * weights.columns * batch) / seconds / 1e9)
+        measurement.path = path
+        return measurement
     }
 
     static func measurePrompt(_ weights: RotatingWeights, batch: Int, pool: ThreadPool) -> Measurement {
@@ -198,7 +209,7 @@ final class RotatingWeights {
         let scale = HalfFloat.f16Bits(from: 0.01)
         let halves: [Int]
         switch type {
-        case .q4_0, .q5_0, .q8_0: halves = [0]
+        case .q4_0, .q5_0, .q8_0, .iq4_nl, .iq4_xs: halves = [0]
         case .q4_1, .q5_1, .q4_K, .q5_K: halves = [0, 2]
         case .q2_K: halves = [80, 82]
         case .q3_K: halves = [108]

@@ -7,10 +7,11 @@ import GGUF
 ///
 /// `multiply` is the one entry point the models call. It picks a path by batch size:
 /// - **decode** (batch < `gemmBatchThreshold`): each activation row is quantized once (to Q8
-///   per 32 for Q4_0…Q8_0 weights, to Q8_K for the K-quants, as ggml does), then SIMD integer
-///   dot products per block (`CKernels`, AVX2 or AVX-512 VNNI chosen at run time). Each weight
-///   block is decoded once for up to four activation rows, so N sequences decoded together
-///   read the weights once. F32/F16/BF16 weights take f32 dot products.
+///   per 32 for Q4_0…Q8_0 and IQ4_NL weights, to Q8_K for the K-quants and IQ4_XS, as ggml
+///   does), then SIMD integer dot products per block (`CKernels`, AVX2 or AVX-512 VNNI chosen
+///   at run time). Each weight block is decoded once for up to four activation rows, so N
+///   sequences decoded together read the weights once. F32/F16/BF16 weights take f32 dot
+///   products.
 /// - **GEMM** (batch ≥ `gemmBatchThreshold`, prompts and image positions): quantized weights
 ///   are decoded 32 rows at a time into a panel of unsigned bytes with per-sub-block scales and
 ///   multiplied with activations quantized per 32 by `vpdpbusd` (`ck_gemm`); F16/BF16 weights
@@ -19,7 +20,7 @@ import GGUF
 /// - **BLAS**: dequantized slabs and single-threaded OpenBLAS sgemm per pool task; F32 weights
 ///   at GEMM batch sizes, and the fallback where no GEMM kernel exists.
 /// - **reference**: dequantize each weight row and take f32 dot products; the fallback for
-///   types without a decode kernel (Q2_K, Q3_K at decode) and for CPUs without AVX2.
+///   CPUs without AVX2.
 public enum MatMul {
     /// How `multiply` computes the product; `.automatic` chooses by batch size and type.
     public enum Path: Sendable, CaseIterable {

@@ -123,6 +123,8 @@ extension GGMLType {
         case .q4_K: return KQuantDecoder.q4_K
         case .q5_K: return KQuantDecoder.q5_K
         case .q6_K: return KQuantDecoder.q6_K
+        case .iq4_nl: return IQuantDecoder.iq4_nl
+        case .iq4_xs: return IQuantDecoder.iq4_xs
         default: return nil
         }
     }
