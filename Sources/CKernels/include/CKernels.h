@@ -90,6 +90,22 @@ size_t ck_gemm_float_scratch_bytes(void);
 int ck_gemm_float(int type, int64_t n, const void *w, size_t w_row_bytes, int64_t rows, const float *x,
                   int64_t nact, float *out, int64_t out_stride, void *scratch);
 
+// MARK: - Repacked weights (Repacked.c)
+
+/// Whether weights of `type` can be repacked for the outer-product kernel on this CPU (Q8_0,
+/// Q4_0, Q4_K and Q6_K with AVX-512 VNNI).
+int ck_repack_supported(int type);
+/// Bytes of one set of sixteen repacked rows of `n` elements.
+size_t ck_repack_set_bytes(int type, int64_t n);
+/// Repacks sets [set0, set1) of sixteen rows (rows past `rows` are zeros) into dst, which holds
+/// ceil(rows/16) sets of ck_repack_set_bytes each.
+void ck_repack(int type, int64_t n, const void *w, size_t w_row_bytes, int64_t rows, int64_t set0, int64_t set1,
+               void *dst);
+/// out[b·out_stride + r] for the rows of sets [set0, set1) and b < nact, from repacked weights
+/// and activation rows from ck_gemm_quantize_rows. Any nact, from one token to a prompt.
+int ck_repacked_gemm(int type, int64_t n, const void *packed, int64_t rows, const void *act, int64_t nact,
+                     float *out, int64_t out_stride, int64_t set0, int64_t set1);
+
 // MARK: - Memory bandwidth
 
 /// Σ of `count` floats, vectorized with several accumulators (a streaming read).

@@ -55,6 +55,10 @@ public enum MatMul {
                                 output: UnsafeMutablePointer<Float>, pool: ThreadPool,
                                 path: Path = .automatic) {
         guard batch > 0, weights.rows > 0 else { return }
+        if path == .automatic, let packed = weights.repacked {
+            repackedMultiply(weights, packed, input: input, batch: batch, output: output, pool: pool)
+            return
+        }
         // ggml multiplies F16 (BF16) weights with activations rounded to F16 (BF16) on every
         // path; doing the same keeps Ponder within 1e-3 of llama.cpp on F16 models (exact f32
         // activations are 1.3–1.7e-3 away, a difference of rounding, not of accuracy).
@@ -173,6 +177,38 @@ public enum MatMul {
             ck_set_gemm_variant(variant)
         }
     }()
+
+    /// Repacked weights, every batch size: the activation rows quantized once, then each pool
+    /// task multiplies its sets of sixteen rows with all of them (`ck_repacked_gemm`).
+    static func repackedMultiply(_ weights: WeightMatrix, _ packed: RepackedWeights, input: UnsafePointer<Float>,
+                                 batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        let type = Int32(weights.type.rawValue)
+        let rows = weights.rows, columns = weights.columns
+        let activationRowBytes = ck_gemm_act_row_bytes(type, Int64(columns))
+        let activations = UnsafeMutableRawPointer.allocate(byteCount: batch * activationRowBytes, alignment: 64)
+        defer { activations.deallocate() }
+        if batch < 4 * pool.threadCount {
+            ck_gemm_quantize_rows(type, input, Int64(columns), Int64(batch), activations)
+        } else {
+            let perTask = (batch + pool.threadCount - 1) / pool.threadCount
+            pool.run(pool.threadCount) { task in
+                let start = task * perTask, end = min(batch, start + perTask)
+                guard start < end else { return }
+                ck_gemm_quantize_rows(type, input + start * columns, Int64(columns), Int64(end - start),
+                                      activations + start * activationRowBytes)
+            }
+        }
+        let sets = packed.sets
+        let tasks = pool.threadCount == 1 ? 1 : min(sets, pool.threadCount * 8)
+        let setsPerTask = (sets + tasks - 1) / tasks
+        let base = packed.base
+        pool.run(tasks) { task in
+            let start = task * setsPerTask, end = min(sets, start + setsPerTask)
+            guard start < end else { return }
+            _ = ck_repacked_gemm(type, Int64(columns), base, Int64(rows), activations, Int64(batch), output,
+                                 Int64(rows), Int64(start), Int64(end))
+        }
+    }
 
     /// F16/BF16 weights: each pool task converts panels of 32 rows to f32 in its worker's
     /// scratch and multiplies every activation row with them (`ck_gemm_float`). False for other

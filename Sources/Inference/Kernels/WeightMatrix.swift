@@ -14,6 +14,9 @@ public struct WeightMatrix: @unchecked Sendable {
     public let columns: Int
     /// `rows × rowByteCount` bytes.
     public let data: UnsafeRawBufferPointer
+    /// The rows repacked for the outer-product kernels, when the model was loaded with
+    /// repacking and the type has such a kernel (see `withRepackedRows()`); `MatMul` then reads these.
+    public internal(set) var repacked: RepackedWeights?
 
     public var rowByteCount: Int { columns / type.blockSize * type.typeSize }
 

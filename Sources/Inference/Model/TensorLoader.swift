@@ -11,6 +11,9 @@ struct TensorLoader<Failure: Error> {
 
     let file: GGUFFile
     let fail: (Problem) -> Failure
+    /// Whether `matrix` repacks the weights it returns for the outer-product kernels
+    /// (`WeightMatrix.withRepackedRows`), where their type has such a kernel on this CPU.
+    var repacks = false
 
     /// The tensor `name` with GGUF dimensions `dimensions` (innermost first).
     func tensor(_ name: String, dimensions: [Int]) throws(Failure) -> GGUFTensorInfo {
@@ -25,7 +28,8 @@ struct TensorLoader<Failure: Error> {
     /// A 2-D weight of `rows` output features of `columns` inputs (GGUF dims `{columns, rows}`).
     func matrix(_ name: String, rows: Int, columns: Int) throws(Failure) -> WeightMatrix {
         let info = try tensor(name, dimensions: [columns, rows])
-        return WeightMatrix(name: name, type: info.type, rows: rows, columns: columns, data: file.data(for: info))
+        let matrix = WeightMatrix(name: name, type: info.type, rows: rows, columns: columns, data: file.data(for: info))
+        return repacks ? matrix.withRepackedRows() : matrix
     }
 
     /// A tensor of any shape with `count` elements in all, dequantized to f32.

@@ -46,9 +46,16 @@ public struct TextModelWeights: Sendable {
 
     public var isOutputTied: Bool { file.tensor(named: "output.weight") == nil }
 
-    /// Views every tensor `configuration` calls for and checks names, shapes and types.
-    public init(file: GGUFFile, configuration c: TextModelConfiguration) throws(TextModelError) {
-        let loader = TensorLoader(file: file) { problem -> TextModelError in
+    /// Bytes of weights repacked at load, and the seconds that took.
+    public private(set) var repackedBytes = 0
+    public private(set) var repackSeconds = 0.0
+
+    /// Views every tensor `configuration` calls for and checks names, shapes and types. With
+    /// `repack`, the matrices whose type has an outer-product kernel on this CPU are repacked
+    /// (the token embedding stays mapped for its row lookups; a tied output is repacked).
+    public init(file: GGUFFile, configuration c: TextModelConfiguration, repack: Bool = false) throws(TextModelError) {
+        let clock = ContinuousClock(), start = clock.now
+        var loader = TensorLoader(file: file) { problem -> TextModelError in
             switch problem {
             case .missing(let name): TextModelError(file: file.path, kind: .missingTensor(name))
             case .wrongShape(let name, let expected, let found):
@@ -59,9 +66,10 @@ public struct TextModelWeights: Sendable {
         }
         self.file = file
         tokenEmbedding = try loader.matrix("token_embd.weight", rows: c.embeddingRowCount, columns: c.embeddingLength)
+        loader.repacks = repack
         outputNorm = try loader.vector("output_norm.weight", length: c.embeddingLength)
         output = try file.tensor(named: "output.weight") == nil
-            ? (c.embeddingRowCount == c.vocabularySize ? tokenEmbedding
+            ? (c.embeddingRowCount == c.vocabularySize ? (repack ? tokenEmbedding.withRepackedRows() : tokenEmbedding)
                : loader.matrix("output.weight", rows: c.vocabularySize, columns: c.embeddingLength))
             : loader.matrix("output.weight", rows: c.vocabularySize, columns: c.embeddingLength)
         outputBias = try loader.optionalVector("output.bias", length: c.vocabularySize)
@@ -98,6 +106,14 @@ public struct TextModelWeights: Sendable {
                 cross: nil))
         }
         self.layers = layers
+        if repack {
+            let all = [output] + layers.flatMap { layer in
+                [layer.query, layer.key, layer.value, layer.attentionOutput, layer.gate, layer.up, layer.down]
+            }
+            repackedBytes = all.reduce(0) { $0 + ($1.repacked?.byteCount ?? 0) }
+            let elapsed = clock.now - start
+            repackSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        }
     }
 
     /// A cross-attention layer: `attn_norm`, the `cross_attn_*` projections, norms and gates,

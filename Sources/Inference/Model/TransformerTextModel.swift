@@ -52,7 +52,7 @@ public final class TransformerTextModel: TextModel, @unchecked Sendable {
                 throw TextModelError(file: file.path, kind: .insufficientMemory(neededBytes: needed, availableBytes: available))
             }
         }
-        let weights = try TextModelWeights(file: file, configuration: configuration)
+        let weights = try TextModelWeights(file: file, configuration: configuration, repack: options.repacksWeights)
         self.init(configuration: configuration, weights: weights, options: options)
     }
 

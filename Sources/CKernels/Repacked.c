@@ -1,0 +1,317 @@
+// Weights repacked at load for the outer-product microkernel, with AVX-512 VNNI.
+//
+// The mmapped layout keeps each row's blocks together, so a kernel reads one row at a time
+// and must sum its lanes horizontally; at one to a few activation rows (decode, beam search)
+// that costs more instructions than the memory it reads. Repacked, sixteen rows are
+// interleaved 4 bytes at a time (the layout of GemmDecode.c's panels), so one 512-bit load
+// feeds sixteen rows and vpdpbusd needs no reduction, and the 4-bit types stay 4-bit: a load
+// of packed nibbles unpacks into two vectors with an AND and a shift. Same size as the
+// original (Q4_K: +2.8% for byte-wide scales). Sets of 16 rows follow one another; inside a
+// set, units (32 elements for Q8_0/Q4_0, 256 for Q4_K/Q6_K) follow one another:
+//
+//   Q8_0  unit 544 B: 8 × 64 B bytes u = q ^ 0x80 (group g: row l's 4 bytes at 64g + 4l),
+//         then 16 × f16 d
+//   Q4_0  unit 288 B: 4 × 64 B of the rows' original qs words (low nibble: element 4p + b,
+//         high: 16 + 4p + b), then 16 × f16 d
+//   Q4_K  unit 2368 B: 32 × 64 B of qs words (c·8 + q: bytes qs[32c + 4q ..], low nibble
+//         sub-block 2c, high 2c + 1), 16 × f16 d, 16 × f16 dmin, u8 sc[8][16], u8 m[8][16]
+//   Q6_K  unit 3360 B: 32 × 64 B of ql words ((h·2 + part)·8 + q: ql[64h + 32·part + 4q ..]),
+//         16 × 64 B of qh words (h·8 + q: qh[32h + 4q ..]), 16 × f16 d, i8 sc[16][16]
+//
+// Activations are ck_gemm_quantize_rows' rows, and the arithmetic is GemmDecode.c's.
+
+#include "CKernels.h"
+#include "Internal.h"
+
+#include <string.h>
+
+static int unit_params(int type, int *unit, int *bytes) {
+    switch (type) {
+    case CK_Q8_0: *unit = 32; *bytes = 544; return 1;
+    case CK_Q4_0: *unit = 32; *bytes = 288; return 1;
+    case CK_Q4_K: *unit = 256; *bytes = 2368; return 1;
+    case CK_Q6_K: *unit = 256; *bytes = 3360; return 1;
+    default: return 0;
+    }
+}
+
+int ck_repack_supported(int type) {
+    int unit, bytes;
+    return unit_params(type, &unit, &bytes) && ck_cpu_level() >= 2 && ck_gemm_variant() == 3;
+}
+
+size_t ck_repack_set_bytes(int type, int64_t n) {
+    int unit, bytes;
+    if (!unit_params(type, &unit, &bytes)) return 0;
+    return (size_t)(n / unit) * (size_t)bytes;
+}
+
+static void put_word(uint8_t *dst, int lane, const uint8_t *src) { memcpy(dst + 4 * lane, src, 4); }
+
+/// Q4_K/Q5_K 6-bit scale and min of sub-block j (0..7).
+static void scale_min(const uint8_t *q, int j, uint8_t *sc, uint8_t *mn) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *mn = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 15) | ((q[j - 4] >> 6) << 4));
+        *mn = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+void ck_repack(int type, int64_t n, const void *w, size_t wrb, int64_t rows, int64_t set0, int64_t set1, void *dst) {
+    int unit, ubytes;
+    if (!unit_params(type, &unit, &ubytes)) return;
+    const int64_t units = n / unit;
+    const size_t set_bytes = (size_t)units * (size_t)ubytes;
+    for (int64_t s = set0; s < set1; s++) {
+        uint8_t *set = (uint8_t *)dst + (size_t)s * set_bytes;
+        memset(set, 0, set_bytes);   // rows past the matrix: zero bytes and scales
+        for (int lane = 0; lane < 16; lane++) {
+            const int64_t r = 16 * s + lane;
+            if (r >= rows) break;
+            const uint8_t *row = (const uint8_t *)w + (size_t)r * wrb;
+            for (int64_t j = 0; j < units; j++) {
+                uint8_t *u = set + (size_t)j * (size_t)ubytes;
+                switch (type) {
+                case CK_Q8_0: {
+                    const uint8_t *b = row + 34 * j;
+                    for (int g = 0; g < 8; g++) {
+                        uint8_t word[4];
+                        for (int i = 0; i < 4; i++) word[i] = (uint8_t)(b[2 + 4 * g + i] ^ 0x80);
+                        put_word(u + 64 * g, lane, word);
+                    }
+                    memcpy(u + 512 + 2 * lane, b, 2);
+                    break;
+                }
+                case CK_Q4_0: {
+                    const uint8_t *b = row + 18 * j;
+                    for (int p = 0; p < 4; p++) put_word(u + 64 * p, lane, b + 2 + 4 * p);
+                    memcpy(u + 256 + 2 * lane, b, 2);
+                    break;
+                }
+                case CK_Q4_K: {
+                    const uint8_t *b = row + 144 * j;
+                    for (int c = 0; c < 4; c++)
+                        for (int q = 0; q < 8; q++) put_word(u + 64 * (8 * c + q), lane, b + 16 + 32 * c + 4 * q);
+                    memcpy(u + 2048 + 2 * lane, b, 2);
+                    memcpy(u + 2080 + 2 * lane, b + 2, 2);
+                    for (int sb = 0; sb < 8; sb++) scale_min(b + 4, sb, u + 2112 + 16 * sb + lane, u + 2240 + 16 * sb + lane);
+                    break;
+                }
+                default: { /* Q6_K */
+                    const uint8_t *b = row + 210 * j;
+                    for (int h = 0; h < 2; h++)
+                        for (int part = 0; part < 2; part++)
+                            for (int q = 0; q < 8; q++)
+                                put_word(u + 64 * ((2 * h + part) * 8 + q), lane, b + 64 * h + 32 * part + 4 * q);
+                    for (int h = 0; h < 2; h++)
+                        for (int q = 0; q < 8; q++) put_word(u + 2048 + 64 * (8 * h + q), lane, b + 128 + 32 * h + 4 * q);
+                    memcpy(u + 3072 + 2 * lane, b + 208, 2);
+                    for (int sb = 0; sb < 16; sb++) u[3104 + 16 * sb + lane] = b[192 + sb];
+                    break;
+                }
+                }
+            }
+        }
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define ATTR __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512dq,avx512vnni")))
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE ATTR __m512i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+INLINE ATTR __m512 f16x16(const uint8_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+
+/// Activation row k's arrays (ck_gemm_quantize_rows' layout for sub-blocks of S).
+typedef struct {
+    const int8_t *q;
+    const float *d;
+    const int32_t *off;
+    const float *fs;
+} act_row;
+
+INLINE ATTR void act_rows(const uint8_t *act, size_t arb, int64_t n, int S, int NA, act_row *a) {
+    for (int k = 0; k < NA; k++) {
+        const uint8_t *row = act + (size_t)k * arb;
+        a[k].q = (const int8_t *)row;
+        a[k].d = (const float *)(row + n);
+        a[k].off = (const int32_t *)(a[k].d + n / 32);
+        a[k].fs = (const float *)(a[k].off + n / S);
+    }
+}
+
+/// Sixteen rows of one set × NA activation rows.
+INLINE ATTR void set_tile(int type, int64_t n, const uint8_t *set, const uint8_t *act, size_t arb,
+                          const int NA, float (*res)[16]) {
+    __m512 f[4];
+    for (int k = 0; k < NA; k++) f[k] = _mm512_setzero_ps();
+    const __m512i m4 = _mm512_set1_epi8(15);
+    if (type == CK_Q8_0 || type == CK_Q4_0) {
+        act_row a[4];
+        act_rows(act, arb, n, 32, NA, a);
+        const int eight = type == CK_Q8_0;
+        const int ub = eight ? 544 : 288;
+        for (int64_t j = 0; j < n / 32; j++) {
+            const uint8_t *u = set + (size_t)j * (size_t)ub;
+            __m512i acc[4];
+            for (int k = 0; k < NA; k++) acc[k] = _mm512_setzero_si512();
+            if (eight) {
+#pragma clang loop unroll(full)
+                for (int g = 0; g < 8; g++) {
+                    const __m512i v = _mm512_loadu_si512((const void *)(u + 64 * g));
+                    for (int k = 0; k < NA; k++) acc[k] = _mm512_dpbusd_epi32(acc[k], v, bcast4(a[k].q + 32 * j + 4 * g));
+                }
+            } else {
+#pragma clang loop unroll(full)
+                for (int p = 0; p < 4; p++) {
+                    const __m512i v = _mm512_loadu_si512((const void *)(u + 64 * p));
+                    const __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                    for (int k = 0; k < NA; k++) {
+                        acc[k] = _mm512_dpbusd_epi32(acc[k], lo, bcast4(a[k].q + 32 * j + 4 * p));
+                        acc[k] = _mm512_dpbusd_epi32(acc[k], hi, bcast4(a[k].q + 32 * j + 16 + 4 * p));
+                    }
+                }
+            }
+            const __m512 ws = f16x16(u + (eight ? 512 : 256));
+            for (int k = 0; k < NA; k++) {
+                const __m512i i = _mm512_sub_epi32(acc[k], _mm512_set1_epi32(a[k].off[j]));
+                f[k] = _mm512_fmadd_ps(_mm512_mul_ps(ws, _mm512_set1_ps(a[k].d[j])), _mm512_cvtepi32_ps(i), f[k]);
+            }
+        }
+    } else if (type == CK_Q4_K) {
+        act_row a[4];
+        act_rows(act, arb, n, 32, NA, a);
+        for (int64_t j = 0; j < n / 256; j++) {
+            const uint8_t *u = set + (size_t)j * 2368;
+            const __m512 d = f16x16(u + 2048), dmin = f16x16(u + 2080);
+            for (int c = 0; c < 4; c++) {
+                __m512i lo_acc[4], hi_acc[4];
+                for (int k = 0; k < NA; k++) lo_acc[k] = hi_acc[k] = _mm512_setzero_si512();
+                const int64_t e = 256 * j + 64 * c;
+#pragma clang loop unroll(full)
+                for (int q = 0; q < 8; q++) {
+                    const __m512i v = _mm512_loadu_si512((const void *)(u + 64 * (8 * c + q)));
+                    const __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                    for (int k = 0; k < NA; k++) {
+                        lo_acc[k] = _mm512_dpbusd_epi32(lo_acc[k], lo, bcast4(a[k].q + e + 4 * q));
+                        hi_acc[k] = _mm512_dpbusd_epi32(hi_acc[k], hi, bcast4(a[k].q + e + 32 + 4 * q));
+                    }
+                }
+                for (int half = 0; half < 2; half++) {
+                    const int sb = 2 * c + half;
+                    const __m512 ws = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
+                        _mm_loadu_si128((const __m128i *)(u + 2112 + 16 * sb)))));
+                    const __m512 wm = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
+                        _mm_loadu_si128((const __m128i *)(u + 2240 + 16 * sb)))));
+                    const int64_t blk = 8 * j + sb;
+                    for (int k = 0; k < NA; k++) {
+                        const __m512i i = half ? hi_acc[k] : lo_acc[k];
+                        f[k] = _mm512_fmadd_ps(_mm512_mul_ps(ws, _mm512_set1_ps(a[k].d[blk])), _mm512_cvtepi32_ps(i), f[k]);
+                        f[k] = _mm512_fnmadd_ps(wm, _mm512_set1_ps(a[k].fs[blk]), f[k]);
+                    }
+                }
+            }
+        }
+    } else { /* Q6_K: sub-blocks of 16 */
+        act_row a[4];
+        act_rows(act, arb, n, 16, NA, a);
+        const __m512i m3 = _mm512_set1_epi8(3), m30 = _mm512_set1_epi8(0x30);
+        for (int64_t j = 0; j < n / 256; j++) {
+            const uint8_t *u = set + (size_t)j * 3360;
+            const __m512 d = f16x16(u + 3072);
+            for (int h = 0; h < 2; h++) {
+                for (int qq = 0; qq < 2; qq++) {
+                    // Sub-blocks 8h + qq + 2t (t = 0..3): elements 128h + 32t + 16qq ..< +16.
+                    __m512i acc[4][4];
+                    for (int t = 0; t < 4; t++)
+                        for (int k = 0; k < NA; k++) acc[t][k] = _mm512_setzero_si512();
+#pragma clang loop unroll(full)
+                    for (int q = 4 * qq; q < 4 * qq + 4; q++) {
+                        const __m512i l0 = _mm512_loadu_si512((const void *)(u + 64 * ((2 * h) * 8 + q)));
+                        const __m512i l1 = _mm512_loadu_si512((const void *)(u + 64 * ((2 * h + 1) * 8 + q)));
+                        const __m512i hb = _mm512_loadu_si512((const void *)(u + 2048 + 64 * (8 * h + q)));
+                        __m512i v[4];
+                        v[0] = _mm512_or_si512(_mm512_and_si512(l0, m4), _mm512_slli_epi16(_mm512_and_si512(hb, m3), 4));
+                        v[1] = _mm512_or_si512(_mm512_and_si512(l1, m4), _mm512_and_si512(_mm512_slli_epi16(hb, 2), m30));
+                        v[2] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l0, 4), m4), _mm512_and_si512(hb, m30));
+                        v[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l1, 4), m4),
+                                               _mm512_and_si512(_mm512_srli_epi16(hb, 2), m30));
+                        for (int t = 0; t < 4; t++) {
+                            const int64_t e = 256 * j + 128 * h + 32 * t + 4 * q;
+                            for (int k = 0; k < NA; k++) acc[t][k] = _mm512_dpbusd_epi32(acc[t][k], v[t], bcast4(a[k].q + e));
+                        }
+                    }
+                    for (int t = 0; t < 4; t++) {
+                        const int sb = 8 * h + 2 * t + qq;   // sub-block of 16 within the unit
+                        const __m512 ws = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+                            _mm_loadu_si128((const __m128i *)(u + 3104 + 16 * sb)))));
+                        const int64_t s16 = 16 * j + sb;
+                        for (int k = 0; k < NA; k++) {
+                            const __m512i i = _mm512_sub_epi32(acc[t][k], _mm512_set1_epi32(a[k].off[s16]));
+                            f[k] = _mm512_fmadd_ps(_mm512_mul_ps(ws, _mm512_set1_ps(a[k].d[s16 / 2])),
+                                                   _mm512_cvtepi32_ps(i), f[k]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (int k = 0; k < NA; k++) _mm512_storeu_ps(res[k], f[k]);
+}
+
+#define CK_SET_DRIVER(T, NAME)                                                                       \
+    static ATTR void NAME(int64_t n, const uint8_t *set, const uint8_t *act, size_t arb, int64_t nact, \
+                          float (*res)[16], float *out, int64_t os, int64_t nr) {                     \
+        for (int64_t b0 = 0; b0 < nact; b0 += 4) {                                                   \
+            const int64_t na = nact - b0 < 4 ? nact - b0 : 4;                                       \
+            const uint8_t *a = act + (size_t)b0 * arb;                                               \
+            switch (na) {                                                                            \
+            case 1: set_tile(T, n, set, a, arb, 1, res); break;                                      \
+            case 2: set_tile(T, n, set, a, arb, 2, res); break;                                      \
+            case 3: set_tile(T, n, set, a, arb, 3, res); break;                                      \
+            default: set_tile(T, n, set, a, arb, 4, res); break;                                     \
+            }                                                                                        \
+            for (int64_t k = 0; k < na; k++) memcpy(out + (b0 + k) * os, res[k], (size_t)nr * 4);   \
+        }                                                                                            \
+    }
+
+CK_SET_DRIVER(CK_Q8_0, sets_q8_0)
+CK_SET_DRIVER(CK_Q4_0, sets_q4_0)
+CK_SET_DRIVER(CK_Q4_K, sets_q4_k)
+CK_SET_DRIVER(CK_Q6_K, sets_q6_k)
+
+int ck_repacked_gemm(int type, int64_t n, const void *packed, int64_t rows, const void *act, int64_t nact,
+                     float *out, int64_t os, int64_t set0, int64_t set1) {
+    if (!ck_repack_supported(type)) return 0;
+    const size_t set_bytes = ck_repack_set_bytes(type, n);
+    const size_t arb = ck_gemm_act_row_bytes(type, n);
+    float res[4][16];
+    for (int64_t s = set0; s < set1; s++) {
+        const uint8_t *set = (const uint8_t *)packed + (size_t)s * set_bytes;
+        const int64_t nr = rows - 16 * s < 16 ? rows - 16 * s : 16;
+        float *o = out + 16 * s;
+        switch (type) {
+        case CK_Q8_0: sets_q8_0(n, set, (const uint8_t *)act, arb, nact, res, o, os, nr); break;
+        case CK_Q4_0: sets_q4_0(n, set, (const uint8_t *)act, arb, nact, res, o, os, nr); break;
+        case CK_Q4_K: sets_q4_k(n, set, (const uint8_t *)act, arb, nact, res, o, os, nr); break;
+        default: sets_q6_k(n, set, (const uint8_t *)act, arb, nact, res, o, os, nr); break;
+        }
+    }
+    return 1;
+}
+#else
+int ck_repacked_gemm(int type, int64_t n, const void *packed, int64_t rows, const void *act, int64_t nact,
+                     float *out, int64_t os, int64_t set0, int64_t set1) {
+    (void)type; (void)n; (void)packed; (void)rows; (void)act; (void)nact; (void)out; (void)os; (void)set0; (void)set1;
+    return 0;
+}
+#endif
