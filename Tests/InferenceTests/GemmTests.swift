@@ -144,4 +144,70 @@ struct GemmTests {
         #expect(c.multiply(x, batch: MatMul.gemmBatchThreshold, pool: Self.pool, path: .automatic)
                 == c.multiply(x, batch: MatMul.gemmBatchThreshold, pool: Self.pool, path: .gemm))
     }
+
+    // MARK: Repacked weights
+
+    static let repackedTypes: [GGMLType] = [.q8_0, .q4_0, .q4_K, .q6_K]
+
+    /// `c` through its repacked rows on the automatic path (nil when this CPU has no kernel).
+    static func repackedProduct(_ c: MatMulCase, _ x: [Float], batch: Int) -> [Float]? {
+        guard RepackedWeights.supports(c.type) else { return nil }
+        var output = [Float](repeating: .nan, count: batch * c.rows)
+        c.bytes.withUnsafeBytes { raw in
+            // A copy: releasing the pages of an array's memory would zero it.
+            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: raw.count, alignment: 64)
+            defer { copy.deallocate() }
+            copy.copyMemory(from: raw)
+            let packed = try! #require(RepackedWeights(WeightMatrix(name: "t", type: c.type, rows: c.rows,
+                                                                     columns: c.columns, data: UnsafeRawBufferPointer(copy))))
+            var matrix = WeightMatrix(name: "t", type: c.type, rows: c.rows, columns: c.columns, data: UnsafeRawBufferPointer(copy))
+            matrix.repacked = packed
+            x.withUnsafeBufferPointer { input in
+                output.withUnsafeMutableBufferPointer { out in
+                    MatMul.multiply(matrix, input: input.baseAddress!, batch: batch, output: out.baseAddress!, pool: Self.pool)
+                }
+            }
+        }
+        return output
+    }
+
+    @Test("repacked rows give the GEMM's products, from one token to a prompt", arguments: repackedTypes, [1, 3, 4, 9, 33])
+    func repacked(type: GGMLType, batch: Int) throws {
+        let c = MatMulCase(type: type, rows: 45, columns: MatMulTests.columns(for: type), seed: 51)
+        let x = c.input(batch: batch, seed: 52)
+        guard let packed = Self.repackedProduct(c, x, batch: batch) else { return }
+        let gemm = Self.gemm(c, x, batch: batch, variant: 0)
+        if type == .q6_K {
+            // Sub-blocks are summed in another order: the same values to f32 rounding.
+            #expect(relativeMaxError(packed, gemm.map(Double.init)) < 1e-6, "\(type) batch \(batch)")
+        } else {
+            #expect(packed == gemm, "\(type) batch \(batch)")
+        }
+        let ratio = c.errorRatio(packed, x, batch: batch, activationBlock: 32)
+        #expect(ratio <= 1, "\(type) batch \(batch): \(ratio)")
+    }
+
+    @Test("a repacked row in a batch equals the same row alone", arguments: repackedTypes)
+    func repackedRowsIndependent(type: GGMLType) {
+        let c = MatMulCase(type: type, rows: 37, columns: MatMulTests.columns(for: type), seed: 61)
+        let x = c.input(batch: 6, seed: 62)
+        guard let together = Self.repackedProduct(c, x, batch: 6) else { return }
+        for b in [0, 3, 5] {
+            let alone = Self.repackedProduct(c, Array(x[(b * c.columns)..<((b + 1) * c.columns)]), batch: 1)
+            #expect(alone == Array(together[(b * c.rows)..<((b + 1) * c.rows)]), "\(type) row \(b)")
+        }
+    }
+
+    @Test("repacked sizes: Q8_0, Q4_0 and Q6_K as in the file, Q4_K 2.8% more")
+    func repackedSizes() throws {
+        for (type, ratio) in [(GGMLType.q8_0, 1.0), (.q4_0, 1.0), (.q6_K, 1.0), (.q4_K, 2368.0 / 2304)] {
+            guard RepackedWeights.supports(type) else { continue }
+            let c = MatMulCase(type: type, rows: 32, columns: 512, seed: 1)
+            let bytes = c.bytes
+            let packed = try bytes.withUnsafeBytes { raw in
+                try #require(RepackedWeights(WeightMatrix(name: "t", type: type, rows: 32, columns: 512, data: raw)))
+            }
+            #expect(Double(packed.byteCount) == Double(bytes.count) * ratio, "\(type)")
+        }
+    }
 }
