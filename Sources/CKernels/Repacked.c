@@ -9,14 +9,17 @@
 // original (Q4_K: +2.8% for byte-wide scales). Sets of 16 rows follow one another; inside a
 // set, units (32 elements for Q8_0/Q4_0, 256 for Q4_K/Q6_K) follow one another:
 //
-//   Q8_0  unit 544 B: 8 × 64 B bytes u = q ^ 0x80 (group g: row l's 4 bytes at 64g + 4l),
-//         then 16 × f16 d
-//   Q4_0  unit 288 B: 4 × 64 B of the rows' original qs words (low nibble: element 4p + b,
-//         high: 16 + 4p + b), then 16 × f16 d
-//   Q4_K  unit 2368 B: 32 × 64 B of qs words (c·8 + q: bytes qs[32c + 4q ..], low nibble
-//         sub-block 2c, high 2c + 1), 16 × f16 d, 16 × f16 dmin, u8 sc[8][16], u8 m[8][16]
-//   Q6_K  unit 3360 B: 32 × 64 B of ql words ((h·2 + part)·8 + q: ql[64h + 32·part + 4q ..]),
-//         16 × 64 B of qh words (h·8 + q: qh[32h + 4q ..]), 16 × f16 d, i8 sc[16][16]
+// Each unit starts with its scales and then holds its 64-byte vectors in the order the kernel
+// reads them, so that a unit is read front to back:
+//
+//   Q8_0  unit 544 B: 16 × f16 d, then 8 × 64 B bytes u = q ^ 0x80 (group g: row l's four
+//         bytes at 32 + 64g + 4l)
+//   Q4_0  unit 288 B: 16 × f16 d, then 4 × 64 B of the rows' original qs words (vector p: low
+//         nibbles elements 4p + b, high nibbles 16 + 4p + b)
+//   Q4_K  unit 2368 B: 16 × f16 d, 16 × f16 dmin, u8 sc[8][16], u8 m[8][16], then 32 × 64 B of
+//         qs words (vector 8c + q: bytes qs[32c + 4q ..], low nibbles sub-block 2c, high 2c + 1)
+//   Q6_K  unit 3360 B: 16 × f16 d, i8 sc[16][16], then for h, q (16 steps) three vectors: ql
+//         words ql[64h + 4q ..], ql[64h + 32 + 4q ..] and qh words qh[32h + 4q ..]
 //
 // Activations are ck_gemm_quantize_rows' rows, and the arithmetic is GemmDecode.c's.
 
@@ -79,36 +82,37 @@ void ck_repack(int type, int64_t n, const void *w, size_t wrb, int64_t rows, int
                     for (int g = 0; g < 8; g++) {
                         uint8_t word[4];
                         for (int i = 0; i < 4; i++) word[i] = (uint8_t)(b[2 + 4 * g + i] ^ 0x80);
-                        put_word(u + 64 * g, lane, word);
+                        put_word(u + 32 + 64 * g, lane, word);
                     }
-                    memcpy(u + 512 + 2 * lane, b, 2);
+                    memcpy(u + 2 * lane, b, 2);
                     break;
                 }
                 case CK_Q4_0: {
                     const uint8_t *b = row + 18 * j;
-                    for (int p = 0; p < 4; p++) put_word(u + 64 * p, lane, b + 2 + 4 * p);
-                    memcpy(u + 256 + 2 * lane, b, 2);
+                    for (int p = 0; p < 4; p++) put_word(u + 32 + 64 * p, lane, b + 2 + 4 * p);
+                    memcpy(u + 2 * lane, b, 2);
                     break;
                 }
                 case CK_Q4_K: {
                     const uint8_t *b = row + 144 * j;
                     for (int c = 0; c < 4; c++)
-                        for (int q = 0; q < 8; q++) put_word(u + 64 * (8 * c + q), lane, b + 16 + 32 * c + 4 * q);
-                    memcpy(u + 2048 + 2 * lane, b, 2);
-                    memcpy(u + 2080 + 2 * lane, b + 2, 2);
-                    for (int sb = 0; sb < 8; sb++) scale_min(b + 4, sb, u + 2112 + 16 * sb + lane, u + 2240 + 16 * sb + lane);
+                        for (int q = 0; q < 8; q++) put_word(u + 320 + 64 * (8 * c + q), lane, b + 16 + 32 * c + 4 * q);
+                    memcpy(u + 2 * lane, b, 2);
+                    memcpy(u + 32 + 2 * lane, b + 2, 2);
+                    for (int sb = 0; sb < 8; sb++) scale_min(b + 4, sb, u + 64 + 16 * sb + lane, u + 192 + 16 * sb + lane);
                     break;
                 }
                 default: { /* Q6_K */
                     const uint8_t *b = row + 210 * j;
                     for (int h = 0; h < 2; h++)
-                        for (int part = 0; part < 2; part++)
-                            for (int q = 0; q < 8; q++)
-                                put_word(u + 64 * ((2 * h + part) * 8 + q), lane, b + 64 * h + 32 * part + 4 * q);
-                    for (int h = 0; h < 2; h++)
-                        for (int q = 0; q < 8; q++) put_word(u + 2048 + 64 * (8 * h + q), lane, b + 128 + 32 * h + 4 * q);
-                    memcpy(u + 3072 + 2 * lane, b + 208, 2);
-                    for (int sb = 0; sb < 16; sb++) u[3104 + 16 * sb + lane] = b[192 + sb];
+                        for (int q = 0; q < 8; q++) {
+                            uint8_t *v = u + 288 + 192 * (8 * h + q);
+                            put_word(v, lane, b + 64 * h + 4 * q);
+                            put_word(v + 64, lane, b + 64 * h + 32 + 4 * q);
+                            put_word(v + 128, lane, b + 128 + 32 * h + 4 * q);
+                        }
+                    memcpy(u + 2 * lane, b + 208, 2);
+                    for (int sb = 0; sb < 16; sb++) u[32 + 16 * sb + lane] = b[192 + sb];
                     break;
                 }
                 }
@@ -127,6 +131,14 @@ INLINE ATTR __m512i bcast4(const int8_t *p) {
     int32_t v;
     memcpy(&v, p, 4);
     return _mm512_set1_epi32(v);
+}
+
+/// A 64-byte load of repacked weights, with a prefetch of the line `ahead` bytes on (the same
+/// line of a later unit): at one activation row the kernel is a stream through memory, read in
+/// an order within each unit that the hardware prefetcher follows less well.
+INLINE ATTR __m512i wload(const uint8_t *p, int ahead) {
+    _mm_prefetch((const char *)(p + ahead), _MM_HINT_T0);
+    return _mm512_loadu_si512((const void *)p);
 }
 
 INLINE ATTR __m512 f16x16(const uint8_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
@@ -162,26 +174,33 @@ INLINE ATTR void set_tile(int type, int64_t n, const uint8_t *set, const uint8_t
         const int ub = eight ? 544 : 288;
         for (int64_t j = 0; j < n / 32; j++) {
             const uint8_t *u = set + (size_t)j * (size_t)ub;
-            __m512i acc[4];
-            for (int k = 0; k < NA; k++) acc[k] = _mm512_setzero_si512();
+            // Two accumulators per activation row (even and odd groups, or low and high
+            // nibbles), so that one row's sums are two dependency chains, not one.
+            __m512i acc[4], acc2[4];
+            for (int k = 0; k < NA; k++) acc[k] = acc2[k] = _mm512_setzero_si512();
             if (eight) {
 #pragma clang loop unroll(full)
-                for (int g = 0; g < 8; g++) {
-                    const __m512i v = _mm512_loadu_si512((const void *)(u + 64 * g));
-                    for (int k = 0; k < NA; k++) acc[k] = _mm512_dpbusd_epi32(acc[k], v, bcast4(a[k].q + 32 * j + 4 * g));
+                for (int g = 0; g < 8; g += 2) {
+                    const __m512i v0 = wload(u + 32 + 64 * g, 1536);
+                    const __m512i v1 = wload(u + 96 + 64 * g, 1536);
+                    for (int k = 0; k < NA; k++) {
+                        acc[k] = _mm512_dpbusd_epi32(acc[k], v0, bcast4(a[k].q + 32 * j + 4 * g));
+                        acc2[k] = _mm512_dpbusd_epi32(acc2[k], v1, bcast4(a[k].q + 32 * j + 4 * g + 4));
+                    }
                 }
             } else {
 #pragma clang loop unroll(full)
                 for (int p = 0; p < 4; p++) {
-                    const __m512i v = _mm512_loadu_si512((const void *)(u + 64 * p));
+                    const __m512i v = wload(u + 32 + 64 * p, 1536);
                     const __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
                     for (int k = 0; k < NA; k++) {
                         acc[k] = _mm512_dpbusd_epi32(acc[k], lo, bcast4(a[k].q + 32 * j + 4 * p));
-                        acc[k] = _mm512_dpbusd_epi32(acc[k], hi, bcast4(a[k].q + 32 * j + 16 + 4 * p));
+                        acc2[k] = _mm512_dpbusd_epi32(acc2[k], hi, bcast4(a[k].q + 32 * j + 16 + 4 * p));
                     }
                 }
             }
-            const __m512 ws = f16x16(u + (eight ? 512 : 256));
+            for (int k = 0; k < NA; k++) acc[k] = _mm512_add_epi32(acc[k], acc2[k]);
+            const __m512 ws = f16x16(u);
             for (int k = 0; k < NA; k++) {
                 const __m512i i = _mm512_sub_epi32(acc[k], _mm512_set1_epi32(a[k].off[j]));
                 f[k] = _mm512_fmadd_ps(_mm512_mul_ps(ws, _mm512_set1_ps(a[k].d[j])), _mm512_cvtepi32_ps(i), f[k]);
@@ -192,26 +211,35 @@ INLINE ATTR void set_tile(int type, int64_t n, const uint8_t *set, const uint8_t
         act_rows(act, arb, n, 32, NA, a);
         for (int64_t j = 0; j < n / 256; j++) {
             const uint8_t *u = set + (size_t)j * 2368;
-            const __m512 d = f16x16(u + 2048), dmin = f16x16(u + 2080);
+            const __m512 d = f16x16(u), dmin = f16x16(u + 32);
             for (int c = 0; c < 4; c++) {
-                __m512i lo_acc[4], hi_acc[4];
-                for (int k = 0; k < NA; k++) lo_acc[k] = hi_acc[k] = _mm512_setzero_si512();
+                // Even and odd groups in separate accumulators: four dependency chains per
+                // activation row instead of two.
+                __m512i lo_acc[4], hi_acc[4], lo2[4], hi2[4];
+                for (int k = 0; k < NA; k++) lo_acc[k] = hi_acc[k] = lo2[k] = hi2[k] = _mm512_setzero_si512();
                 const int64_t e = 256 * j + 64 * c;
 #pragma clang loop unroll(full)
-                for (int q = 0; q < 8; q++) {
-                    const __m512i v = _mm512_loadu_si512((const void *)(u + 64 * (8 * c + q)));
-                    const __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                for (int q = 0; q < 8; q += 2) {
+                    const __m512i v0 = wload(u + 320 + 64 * (8 * c + q), 2368), v1 = wload(u + 384 + 64 * (8 * c + q), 2368);
+                    const __m512i lo0 = _mm512_and_si512(v0, m4), hi0 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4);
+                    const __m512i lo1 = _mm512_and_si512(v1, m4), hi1 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4);
                     for (int k = 0; k < NA; k++) {
-                        lo_acc[k] = _mm512_dpbusd_epi32(lo_acc[k], lo, bcast4(a[k].q + e + 4 * q));
-                        hi_acc[k] = _mm512_dpbusd_epi32(hi_acc[k], hi, bcast4(a[k].q + e + 32 + 4 * q));
+                        lo_acc[k] = _mm512_dpbusd_epi32(lo_acc[k], lo0, bcast4(a[k].q + e + 4 * q));
+                        hi_acc[k] = _mm512_dpbusd_epi32(hi_acc[k], hi0, bcast4(a[k].q + e + 32 + 4 * q));
+                        lo2[k] = _mm512_dpbusd_epi32(lo2[k], lo1, bcast4(a[k].q + e + 4 * q + 4));
+                        hi2[k] = _mm512_dpbusd_epi32(hi2[k], hi1, bcast4(a[k].q + e + 36 + 4 * q));
                     }
+                }
+                for (int k = 0; k < NA; k++) {
+                    lo_acc[k] = _mm512_add_epi32(lo_acc[k], lo2[k]);
+                    hi_acc[k] = _mm512_add_epi32(hi_acc[k], hi2[k]);
                 }
                 for (int half = 0; half < 2; half++) {
                     const int sb = 2 * c + half;
                     const __m512 ws = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
-                        _mm_loadu_si128((const __m128i *)(u + 2112 + 16 * sb)))));
+                        _mm_loadu_si128((const __m128i *)(u + 64 + 16 * sb)))));
                     const __m512 wm = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
-                        _mm_loadu_si128((const __m128i *)(u + 2240 + 16 * sb)))));
+                        _mm_loadu_si128((const __m128i *)(u + 192 + 16 * sb)))));
                     const int64_t blk = 8 * j + sb;
                     for (int k = 0; k < NA; k++) {
                         const __m512i i = half ? hi_acc[k] : lo_acc[k];
@@ -227,7 +255,7 @@ INLINE ATTR void set_tile(int type, int64_t n, const uint8_t *set, const uint8_t
         const __m512i m3 = _mm512_set1_epi8(3), m30 = _mm512_set1_epi8(0x30);
         for (int64_t j = 0; j < n / 256; j++) {
             const uint8_t *u = set + (size_t)j * 3360;
-            const __m512 d = f16x16(u + 3072);
+            const __m512 d = f16x16(u);
             for (int h = 0; h < 2; h++) {
                 for (int qq = 0; qq < 2; qq++) {
                     // Sub-blocks 8h + qq + 2t (t = 0..3): elements 128h + 32t + 16qq ..< +16.
@@ -236,9 +264,8 @@ INLINE ATTR void set_tile(int type, int64_t n, const uint8_t *set, const uint8_t
                         for (int k = 0; k < NA; k++) acc[t][k] = _mm512_setzero_si512();
 #pragma clang loop unroll(full)
                     for (int q = 4 * qq; q < 4 * qq + 4; q++) {
-                        const __m512i l0 = _mm512_loadu_si512((const void *)(u + 64 * ((2 * h) * 8 + q)));
-                        const __m512i l1 = _mm512_loadu_si512((const void *)(u + 64 * ((2 * h + 1) * 8 + q)));
-                        const __m512i hb = _mm512_loadu_si512((const void *)(u + 2048 + 64 * (8 * h + q)));
+                        const uint8_t *vq = u + 288 + 192 * (8 * h + q);
+                        const __m512i l0 = wload(vq, 3360), l1 = wload(vq + 64, 3360), hb = wload(vq + 128, 3360);
                         __m512i v[4];
                         v[0] = _mm512_or_si512(_mm512_and_si512(l0, m4), _mm512_slli_epi16(_mm512_and_si512(hb, m3), 4));
                         v[1] = _mm512_or_si512(_mm512_and_si512(l1, m4), _mm512_and_si512(_mm512_slli_epi16(hb, 2), m30));
@@ -253,7 +280,7 @@ INLINE ATTR void set_tile(int type, int64_t n, const uint8_t *set, const uint8_t
                     for (int t = 0; t < 4; t++) {
                         const int sb = 8 * h + 2 * t + qq;   // sub-block of 16 within the unit
                         const __m512 ws = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
-                            _mm_loadu_si128((const __m128i *)(u + 3104 + 16 * sb)))));
+                            _mm_loadu_si128((const __m128i *)(u + 32 + 16 * sb)))));
                         const int64_t s16 = 16 * j + sb;
                         for (int k = 0; k < NA; k++) {
                             const __m512i i = _mm512_sub_epi32(acc[t][k], _mm512_set1_epi32(a[k].off[s16]));
