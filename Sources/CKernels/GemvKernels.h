@@ -516,6 +516,18 @@ INLINE ATTR void FN(float_rows)(int type, int64_t n, const uint8_t *w, const uin
         acc1[k] = _mm256_setzero_ps();
     }
     int64_t j = 0;
+    if (NA == 1) {
+        // One activation row: four FMA chains, so the loop streams at memory speed.
+        __m256 c0 = acc0[0], c1 = acc1[0], c2 = _mm256_setzero_ps(), c3 = _mm256_setzero_ps();
+        for (; j + 32 <= n; j += 32) {
+            c0 = _mm256_fmadd_ps(FN(float8)(type, w, j), _mm256_loadu_ps(x[0] + j), c0);
+            c1 = _mm256_fmadd_ps(FN(float8)(type, w, j + 8), _mm256_loadu_ps(x[0] + j + 8), c1);
+            c2 = _mm256_fmadd_ps(FN(float8)(type, w, j + 16), _mm256_loadu_ps(x[0] + j + 16), c2);
+            c3 = _mm256_fmadd_ps(FN(float8)(type, w, j + 24), _mm256_loadu_ps(x[0] + j + 24), c3);
+        }
+        acc0[0] = _mm256_add_ps(c0, c2);
+        acc1[0] = _mm256_add_ps(c1, c3);
+    }
     for (; j + 16 <= n; j += 16) {
         const __m256 w0 = FN(float8)(type, w, j), w1 = FN(float8)(type, w, j + 8);
         for (int k = 0; k < NA; k++) {
