@@ -58,6 +58,11 @@ struct Bench: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Measure read bandwidth around each test.")
     var bandwidth = true
 
+    @Flag(inversion: .prefixedNo, help: ArgumentHelp(
+        "Repack Q8_0, Q4_0, Q4_K and Q6_K weights at load for the interleaved kernels (AVX-512 VNNI).",
+        discussion: "--no-repack keeps every weight mapped in the file's layout, to compare the two."))
+    var repack = true
+
     @Option(help: "A vision projector (mmproj) GGUF: adds the image-encoding test.", completion: .file(extensions: ["gguf"]))
     var mmproj: String?
 
@@ -144,12 +149,16 @@ struct Bench: ParsableCommand {
                                            measuresBandwidth: bandwidth, warmup: warmup)
         if let encoded, encoded.image.layout == .mllama { benchmark.image = encoded.image.parts.first }
         let textModel: any TextModel
+        let loadStart = ContinuousClock.now
         do {
-            textModel = try loadTextModel(file: file, options: TextModelOptions(
-                contextLength: benchmark.contextNeeded, cacheCapacity: benchmark.cacheNeeded, threadCount: threads))
+            var options = TextModelOptions(contextLength: benchmark.contextNeeded, cacheCapacity: benchmark.cacheNeeded,
+                                           threadCount: threads)
+            options.repacksWeights = repack
+            textModel = try loadTextModel(file: file, options: options)
         } catch {
             throw CommandFailure(error)
         }
+        let loadSeconds = Self.seconds(ContinuousClock.now - loadStart)
         let weightBytes = TextModelBenchmark.weightBytesPerToken(file: file)
         var notes: [String] = []
         do {
@@ -185,11 +194,29 @@ struct Bench: ParsableCommand {
                 notes.append("image: seconds to preprocess and encode \(URL(fileURLWithPath: image!).lastPathComponent)")
             }
         }
-        if !json && !notes.isEmpty {
+        if !json {
+            var load = String(format: "load: %.2f s", loadSeconds)
+            if let weights = (textModel as? TransformerTextModel)?.weights, weights.repackedBytes > 0 {
+                load += ", of which \(String(format: "%.2f", weights.repackSeconds)) s repacking "
+                    + "\(ModelSummary.formatBytes(weights.repackedBytes)) of weights (their mapped pages released)"
+            }
+            notes.append(load)
+            notes.append("peak resident memory: \(ModelSummary.formatBytes(Self.peakResidentBytes()))")
             print("")
             if bandwidth && generatedTokens > 0 { print("\(ModelSummary.formatBytes(weightBytes)) of weights read per token") }
             for note in notes { print(note) }
         }
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+
+    /// The process's peak resident set (getrusage's ru_maxrss, KiB on Linux).
+    static func peakResidentBytes() -> Int {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Int(usage.ru_maxrss) * 1024
     }
 
     private func printJSON(_ value: some Encodable) {
