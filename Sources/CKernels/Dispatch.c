@@ -22,12 +22,17 @@ static int detect(void) {
 #endif
 }
 
-int ck_cpu_level(void) {
+int ck_cpu_level_detected(void) {
     int level = atomic_load_explicit(&detected_level, memory_order_relaxed);
     if (level < 0) {
         level = detect();
         atomic_store_explicit(&detected_level, level, memory_order_relaxed);
     }
+    return level;
+}
+
+int ck_cpu_level(void) {
+    const int level = ck_cpu_level_detected();
     const int cap = atomic_load_explicit(&level_cap, memory_order_relaxed);
     return level < cap ? level : cap;
 }
@@ -78,20 +83,27 @@ int ck_gemm_variant(void) {
     return has_avxvnni() ? 4 : 1;
 }
 
-int ck_gemm_supported(int type) {
+int ck_gemm_supported_by(int variant, int type) {
     ck_gemm_layout p;
     if (!ck_gemm_params(type, &p)) return 0;
-    const int variant = ck_gemm_variant();
-    return variant != 0 && !(variant == 1 && p.wide);
+    const int level = ck_cpu_level_detected();
+    switch (variant) {
+    case 1: return level >= 1 && !p.wide;
+    case 2: case 3: return level >= 2;
+    case 4: return level >= 1 && has_avxvnni();
+    default: return 0;
+    }
 }
 
-int ck_gemm(int type, int64_t n, const void *w, size_t w_row_bytes, int64_t rows, const void *act,
-            int64_t nact, float *out, int64_t out_stride, void *scratch) {
+int ck_gemm_supported(int type) { return ck_gemm_supported_by(ck_gemm_variant(), type); }
+
+int ck_gemm_with(int variant, int type, int64_t n, const void *w, size_t w_row_bytes, int64_t rows, const void *act,
+                 int64_t nact, float *out, int64_t out_stride, void *scratch) {
     ck_gemm_layout p;
-    if (!ck_gemm_supported(type) || !ck_gemm_params(type, &p) || n % p.block != 0) return 0;
+    if (!ck_gemm_supported_by(variant, type) || !ck_gemm_params(type, &p) || n % p.block != 0) return 0;
     const size_t arb = ck_gemm_act_row_bytes(type, n);
     const uint8_t *wb = (const uint8_t *)w, *ab = (const uint8_t *)act;
-    switch (ck_gemm_variant()) {
+    switch (variant) {
 #if defined(__x86_64__) || defined(__i386__)
     case 1: ck_gemm_ymm_avx2(type, &p, n, wb, w_row_bytes, rows, ab, arb, nact, out, out_stride, scratch); return 1;
     case 2: ck_gemm_ymm_vnni512(type, &p, n, wb, w_row_bytes, rows, ab, arb, nact, out, out_stride, scratch); return 1;
@@ -100,6 +112,11 @@ int ck_gemm(int type, int64_t n, const void *w, size_t w_row_bytes, int64_t rows
 #endif
     default: return 0;
     }
+}
+
+int ck_gemm(int type, int64_t n, const void *w, size_t w_row_bytes, int64_t rows, const void *act,
+            int64_t nact, float *out, int64_t out_stride, void *scratch) {
+    return ck_gemm_with(ck_gemm_variant(), type, n, w, w_row_bytes, rows, act, nact, out, out_stride, scratch);
 }
 
 float ck_stream_sum(const float *x, int64_t count) {

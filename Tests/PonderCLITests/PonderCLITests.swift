@@ -192,8 +192,12 @@ struct PonderCLITests {
                                             "--batch", "1,2", "--depth", "0,8", "--repeat", "2", "--threads", "1",
                                             "--no-bandwidth"])
         #expect(result.status == 0, "\(result.stderr)")
-        let lines = result.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.count == 7, "\(result.stdout)")
+        // The table, a blank line, then notes (load time, peak resident memory).
+        let sections = result.stdout.components(separatedBy: "\n\n")
+        let lines = sections[0].split(separator: "\n").map(String.init)
+        try #require(lines.count == 7, "\(result.stdout)")
+        let notes = sections.dropFirst().joined(separator: "\n")
+        #expect(notes.contains("load: ") && notes.contains("peak resident memory: "), "\(result.stdout)")
         func cells(_ line: String) -> [String] {
             line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
         }

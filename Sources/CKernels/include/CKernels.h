@@ -21,6 +21,8 @@ extern "C" {
 
 /// 0: no SIMD kernels (portable paths only), 1: AVX2+FMA+F16C, 2: AVX2 and AVX-512 VNNI/VL/BW.
 int ck_cpu_level(void);
+/// The level the CPU supports, ignoring ck_set_cpu_level_cap.
+int ck_cpu_level_detected(void);
 /// Caps the level used from now on (tests and benchmarks compare paths); -1 restores the detected one.
 void ck_set_cpu_level_cap(int cap);
 
@@ -76,7 +78,13 @@ size_t ck_gemm_scratch_bytes(int type, int64_t n);
 /// holds nact rows from ck_gemm_quantize_rows. Returns 0 (nothing written) without a kernel.
 int ck_gemm(int type, int64_t n, const void *w, size_t w_row_bytes, int64_t rows, const void *act,
             int64_t nact, float *out, int64_t out_stride, void *scratch);
-/// Forces a microkernel (tests and benchmarks): 0 automatic, 1 AVX2, 2 256-bit VNNI (the
+/// ck_gemm on the given microkernel (1–4 as ck_gemm_variant numbers them), whatever the forced
+/// variant or level cap; 0 when this CPU or that microkernel cannot multiply `type`.
+int ck_gemm_with(int variant, int type, int64_t n, const void *w, size_t w_row_bytes, int64_t rows, const void *act,
+                 int64_t nact, float *out, int64_t out_stride, void *scratch);
+/// Whether microkernel `variant` can multiply `type` on this CPU (ignoring any level cap).
+int ck_gemm_supported_by(int variant, int type);
+/// Forces a microkernel (benchmarks): 0 automatic, 1 AVX2, 2 256-bit VNNI (the
 /// AVX-VNNI source, EVEX-encoded), 3 AVX-512 VNNI. A variant the CPU lacks is not used.
 void ck_set_gemm_variant(int variant);
 /// The microkernel ck_gemm uses now (0 none, 1–3 as above, 4 AVX-VNNI).
@@ -93,7 +101,7 @@ int ck_gemm_float(int type, int64_t n, const void *w, size_t w_row_bytes, int64_
 // MARK: - Repacked weights (Repacked.c)
 
 /// Whether weights of `type` can be repacked for the outer-product kernel on this CPU (Q8_0,
-/// Q4_0, Q4_K and Q6_K with AVX-512 VNNI).
+/// Q4_0, Q4_K, Q5_K and Q6_K with AVX-512 VNNI).
 int ck_repack_supported(int type);
 /// Bytes of one set of sixteen repacked rows of `n` elements.
 size_t ck_repack_set_bytes(int type, int64_t n);

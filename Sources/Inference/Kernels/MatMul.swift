@@ -240,7 +240,10 @@ public enum MatMul {
     static func gemmMultiply(_ weights: WeightMatrix, input: UnsafePointer<Float>, batch: Int,
                              output: UnsafeMutablePointer<Float>, pool: ThreadPool) -> Bool {
         let type = Int32(weights.type.rawValue)
-        guard hasGemmKernel(for: weights.type), let base = weights.data.baseAddress else { return false }
+        _ = variantFromEnvironment
+        // One microkernel for the whole call, chosen now.
+        let variant = ck_gemm_variant()
+        guard ck_gemm_supported_by(variant, type) != 0, let base = weights.data.baseAddress else { return false }
         let rows = weights.rows, columns = weights.columns, rowBytes = weights.rowByteCount
         let activationRowBytes = ck_gemm_act_row_bytes(type, Int64(columns))
         let scratchBytes = (ck_gemm_scratch_bytes(type, Int64(columns)) + 63) & ~63
@@ -263,8 +266,8 @@ public enum MatMul {
             let start = task * panelsPerTask * 32, end = min(rows, start + panelsPerTask * 32)
             guard start < end else { return }
             // Supported types and whole blocks per row (WeightMatrix's invariant) always run.
-            _ = ck_gemm(type, Int64(columns), base + start * rowBytes, rowBytes, Int64(end - start),
-                        activations, Int64(batch), output + start, Int64(rows), scratch + worker * scratchBytes)
+            _ = ck_gemm_with(variant, type, Int64(columns), base + start * rowBytes, rowBytes, Int64(end - start),
+                             activations, Int64(batch), output + start, Int64(rows), scratch + worker * scratchBytes)
         }
         return true
     }
