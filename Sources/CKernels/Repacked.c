@@ -18,8 +18,6 @@
 //         nibbles elements 4p + b, high nibbles 16 + 4p + b)
 //   Q4_K  unit 2368 B: 16 × f16 d, 16 × f16 dmin, u8 sc[8][16], u8 m[8][16], then 32 × 64 B of
 //         qs words (vector 8c + q: bytes qs[32c + 4q ..], low nibbles sub-block 2c, high 2c + 1)
-//   Q5_K  unit 2880 B: Q4_K's 2368 B, then 8 × 64 B of qh words (vector q: qh[4q ..], bit 2c
-//         the high bit of low-nibble sub-block 2c, bit 2c + 1 of high-nibble 2c + 1)
 //   Q6_K  unit 3360 B: 16 × f16 d, i8 sc[16][16], then for h, q (16 steps) three vectors: ql
 //         words ql[64h + 4q ..], ql[64h + 32 + 4q ..] and qh words qh[32h + 4q ..]
 //
@@ -35,7 +33,6 @@ static int unit_params(int type, int *unit, int *bytes) {
     case CK_Q8_0: *unit = 32; *bytes = 544; return 1;
     case CK_Q4_0: *unit = 32; *bytes = 288; return 1;
     case CK_Q4_K: *unit = 256; *bytes = 2368; return 1;
-    case CK_Q5_K: *unit = 256; *bytes = 2880; return 1;
     case CK_Q6_K: *unit = 256; *bytes = 3360; return 1;
     default: return 0;
     }
@@ -55,7 +52,7 @@ size_t ck_repack_set_bytes(int type, int64_t n) {
 
 static void put_word(uint8_t *dst, int lane, const uint8_t *src) { memcpy(dst + 4 * lane, src, 4); }
 
-/// Q4_K/Q5_K 6-bit scale and min of sub-block j (0..7).
+/// Q4_K 6-bit scale and min of sub-block j (0..7).
 static void scale_min(const uint8_t *q, int j, uint8_t *sc, uint8_t *mn) {
     if (j < 4) {
         *sc = q[j] & 63;
@@ -97,13 +94,10 @@ void ck_repack(int type, int64_t n, const void *w, size_t wrb, int64_t rows, int
                     memcpy(u + 2 * lane, b, 2);
                     break;
                 }
-                case CK_Q4_K: case CK_Q5_K: {
-                    const int five = type == CK_Q5_K;
-                    const uint8_t *b = row + (five ? 176 : 144) * j, *qs = b + (five ? 48 : 16);
+                case CK_Q4_K: {
+                    const uint8_t *b = row + 144 * j, *qs = b + 16;
                     for (int c = 0; c < 4; c++)
                         for (int q = 0; q < 8; q++) put_word(u + 320 + 64 * (8 * c + q), lane, qs + 32 * c + 4 * q);
-                    if (five)
-                        for (int q = 0; q < 8; q++) put_word(u + 2368 + 64 * q, lane, b + 16 + 4 * q);
                     memcpy(u + 2 * lane, b, 2);
                     memcpy(u + 32 + 2 * lane, b + 2, 2);
                     for (int sb = 0; sb < 8; sb++) scale_min(b + 4, sb, u + 64 + 16 * sb + lane, u + 192 + 16 * sb + lane);
@@ -213,10 +207,8 @@ INLINE ATTR void set_tile(int type, int64_t n, const uint8_t *set, const uint8_t
                 f[k] = _mm512_fmadd_ps(_mm512_mul_ps(ws, _mm512_set1_ps(a[k].d[j])), _mm512_cvtepi32_ps(i), f[k]);
             }
         }
-    } else if (type == CK_Q4_K || type == CK_Q5_K) {
-        const int five = type == CK_Q5_K;
-        const int ub = five ? 2880 : 2368;
-        const __m512i one = _mm512_set1_epi8(1);
+    } else if (type == CK_Q4_K) {
+        const int ub = 2368;
         act_row a[4];
         act_rows(act, arb, n, 32, NA, a);
         for (int64_t j = 0; j < n / 256; j++) {
@@ -231,17 +223,8 @@ INLINE ATTR void set_tile(int type, int64_t n, const uint8_t *set, const uint8_t
 #pragma clang loop unroll(full)
                 for (int q = 0; q < 8; q += 2) {
                     const __m512i v0 = wload(u + 320 + 64 * (8 * c + q), ub), v1 = wload(u + 384 + 64 * (8 * c + q), ub);
-                    __m512i lo0 = _mm512_and_si512(v0, m4), hi0 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4);
-                    __m512i lo1 = _mm512_and_si512(v1, m4), hi1 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4);
-                    if (five) {
-                        // Bit 2c (2c + 1) of the qh byte → bit 4 of the low (high) nibble's value.
-                        const __m512i h0 = _mm512_loadu_si512((const void *)(u + 2368 + 64 * q));
-                        const __m512i h1 = _mm512_loadu_si512((const void *)(u + 2432 + 64 * q));
-                        lo0 = _mm512_or_si512(lo0, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h0, 2 * c), one), 4));
-                        hi0 = _mm512_or_si512(hi0, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h0, 2 * c + 1), one), 4));
-                        lo1 = _mm512_or_si512(lo1, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h1, 2 * c), one), 4));
-                        hi1 = _mm512_or_si512(hi1, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h1, 2 * c + 1), one), 4));
-                    }
+                    const __m512i lo0 = _mm512_and_si512(v0, m4), hi0 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4);
+                    const __m512i lo1 = _mm512_and_si512(v1, m4), hi1 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4);
                     for (int k = 0; k < NA; k++) {
                         lo_acc[k] = _mm512_dpbusd_epi32(lo_acc[k], lo0, bcast4(a[k].q + e + 4 * q));
                         hi_acc[k] = _mm512_dpbusd_epi32(hi_acc[k], hi0, bcast4(a[k].q + e + 32 + 4 * q));
@@ -333,7 +316,6 @@ INLINE ATTR void set_tile(int type, int64_t n, const uint8_t *set, const uint8_t
 CK_SET_DRIVER(CK_Q8_0, sets_q8_0)
 CK_SET_DRIVER(CK_Q4_0, sets_q4_0)
 CK_SET_DRIVER(CK_Q4_K, sets_q4_k)
-CK_SET_DRIVER(CK_Q5_K, sets_q5_k)
 CK_SET_DRIVER(CK_Q6_K, sets_q6_k)
 
 int ck_repacked_gemm(int type, int64_t n, const void *packed, int64_t rows, const void *act, int64_t nact,
@@ -350,7 +332,6 @@ int ck_repacked_gemm(int type, int64_t n, const void *packed, int64_t rows, cons
         case CK_Q8_0: sets_q8_0(n, set, (const uint8_t *)act, arb, nact, res, o, os, nr); break;
         case CK_Q4_0: sets_q4_0(n, set, (const uint8_t *)act, arb, nact, res, o, os, nr); break;
         case CK_Q4_K: sets_q4_k(n, set, (const uint8_t *)act, arb, nact, res, o, os, nr); break;
-        case CK_Q5_K: sets_q5_k(n, set, (const uint8_t *)act, arb, nact, res, o, os, nr); break;
         default: sets_q6_k(n, set, (const uint8_t *)act, arb, nact, res, o, os, nr); break;
         }
     }

@@ -147,7 +147,7 @@ struct GemmTests {
 
     // MARK: Repacked weights
 
-    static let repackedTypes: [GGMLType] = [.q8_0, .q4_0, .q4_K, .q5_K, .q6_K]
+    static let repackedTypes: [GGMLType] = [.q8_0, .q4_0, .q4_K, .q6_K]
 
     /// `c` through its repacked rows on the automatic path (nil when this CPU has no kernel).
     static func repackedProduct(_ c: MatMulCase, _ x: [Float], batch: Int) -> [Float]? {
@@ -198,9 +198,9 @@ struct GemmTests {
         }
     }
 
-    @Test("repacked sizes: Q8_0, Q4_0 and Q6_K as in the file, Q4_K 2.8% and Q5_K 2.3% more")
+    @Test("repacked sizes: Q8_0, Q4_0 and Q6_K as in the file, Q4_K 2.8% more")
     func repackedSizes() throws {
-        for (type, ratio) in [(GGMLType.q8_0, 1.0), (.q4_0, 1.0), (.q6_K, 1.0), (.q4_K, 2368.0 / 2304), (.q5_K, 2880.0 / 2816)] {
+        for (type, ratio) in [(GGMLType.q8_0, 1.0), (.q4_0, 1.0), (.q6_K, 1.0), (.q4_K, 2368.0 / 2304)] {
             guard RepackedWeights.supports(type) else { continue }
             let c = MatMulCase(type: type, rows: 32, columns: 512, seed: 1)
             let bytes = c.bytes

@@ -101,7 +101,7 @@ int ck_gemm_float(int type, int64_t n, const void *w, size_t w_row_bytes, int64_
 // MARK: - Repacked weights (Repacked.c)
 
 /// Whether weights of `type` can be repacked for the outer-product kernel on this CPU (Q8_0,
-/// Q4_0, Q4_K, Q5_K and Q6_K with AVX-512 VNNI).
+/// Q4_0, Q4_K and Q6_K with AVX-512 VNNI).
 int ck_repack_supported(int type);
 /// Bytes of one set of sixteen repacked rows of `n` elements.
 size_t ck_repack_set_bytes(int type, int64_t n);
