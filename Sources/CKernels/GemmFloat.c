@@ -43,6 +43,26 @@ INLINE ATTR void transpose8(__m256 r[8]) {
     r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
+/// The same panel from repacked rows (Repacked.c: sets of sixteen, row l's element k at 32k +
+/// 2l): `w` is the set of the panel's first row; a second set only when rows > 16.
+static ATTR void decode_packed(int type, const uint8_t *w, int64_t n, int64_t rows, int64_t k0, int64_t kc, float *panel) {
+    for (int h = 0; h < 2; h++) {
+        float *dst = panel + 16 * h;
+        if (16 * h >= rows) {
+            for (int64_t k = 0; k < kc; k++) {
+                _mm256_store_ps(dst + 32 * k, _mm256_setzero_ps());
+                _mm256_store_ps(dst + 32 * k + 8, _mm256_setzero_ps());
+            }
+            continue;
+        }
+        const uint8_t *set = w + (size_t)h * 32 * (size_t)n + 32 * (size_t)k0;
+        for (int64_t k = 0; k < kc; k++) {
+            _mm256_store_ps(dst + 32 * k, load8(type, set + 32 * k));
+            _mm256_store_ps(dst + 32 * k + 8, load8(type, set + 32 * k + 16));
+        }
+    }
+}
+
 /// Columns k0 ..< k0+kc of `rows` (≤ 32) weight rows into panel[k][32] (zeros past `rows`).
 static ATTR void decode(int type, const uint8_t *w, size_t wrb, int64_t rows, int64_t k0, int64_t kc, float *panel) {
     for (int r8 = 0; r8 < 4; r8++) {
@@ -89,7 +109,7 @@ static ATTR void decode(int type, const uint8_t *w, size_t wrb, int64_t rows, in
 
 int ck_gemm_float(int type, int64_t n, const void *w, size_t wrb, int64_t rows, const float *x,
                   int64_t nact, float *out, int64_t os, void *scratch) {
-    if ((type != CK_F16 && type != CK_BF16) || ck_cpu_level() < 1) return 0;
+    if ((type != CK_F16 && type != CK_BF16) || ck_cpu_level_detected() < 1) return 0;
     float *panel = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     if (ck_gemm_variant() >= 2 && ck_cpu_level() >= 2)
         gemm_avx512vl(type, n, (const uint8_t *)w, wrb, rows, x, nact, out, os, panel);
@@ -97,8 +117,68 @@ int ck_gemm_float(int type, int64_t n, const void *w, size_t wrb, int64_t rows, 
         gemm_avx2(type, n, (const uint8_t *)w, wrb, rows, x, nact, out, os, panel);
     return 1;
 }
+// MARK: - Repacked F16/BF16 rows at a few activation rows
+
+#define PATTR __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw")))
+
+INLINE PATTR __m512 load16(int type, const uint8_t *p) {
+    const __m256i h = _mm256_loadu_si256((const __m256i *)p);
+    if (type == CK_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/// Sixteen repacked rows × NA activation rows: per column, one conversion of sixteen weights
+/// and an FMA per activation row with its element broadcast; even and odd columns in separate
+/// accumulators (two dependency chains per row).
+INLINE PATTR void packed_tile(int type, int64_t n, const uint8_t *set, const float *const *x, const int NA,
+                              float (*res)[16]) {
+    __m512 a[4], b[4];
+    for (int i = 0; i < NA; i++) a[i] = b[i] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 2 <= n; k += 2) {
+        _mm_prefetch((const char *)(set + 32 * k + 1024), _MM_HINT_T0);
+        const __m512 w0 = load16(type, set + 32 * k), w1 = load16(type, set + 32 * k + 32);
+        for (int i = 0; i < NA; i++) {
+            a[i] = _mm512_fmadd_ps(w0, _mm512_set1_ps(x[i][k]), a[i]);
+            b[i] = _mm512_fmadd_ps(w1, _mm512_set1_ps(x[i][k + 1]), b[i]);
+        }
+    }
+    for (; k < n; k++) {
+        const __m512 w0 = load16(type, set + 32 * k);
+        for (int i = 0; i < NA; i++) a[i] = _mm512_fmadd_ps(w0, _mm512_set1_ps(x[i][k]), a[i]);
+    }
+    for (int i = 0; i < NA; i++) _mm512_storeu_ps(res[i], _mm512_add_ps(a[i], b[i]));
+}
+
+PATTR int ck_repacked_float_gemm(int type, int64_t n, const void *packed, int64_t rows, const float *x, int64_t nact,
+                                 float *out, int64_t os, int64_t set0, int64_t set1) {
+    if ((type != CK_F16 && type != CK_BF16) || ck_cpu_level_detected() < 2) return 0;
+    float res[4][16];
+    for (int64_t s = set0; s < set1; s++) {
+        const uint8_t *set = (const uint8_t *)packed + (size_t)s * 32 * (size_t)n;
+        const int64_t nr = rows - 16 * s < 16 ? rows - 16 * s : 16;
+        for (int64_t b0 = 0; b0 < nact; b0 += 4) {
+            const int64_t na = nact - b0 < 4 ? nact - b0 : 4;
+            const float *xs[4];
+            for (int64_t i = 0; i < na; i++) xs[i] = x + (size_t)(b0 + i) * (size_t)n;
+            switch (na) {
+            case 1: packed_tile(type, n, set, xs, 1, res); break;
+            case 2: packed_tile(type, n, set, xs, 2, res); break;
+            case 3: packed_tile(type, n, set, xs, 3, res); break;
+            default: packed_tile(type, n, set, xs, 4, res); break;
+            }
+            for (int64_t i = 0; i < na; i++) memcpy(out + (b0 + i) * os + 16 * s, res[i], (size_t)nr * 4);
+        }
+    }
+    return 1;
+}
 #else
 #include "CKernels.h"
+int ck_repacked_float_gemm(int type, int64_t n, const void *packed, int64_t rows, const float *x, int64_t nact,
+                           float *out, int64_t os, int64_t set0, int64_t set1) {
+    (void)type; (void)n; (void)packed; (void)rows; (void)x; (void)nact; (void)out; (void)os; (void)set0; (void)set1;
+    return 0;
+}
 size_t ck_gemm_float_scratch_bytes(void) { return 64; }
 int ck_gemm_float(int type, int64_t n, const void *w, size_t wrb, int64_t rows, const float *x,
                   int64_t nact, float *out, int64_t os, void *scratch) {

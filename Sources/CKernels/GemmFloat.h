@@ -34,7 +34,10 @@ static TATTR void TFN(gemm)(int type, int64_t n, const uint8_t *wb, size_t wrb, 
         const uint8_t *wr = wb + (size_t)r0 * wrb;
         for (int64_t k0 = 0; k0 < n; k0 += KC) {
             const int64_t kc = n - k0 < KC ? n - k0 : KC;
-            decode(type, wr, wrb, nr, k0, kc, panel);
+            if (wrb == 0)   // repacked: sets of sixteen rows, 32·n bytes each
+                decode_packed(type, wb + (size_t)(r0 / 16) * 32 * (size_t)n, n, nr, k0, kc, panel);
+            else
+                decode(type, wr, wrb, nr, k0, kc, panel);
             for (int64_t b0 = 0; b0 < nact; b0 += 6) {
                 const int64_t na = nact - b0 < 6 ? nact - b0 : 6;
                 const float *xs[6];

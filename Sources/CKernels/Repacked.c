@@ -18,6 +18,8 @@
 //         nibbles elements 4p + b, high nibbles 16 + 4p + b)
 //   Q4_K  unit 2368 B: 16 × f16 d, 16 × f16 dmin, u8 sc[8][16], u8 m[8][16], then 32 × 64 B of
 //         qs words (vector 8c + q: bytes qs[32c + 4q ..], low nibbles sub-block 2c, high 2c + 1)
+//   F16, BF16  16 rows × 1 column per 32 B: row l's element k at 32k + 2l (the float kernels
+//         of GemmFloat.c read these)
 //   Q6_K  unit 3360 B: 16 × f16 d, i8 sc[16][16], then for h, q (16 steps) three vectors: ql
 //         words ql[64h + 4q ..], ql[64h + 32 + 4q ..] and qh words qh[32h + 4q ..]
 //
@@ -34,6 +36,7 @@ static int unit_params(int type, int *unit, int *bytes) {
     case CK_Q4_0: *unit = 32; *bytes = 288; return 1;
     case CK_Q4_K: *unit = 256; *bytes = 2368; return 1;
     case CK_Q6_K: *unit = 256; *bytes = 3360; return 1;
+    case CK_F16: case CK_BF16: *unit = 1; *bytes = 32; return 1;
     default: return 0;
     }
 }
@@ -68,6 +71,17 @@ void ck_repack(int type, int64_t n, const void *w, size_t wrb, int64_t rows, int
     if (!unit_params(type, &unit, &ubytes)) return;
     const int64_t units = n / unit;
     const size_t set_bytes = (size_t)units * (size_t)ubytes;
+    if (type == CK_F16 || type == CK_BF16) {
+        for (int64_t s = set0; s < set1; s++) {
+            uint16_t *set = (uint16_t *)((uint8_t *)dst + (size_t)s * set_bytes);
+            memset(set, 0, set_bytes);
+            for (int lane = 0; lane < 16 && 16 * s + lane < rows; lane++) {
+                const uint16_t *row = (const uint16_t *)((const uint8_t *)w + (size_t)(16 * s + lane) * wrb);
+                for (int64_t k = 0; k < n; k++) set[16 * k + lane] = row[k];
+            }
+        }
+        return;
+    }
     for (int64_t s = set0; s < set1; s++) {
         uint8_t *set = (uint8_t *)dst + (size_t)s * set_bytes;
         memset(set, 0, set_bytes);   // rows past the matrix: zero bytes and scales
@@ -320,7 +334,7 @@ CK_SET_DRIVER(CK_Q6_K, sets_q6_k)
 
 int ck_repacked_gemm(int type, int64_t n, const void *packed, int64_t rows, const void *act, int64_t nact,
                      float *out, int64_t os, int64_t set0, int64_t set1) {
-    if (!ck_repack_supported(type)) return 0;
+    if (!ck_repack_supported(type) || type == CK_F16 || type == CK_BF16) return 0;
     const size_t set_bytes = ck_repack_set_bytes(type, n);
     const size_t arb = ck_gemm_act_row_bytes(type, n);
     float res[4][16];

@@ -210,4 +210,20 @@ struct GemmTests {
             #expect(Double(packed.byteCount) == Double(bytes.count) * ratio, "\(type)")
         }
     }
+
+    @Test("repacked F16/BF16 rows: the f32 product, at decode and prompt sizes", arguments: [GGMLType.f16, .bf16], [1, 3, 5, 17, 40])
+    func repackedFloat(type: GGMLType, batch: Int) {
+        // A partial last set of rows and an odd number of columns.
+        let c = MatMulCase(type: type, rows: 45, columns: 333, seed: 81)
+        let x = c.input(batch: batch, seed: 82)
+        guard let packed = Self.repackedProduct(c, x, batch: batch) else { return }
+        let error = relativeMaxError(packed, c.reference(x, batch: batch))
+        #expect(error < 2e-6, "\(type) batch \(batch): \(error)")
+        // Below the prompt threshold a batched row is the same row alone (decode of several
+        // sequences); from it on, the panel GEMM sums in another order.
+        if batch > 1 && batch < 16 {
+            let alone = Self.repackedProduct(c, Array(x[0..<c.columns]), batch: 1)
+            #expect(alone == Array(packed[0..<c.rows]), "\(type): the first row alone")
+        }
+    }
 }

@@ -90,18 +90,23 @@ void ck_set_gemm_variant(int variant);
 /// The microkernel ck_gemm uses now (0 none, 1–3 as above, 4 AVX-VNNI).
 int ck_gemm_variant(void);
 
+/// F16/BF16 rows repacked (Repacked.c) × nact f32 activation rows (rounded to the weights'
+/// type), for the sets [set0, set1): for a few activation rows (decode); 0 without AVX-512.
+int ck_repacked_float_gemm(int type, int64_t n, const void *packed, int64_t rows, const float *x, int64_t nact,
+                           float *out, int64_t out_stride, int64_t set0, int64_t set1);
 /// Bytes of scratch one concurrent ck_gemm_float call needs.
 size_t ck_gemm_float_scratch_bytes(void);
 /// The same product for F16 (1) and BF16 (30) weights and f32 activations `x` (nact rows of n,
 /// already rounded to the weights' type): weights converted to f32 32 rows × 2048 columns at a
-/// time into `scratch`, then FMAs. Returns 0 (nothing written) for other types or without AVX2.
+/// time into `scratch`, then FMAs. With w_row_bytes 0, `w` is repacked rows (ck_repack) and
+/// `rows` starts at a multiple of 32. Returns 0 (nothing written) for other types or without AVX2.
 int ck_gemm_float(int type, int64_t n, const void *w, size_t w_row_bytes, int64_t rows, const float *x,
                   int64_t nact, float *out, int64_t out_stride, void *scratch);
 
 // MARK: - Repacked weights (Repacked.c)
 
-/// Whether weights of `type` can be repacked for the outer-product kernel on this CPU (Q8_0,
-/// Q4_0, Q4_K and Q6_K with AVX-512 VNNI).
+/// Whether weights of `type` can be repacked for the outer-product kernels on this CPU (Q8_0,
+/// Q4_0, Q4_K, Q6_K, F16 and BF16 with AVX-512 VNNI).
 int ck_repack_supported(int type);
 /// Bytes of one set of sixteen repacked rows of `n` elements.
 size_t ck_repack_set_bytes(int type, int64_t n);
@@ -111,6 +116,7 @@ void ck_repack(int type, int64_t n, const void *w, size_t w_row_bytes, int64_t r
                void *dst);
 /// out[b·out_stride + r] for the rows of sets [set0, set1) and b < nact, from repacked weights
 /// and activation rows from ck_gemm_quantize_rows. Any nact, from one token to a prompt.
+/// (F16/BF16 take ck_repacked_float_gemm, or ck_gemm_float with w_row_bytes 0 for prompts.)
 int ck_repacked_gemm(int type, int64_t n, const void *packed, int64_t rows, const void *act, int64_t nact,
                      float *out, int64_t out_stride, int64_t set0, int64_t set1);
 

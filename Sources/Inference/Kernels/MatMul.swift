@@ -44,6 +44,9 @@ public enum MatMul {
     /// Q4_K_M 1B model, pp8 27 vs 35 t/s, pp16 43 vs 40).
     public static let gemmBatchThreshold = 16
 
+    /// Repacked F16/BF16 weights take the f32-panel GEMM from this many rows on.
+    static let floatGemmBatchThreshold = 16
+
     /// Most f32 elements a dequantized weight slab holds on the sgemm path (16 MiB).
     static let blasTileElements = 4 << 20
 
@@ -55,7 +58,7 @@ public enum MatMul {
                                 output: UnsafeMutablePointer<Float>, pool: ThreadPool,
                                 path: Path = .automatic) {
         guard batch > 0, weights.rows > 0 else { return }
-        if path == .automatic, let packed = weights.repacked {
+        if path == .automatic, let packed = weights.repacked, weights.type != .f16 && weights.type != .bf16 {
             repackedMultiply(weights, packed, input: input, batch: batch, output: output, pool: pool)
             return
         }
@@ -88,6 +91,10 @@ public enum MatMul {
 
     private static func multiplyUnrounded(_ weights: WeightMatrix, input: UnsafePointer<Float>, batch: Int,
                                           output: UnsafeMutablePointer<Float>, pool: ThreadPool, path: Path) {
+        if path == .automatic, let packed = weights.repacked {   // F16/BF16, activations rounded
+            floatRepackedMultiply(weights, packed, input: input, batch: batch, output: output, pool: pool)
+            return
+        }
         if (path == .gemm || (path == .automatic && batch >= gemmBatchThreshold)),
            floatGemmMultiply(weights, input: input, batch: batch, output: output, pool: pool) {
             return
@@ -207,6 +214,38 @@ public enum MatMul {
             guard start < end else { return }
             _ = ck_repacked_gemm(type, Int64(columns), base, Int64(rows), activations, Int64(batch), output,
                                  Int64(rows), Int64(start), Int64(end))
+        }
+    }
+
+    /// Repacked F16/BF16 weights: the FMA kernel over sixteen interleaved rows for a few
+    /// activation rows, the f32-panel GEMM (panels converted from the repacked rows) for more.
+    static func floatRepackedMultiply(_ weights: WeightMatrix, _ packed: RepackedWeights, input: UnsafePointer<Float>,
+                                      batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        let type = Int32(weights.type.rawValue)
+        let rows = weights.rows, columns = weights.columns, base = packed.base
+        if batch >= floatGemmBatchThreshold {
+            let scratchBytes = (ck_gemm_float_scratch_bytes() + 63) & ~63
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: pool.threadCount * scratchBytes, alignment: 64)
+            defer { scratch.deallocate() }
+            let panels = (rows + 31) / 32
+            let tasks = pool.threadCount == 1 ? 1 : min(panels, pool.threadCount * 8)
+            let panelsPerTask = (panels + tasks - 1) / tasks
+            pool.run(tasks) { task, worker in
+                let start = task * panelsPerTask * 32, end = min(rows, start + panelsPerTask * 32)
+                guard start < end else { return }
+                _ = ck_gemm_float(type, Int64(columns), base + start * 2 * columns, 0, Int64(end - start),
+                                  input, Int64(batch), output + start, Int64(rows), scratch + worker * scratchBytes)
+            }
+            return
+        }
+        let sets = packed.sets
+        let tasks = pool.threadCount == 1 ? 1 : min(sets, pool.threadCount * 8)
+        let setsPerTask = (sets + tasks - 1) / tasks
+        pool.run(tasks) { task in
+            let start = task * setsPerTask, end = min(sets, start + setsPerTask)
+            guard start < end else { return }
+            _ = ck_repacked_float_gemm(type, Int64(columns), base, Int64(rows), input, Int64(batch), output,
+                                       Int64(rows), Int64(start), Int64(end))
         }
     }
 
