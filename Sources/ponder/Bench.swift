@@ -59,7 +59,7 @@ struct Bench: ParsableCommand {
     var bandwidth = true
 
     @Flag(inversion: .prefixedNo, help: ArgumentHelp(
-        "Repack Q8_0, Q4_0, Q4_K and Q6_K weights at load for the interleaved kernels (AVX-512 VNNI).",
+        "Repack Q8_0, Q4_0, Q4_K, Q6_K, F16 and BF16 weights at load for the interleaved kernels (AVX-512 VNNI).",
         discussion: "--no-repack keeps every weight mapped in the file's layout, to compare the two."))
     var repack = true
 

@@ -50,7 +50,7 @@ public struct TextModelOptions: Sendable, Equatable {
     /// Bytes loaded alongside the text model (a vision projector), counted in that check.
     public var reservedBytes: Int = 0
     /// Repack the weights whose type has an outer-product kernel on this CPU (Q8_0, Q4_0, Q4_K,
-    /// Q6_K with AVX-512 VNNI) at load, releasing their mapped pages; off keeps every weight
+    /// Q6_K, F16, BF16 with AVX-512 VNNI) at load, releasing their mapped pages; off keeps every weight
     /// mapped in the file's layout.
     public var repacksWeights = true
 
