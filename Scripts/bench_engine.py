@@ -35,7 +35,8 @@ Then image encoding on the SmolVLM- and LLaVA-shaped towers, through Scripts/ben
 Finally a summary table (mean t/s +- standard deviation over the rounds, Ponder / llama.cpp of the
 means) and the floors, PASS or MISS each:
   pp<P> >= 1.0x llama.cpp on Q8_0, Q4_0, Q4_K_M and F16; tg<N> >= 1.0x on the same;
-  image encoding <= 0.8x llama.cpp's time on both towers; batch 4 >= 2.5x batch 1 (Ponder).
+  image encoding <= 0.8x llama.cpp's time on both towers; batch 4 >= 2.5x batch 1 (Ponder) on
+  the files whose weights Ponder repacks (all but Q5_K_M).
 
 Usage:
   swift build -c release --product ponder && python3 Scripts/bench_engine.py
@@ -71,6 +72,9 @@ _quiet = None
 # llama.cpp's LLAMA_FTYPE_MOSTLY_* values (llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, ...)
 FTYPES = {"q8_0": 7, "q4_0": 2, "q4_k_m": 15, "q4_k_s": 14, "q5_k_m": 17, "q6_k": 18, "f16": 1}
 FLOOR_TYPES = ("q8_0", "q4_0", "q4_k_m", "f16")   # the pp and tg floors are on these files
+# The batch floor is on files whose weights Ponder repacks (the issue: "with repacked weights");
+# Q5_K_M's Q5_K stays on the mmapped kernels and is reported, not held to it.
+REPACKED_TYPES = ("q8_0", "q4_0", "q4_k_m", "q6_k", "f16")
 
 
 # ---------------------------------------------------------------------------------- models
@@ -568,7 +572,10 @@ def check_floors(engine_rows, vision_rows, args, types):
     for t in types:
         one, four = row(t.upper(), "tg", 1), row(t.upper(), "tg", 4)
         value = four["ponder"] / one["ponder"] if (one and four and one["ponder"] and four["ponder"]) else None
-        add("batch 4 >= 2.5x batch 1 (Ponder, aggregate t/s)", t.upper(), value, 2.5, True)
+        if t in REPACKED_TYPES:
+            add("batch 4 >= 2.5x batch 1 (Ponder, aggregate t/s)", t.upper(), value, 2.5, True)
+        elif value is not None:
+            log(f"batch 4 / batch 1 on {t.upper()} (mmapped weights, no floor): {value:.2f}x")
     measured = {v["shape"]: v for v in vision_rows or []}
     for shape in ("smolvlm", "llava"):
         v = measured.get(shape)

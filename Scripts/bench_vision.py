@@ -12,7 +12,9 @@ the text model's n_embd for mtmd to load it) and a deterministic synthetic test 
             a 512x512 image, i.e. one tile plus the overview: 2 encodes per image.
   llava     LLaVA-1.5-like: projector mlp, CLIP ViT-L/14 at 336 (embd 1024, 24 layers stored,
             16 heads, ff 4096, class token, pre_ln, GELU-quick), mm.0 1024->4096,
-            mm.2 4096->4096; a 640x480 image (letterboxed to 336x336): 1 encode.
+            mm.2 4096->4096; clip.vision.feature_layer [23] (HF's vision_feature_layer -2, as
+            llama.cpp's converter writes LLaVA-1.5), so both sides run 23 layers; a 640x480
+            image (letterboxed to 336x336): 1 encode.
 
 Then, per shape, it alternates `--repeat` rounds of
   * Ponder: `ponder bench --model TEXT --mmproj P --image I -p 0 -n 0 --repeat INNER --json`,
@@ -23,7 +25,7 @@ Then, per shape, it alternates `--repeat` rounds of
     flash attention off, no warmup; best of INNER runs. Loading the model is not timed.
 and prints the best times, seconds per encode, the ratio Ponder / llama.cpp (below 1: Ponder
 is faster) and GFLOP/s (the matmul and attention FLOPs of the graph each side runs: llama.cpp's
-mlp graph runs one layer fewer than the file stores, Ponder runs all of them, as trained).
+graph and Ponder both stop at the deepest feature layer).
 
 INNER (--inner, default 2) runs inside each round let both sides warm up (first-touch of the
 weights, scratch buffers) without a separate warmup pass; each side's figure is the best of
@@ -73,7 +75,7 @@ SHAPES = {
         label="LLaVA-1.5-like",
         cfg=dict(projector_type="mlp", image_size=336, patch_size=14, n_embd=1024, n_head=16, n_ff=4096,
                  n_layer=24, eps=1e-5, mean=mvf.CLIP_MEAN, std=mvf.CLIP_STD, activation="gelu_quick",
-                 class_token=True, pre_ln=True, post_ln=False, patch_bias=False),
+                 class_token=True, pre_ln=True, post_ln=False, patch_bias=False, feature_layer=[23]),
         text=dict(n_embd=4096, n_head=32, n_head_kv=8),
         image=(640, 480),
         encodes=1,
@@ -139,6 +141,15 @@ def ensure_files(directory: Path, name: str, shape: dict) -> dict:
 def load_rgb(paths: dict, shape: dict) -> np.ndarray:
     w, h = shape["image"]
     return np.frombuffer(paths["rgb"].read_bytes(), dtype=np.uint8).reshape(h, w, 3)
+
+
+def layers_run(cfg: dict) -> tuple[int, int]:
+    """Encoder layers (llama.cpp, Ponder) run per encode: both stop at the deepest
+    clip.vision.feature_layer; without one, llama.cpp's mlp graph drops the last layer."""
+    if cfg.get("feature_layer"):
+        return max(cfg["feature_layer"]), max(cfg["feature_layer"])
+    n = cfg["n_layer"]
+    return (n - 1 if cfg["projector_type"] == "mlp" else n), n
 
 
 def gflop_per_image(shape: dict, n_layer_run: int) -> float:
@@ -268,16 +279,15 @@ def measure(names, threads=2, repeat=3, inner=2, ponder=".build/release/ponder",
                 f"(runs: {', '.join('%.3f' % x['seconds'] for x in lcs)})")
         mt.close()
         text.close()
-        n_layer = shape["cfg"]["n_layer"]
-        lc_layers = n_layer - 1 if shape["cfg"]["projector_type"] == "mlp" else n_layer
-        lc_gflop, po_gflop = gflop_per_image(shape, lc_layers), gflop_per_image(shape, n_layer)
+        lc_layers, po_layers = layers_run(shape["cfg"])
+        lc_gflop, po_gflop = gflop_per_image(shape, lc_layers), gflop_per_image(shape, po_layers)
         w, h = shape["image"]
         rows.append(dict(
             shape=name, label=shape["label"], projector=shape["cfg"]["projector_type"], image=f"{w}x{h}",
             encodes=info["encodes"], image_tokens=info["tokens"], threads=threads, repeat=repeat,
             inner=inner, llama_cpp_seconds=lc_best, ponder_seconds=po_best, ratio=po_best / lc_best,
             llama_cpp_seconds_per_encode=lc_best / info["encodes"], ponder_seconds_per_encode=po_best / info["encodes"],
-            llama_cpp_preprocess_seconds=lc_pre, llama_cpp_layers_run=lc_layers, ponder_layers_run=n_layer,
+            llama_cpp_preprocess_seconds=lc_pre, llama_cpp_layers_run=lc_layers, ponder_layers_run=po_layers,
             llama_cpp_gflop=lc_gflop, ponder_gflop=po_gflop,
             llama_cpp_gflops=lc_gflop / lc_best, ponder_gflops=po_gflop / po_best,
             llama_cpp_python=llama_cpp.__version__, mmproj=str(paths["mmproj"])))
@@ -300,7 +310,8 @@ def print_table(rows: list, out=sys.stdout):
               f"{r['ponder_seconds_per_encode']:>10.3f}{r['llama_cpp_preprocess_seconds']:>11.4f}"
               f"{r['llama_cpp_gflops']:>12.1f}{r['ponder_gflops']:>12.1f}", file=out)
     print("ratio = ponder / llama.cpp (below 1: Ponder faster). GFLOP/s over each side's own graph "
-          "(llama.cpp's mlp graph runs one layer fewer than stored).", file=out)
+          "(each side's layers: up to the deepest feature layer; without one, llama.cpp's mlp graph "
+          "runs one layer fewer than stored and Ponder all of them).", file=out)
 
 
 def main():

@@ -268,6 +268,8 @@ def write_mmproj(path: Path, proj: dict, tensors: dict[str, tuple[np.ndarray, T]
     w.add_uint32("clip.vision.embedding_length", cfg["n_embd"])
     w.add_uint32("clip.vision.feed_forward_length", cfg["n_ff"])
     w.add_uint32("clip.vision.block_count", cfg["n_layer"])
+    if cfg.get("feature_layer"):
+        w.add_array("clip.vision.feature_layer", [int(x) for x in cfg["feature_layer"]])
     w.add_uint32("clip.vision.projection_dim", n_embd_text)
     w.add_uint32("clip.vision.attention.head_count", cfg["n_head"])
     w.add_float32("clip.vision.attention.layer_norm_epsilon", cfg["eps"])

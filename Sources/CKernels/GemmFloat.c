@@ -129,14 +129,15 @@ INLINE PATTR __m512 load16(int type, const uint8_t *p) {
 
 /// Sixteen repacked rows × NA activation rows: per column, one conversion of sixteen weights
 /// and an FMA per activation row with its element broadcast; even and odd columns in separate
-/// accumulators (two dependency chains per row).
+/// accumulators (two dependency chains per row). A software prefetch only with several rows:
+/// at four it lifted F16 decode from 33.5 to 38 t/s; one row streams well without it.
 INLINE PATTR void packed_tile(int type, int64_t n, const uint8_t *set, const float *const *x, const int NA,
                               float (*res)[16]) {
     __m512 a[4], b[4];
     for (int i = 0; i < NA; i++) a[i] = b[i] = _mm512_setzero_ps();
     int64_t k = 0;
     for (; k + 2 <= n; k += 2) {
-        _mm_prefetch((const char *)(set + 32 * k + 1024), _MM_HINT_T0);
+        if (NA > 1) _mm_prefetch((const char *)(set + 32 * k + 1024), _MM_HINT_T0);
         const __m512 w0 = load16(type, set + 32 * k), w1 = load16(type, set + 32 * k + 32);
         for (int i = 0; i < NA; i++) {
             a[i] = _mm512_fmadd_ps(w0, _mm512_set1_ps(x[i][k]), a[i]);

@@ -109,9 +109,10 @@ public final class MllamaVisionEncoder: @unchecked Sendable {
 
         var saved: [Int: [Float]] = [:]
         let layerCount = w.layers.count + w.globalLayers.count
+        let scratch = VisionScratch()
         for (l, layer) in w.layers.enumerated() {
             layer.run(&x, rows: rows, headCount: c.headCount, epsilon: c.layerNormEpsilon, activation: .geluErf,
-                      mask: .paddingPairs(padding), pool: pool)
+                      mask: .paddingPairs(padding), pool: pool, scratch: scratch)
             if c.intermediateLayers.contains(l) { saved[l] = x }
             progress?(l + 1, layerCount)
         }
@@ -127,7 +128,7 @@ public final class MllamaVisionEncoder: @unchecked Sendable {
         observer?("post_tile", x)
         for (l, layer) in w.globalLayers.enumerated() {
             layer.run(&x, rows: rows, headCount: c.headCount, epsilon: c.layerNormEpsilon, activation: .geluErf,
-                      mask: .paddingPairs(padding), pool: pool)
+                      mask: .paddingPairs(padding), pool: pool, scratch: scratch)
             progress?(w.layers.count + l + 1, layerCount)
         }
         observer?("global_out", x)

@@ -114,10 +114,11 @@ public final class VisionTransformer: VisionEncoder, @unchecked Sendable {
 
         var saved: [Int: [Float]] = [:]
         let run = c.layersToRun
+        let scratch = VisionScratch()
         for layer in 0..<run {
             if c.featureLayers.contains(layer) { saved[layer] = x }
             weights.blocks[layer].run(&x, rows: n, headCount: c.headCount, epsilon: c.layerNormEpsilon,
-                                      activation: c.activation, mask: .none, pool: pool)
+                                      activation: c.activation, mask: .none, pool: pool, scratch: scratch)
         }
         if c.featureLayers.isEmpty, w.projector.appliesPostNorm, let norm = w.postNorm {
             x.withUnsafeMutableBufferPointer { xb in
