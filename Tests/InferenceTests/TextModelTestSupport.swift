@@ -18,6 +18,9 @@ struct TinyTextModel {
         var ropeFactors = false
         var biases = false
         var ropeBase: Float = 10000
+        /// gemma3 only: `attention.sliding_window` (nil: none) and its period.
+        var slidingWindow: Int? = nil
+        var slidingWindowPattern = 2
     }
 
     struct Layer {
@@ -25,6 +28,8 @@ struct TinyTextModel {
         /// Row-major `[out][in]`.
         var wq, wk, wv, wo, gate, up, down: [[Float]]
         var bq, bk, bv: [Float]?
+        /// gemma3: per-head q/k norms `[hd]`, post-norms `[embd]`.
+        var qNorm, kNorm, postAttentionNorm, postFeedForwardNorm: [Float]?
     }
 
     let shape: Shape
@@ -55,7 +60,11 @@ struct TinyTextModel {
                   down: matrix(d, shape.feedForward, 0.3),
                   bq: shape.biases ? vector(d, around: 0, 0.3) : nil,
                   bk: shape.biases ? vector(kv, around: 0, 0.3) : nil,
-                  bv: shape.biases ? vector(kv, around: 0, 0.3) : nil)
+                  bv: shape.biases ? vector(kv, around: 0, 0.3) : nil,
+                  qNorm: shape.architecture == "gemma3" ? vector(hd, around: 1, 0.3) : nil,
+                  kNorm: shape.architecture == "gemma3" ? vector(hd, around: 1, 0.3) : nil,
+                  postAttentionNorm: shape.architecture == "gemma3" ? vector(d, around: 1, 0.3) : nil,
+                  postFeedForwardNorm: shape.architecture == "gemma3" ? vector(d, around: 1, 0.3) : nil)
         }
     }
 
@@ -74,6 +83,10 @@ struct TinyTextModel {
         writer.set("\(a).attention.head_count_kv", UInt32(shape.keyValueHeads))
         writer.set("\(a).attention.layer_norm_rms_epsilon", Float(1e-5))
         writer.set("\(a).rope.freq_base", shape.ropeBase)
+        if let window = shape.slidingWindow {
+            writer.set("\(a).attention.sliding_window", UInt32(window))
+            writer.set("\(a).attention.sliding_window_pattern", UInt32(shape.slidingWindowPattern))
+        }
         func add(_ name: String, _ dimensions: [Int], _ values: [Float]) {
             guard !skip.contains(name) else { return }
             let (dims, data) = replace[name] ?? (dimensions, values)
@@ -100,6 +113,10 @@ struct TinyTextModel {
             add(p + "ffn_gate.weight", layer.gate)
             add(p + "ffn_up.weight", layer.up)
             add(p + "ffn_down.weight", layer.down)
+            if let v = layer.qNorm { add(p + "attn_q_norm.weight", [v.count], v) }
+            if let v = layer.kNorm { add(p + "attn_k_norm.weight", [v.count], v) }
+            if let v = layer.postAttentionNorm { add(p + "post_attention_norm.weight", [v.count], v) }
+            if let v = layer.postFeedForwardNorm { add(p + "post_ffw_norm.weight", [v.count], v) }
         }
         return writer
     }

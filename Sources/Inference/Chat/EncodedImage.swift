@@ -9,6 +9,8 @@ public enum ImagePromptLayout: String, Sendable, CaseIterable {
     case idefics3
     /// Llama 3.2 Vision: one `<|image|>` token; the text cross-attends to the vision states.
     case mllama
+    /// Gemma 3: `\n\n<start_of_image>`, the soft tokens, `<end_of_image>\n\n`.
+    case gemma3
 }
 
 /// An image encoded for a chat model's prompt, made once per image so that every prompt that
@@ -44,7 +46,7 @@ public enum ChatVisionEncoder: Sendable {
 
     public var layout: ImagePromptLayout {
         switch self {
-        case .clip(let encoder): encoder.configuration.projectorType == .idefics3 ? .idefics3 : .mlp
+        case .clip(let encoder): ImagePromptLayout(encoder.configuration.projectorType)
         case .mllama: .mllama
         }
     }
@@ -82,5 +84,16 @@ public enum ChatVisionEncoder: Sendable {
     /// Whether `file` holds an mllama vision tower besides its text model.
     public static func holdsVision(_ file: GGUFFile) -> Bool {
         file.architecture == "mllama" && file.tensor(named: "v.patch_embd.weight") != nil
+    }
+}
+
+extension ImagePromptLayout {
+    /// The layout of a projector type's images.
+    public init(_ projectorType: ProjectorType) {
+        switch projectorType {
+        case .mlp: self = .mlp
+        case .idefics3: self = .idefics3
+        case .gemma3: self = .gemma3
+        }
     }
 }

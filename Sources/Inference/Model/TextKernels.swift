@@ -95,6 +95,33 @@ enum TextKernels {
         }
     }
 
+    /// `gate[i] = gelu(gate[i]) · up[i]`, GELU in its tanh form (`gelu_pytorch_tanh`).
+    static func geluMultiply(_ gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count n: Int) {
+        VisionKernels.gelu(gate, count: n)
+        var i = 0
+        while i + width <= n {
+            store(load(gate, i) * load(up, i), gate, i)
+            i += width
+        }
+        while i < n {
+            gate[i] *= up[i]
+            i += 1
+        }
+    }
+
+    /// `x[i] *= a`.
+    static func scale(_ x: UnsafeMutablePointer<Float>, by a: Float, count n: Int) {
+        var i = 0
+        while i + width <= n {
+            store(load(x, i) * a, x, i)
+            i += width
+        }
+        while i < n {
+            x[i] *= a
+            i += 1
+        }
+    }
+
     /// In place: `x = softmax(x)` over `n` elements, in f32 with the maximum subtracted.
     static func softmax(_ x: UnsafeMutablePointer<Float>, count n: Int) {
         var maxima = Vector(repeating: -.infinity)

@@ -22,6 +22,23 @@ public struct TextModelConfiguration: Sendable, Equatable {
     public var embeddingRowCount: Int
     /// What each layer is; `blockCount` entries.
     public var layerKinds: [TextLayerKind]
+    /// Per layer: its attention window and rope set (`blockCount` entries).
+    public var layerAttention: [LayerAttention]
+    /// Rope sets besides the file's main one (set 0: `ropeFrequencyBase`, `ropeFrequencyScale`).
+    public var extraRopeSets: [RopeSet] = []
+    /// Multiplies the embeddings of token inputs (gemma3: √embeddingLength), not image rows.
+    public var embeddingScale: Float = 1
+    /// Multiplies q·k (default 1/√headDimension).
+    public var attentionScale: Float
+    /// The gate's activation in the MLP.
+    public var feedForwardActivation: FeedForwardActivation = .silu
+    /// Whether each block RMS-normalises its attention and MLP outputs before the residual
+    /// add (`post_attention_norm`, `post_ffw_norm`: gemma3).
+    public var usesPostNorms = false
+    /// Whether the rows of one image's span see each other both ways (gemma3).
+    public var imageSpansAttendBothWays = false
+    /// logits = c · tanh(logits / c) when set.
+    public var finalLogitSoftcap: Float?
     /// `{arch}.context_length`: what the model was trained for.
     public var trainedContextLength: Int
     /// The most positions per sequence this run allows.
@@ -46,6 +63,8 @@ public struct TextModelConfiguration: Sendable, Equatable {
         self.vocabularySize = vocabularySize
         self.embeddingRowCount = max(embeddingRowCount ?? vocabularySize, vocabularySize)
         self.layerKinds = (0..<blockCount).map { crossAttentionLayers.contains($0) ? .crossAttention : .selfAttention }
+        self.layerAttention = Array(repeating: LayerAttention(), count: blockCount)
+        self.attentionScale = 1 / Float(headDimension).squareRoot()
         self.trainedContextLength = trainedContextLength
         self.contextLength = contextLength
     }
@@ -67,6 +86,10 @@ public struct TextModelConfiguration: Sendable, Equatable {
             defer { next += 1 }
             return next
         }
+    }
+    /// Rope set `index` (0: the file's main base and scale).
+    public func ropeSet(_ index: Int) -> RopeSet {
+        index == 0 ? RopeSet(base: ropeFrequencyBase, scale: ropeFrequencyScale) : extraRopeSets[index - 1]
     }
     /// Layers that keep keys and values in the KV cache.
     public var cachedLayerCount: Int { layerKinds.filter { $0 == .selfAttention }.count }
@@ -137,5 +160,37 @@ public struct TextModelConfiguration: Sendable, Equatable {
                   vocabularySize: vocabularySize, embeddingRowCount: embeddings.dimensions[1],
                   crossAttentionLayers: crossAttentionLayers, trainedContextLength: trained,
                   contextLength: contextLength ?? min(trained, TextModelOptions.defaultContextLimit))
+        if architecture == .gemma3 { try Gemma3Family.configure(&self, reader) }
     }
+}
+
+/// A rope frequency base and linear position scale.
+public struct RopeSet: Sendable, Equatable {
+    public var base: Float
+    public var scale: Float
+
+    public init(base: Float, scale: Float) {
+        self.base = base
+        self.scale = scale
+    }
+}
+
+/// How one self-attention layer attends: over every earlier position, or a sliding window of
+/// the last `slidingWindow` positions; with which rope set.
+public struct LayerAttention: Sendable, Equatable {
+    public var slidingWindow: Int?
+    public var ropeSet: Int
+
+    public init(slidingWindow: Int? = nil, ropeSet: Int = 0) {
+        self.slidingWindow = slidingWindow
+        self.ropeSet = ropeSet
+    }
+}
+
+/// The activation of the MLP's gate: `act(Wgate·h) ⊙ Wup·h`.
+public enum FeedForwardActivation: Sendable, Equatable {
+    /// x·σ(x) (llama, qwen2).
+    case silu
+    /// GELU, tanh form (gemma's `gelu_pytorch_tanh`).
+    case geluTanh
 }

@@ -49,7 +49,7 @@ final class TextModelRunState {
     /// `[n × feedForwardLength]` `ffn_gate` (then silu(gate)·up) and `ffn_up`.
     var gate = ScratchBuffer()
     var up = ScratchBuffer()
-    /// `[n × ropeDimensionCount/2]` cos and sin of each item's rope angles.
+    /// `[ropeSets × n × ropeDimensionCount/2]` cos and sin of each item's rope angles.
     var ropeCos = ScratchBuffer()
     var ropeSin = ScratchBuffer()
     /// `[m × embeddingLength]` `result_norm` of the items that want logits.
@@ -81,8 +81,8 @@ final class TextModelRunState {
             projected.reserve(rows * c.embeddingLength)
             gate.reserve(rows * c.feedForwardLength)
             up.reserve(rows * c.feedForwardLength)
-            ropeCos.reserve(rows * c.ropeDimensionCount / 2)
-            ropeSin.reserve(rows * c.ropeDimensionCount / 2)
+            ropeCos.reserve(rows * c.ropeDimensionCount / 2 * (1 + c.extraRopeSets.count))
+            ropeSin.reserve(rows * c.ropeDimensionCount / 2 * (1 + c.extraRopeSets.count))
             rowCapacity = rows
         }
         if logitRows > logitRowCapacity {

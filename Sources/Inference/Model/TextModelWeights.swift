@@ -21,6 +21,14 @@ public struct TextModelWeights: Sendable {
         /// For a cross-attention layer: the per-head norms and the gates. Its `query`, `key`,
         /// `value` and `attentionOutput` are then the cross-attention projections.
         public let cross: CrossAttention?
+        /// `attn_q_norm`, `attn_k_norm` `[headDimension]`: RMSNorm of each head of q and k
+        /// before rope (gemma3).
+        public var queryNorm: [Float]? = nil
+        public var keyNorm: [Float]? = nil
+        /// `post_attention_norm`, `post_ffw_norm` `[embeddingLength]`: RMSNorm of the attention
+        /// and MLP outputs before the residual add (gemma3).
+        public var postAttentionNorm: [Float]? = nil
+        public var postFeedForwardNorm: [Float]? = nil
     }
 
     /// The parts particular to a cross-attention layer (mllama).
@@ -81,6 +89,9 @@ public struct TextModelWeights: Sendable {
             func matrix(_ name: String, _ rows: Int, _ columns: Int) throws(TextModelError) -> WeightMatrix {
                 try loader.matrix(prefix + name, rows: rows, columns: columns)
             }
+            func norm(_ name: String, _ length: Int, required: Bool) throws(TextModelError) -> [Float]? {
+                required ? try loader.vector(prefix + name, length: length) : try loader.optionalVector(prefix + name, length: length)
+            }
             func bias(_ name: String, _ length: Int) throws(TextModelError) -> [Float]? {
                 if c.architecture.requiresAttentionBiases { return try loader.vector(prefix + name, length: length) }
                 return try loader.optionalVector(prefix + name, length: length)
@@ -103,7 +114,11 @@ public struct TextModelWeights: Sendable {
                 gate: try matrix("ffn_gate.weight", ff, d),
                 up: try matrix("ffn_up.weight", ff, d),
                 down: try matrix("ffn_down.weight", d, ff),
-                cross: nil))
+                cross: nil,
+                queryNorm: try norm("attn_q_norm.weight", c.headDimension, required: c.architecture.requiresHeadNorms),
+                keyNorm: try norm("attn_k_norm.weight", c.headDimension, required: c.architecture.requiresHeadNorms),
+                postAttentionNorm: try norm("post_attention_norm.weight", d, required: c.usesPostNorms),
+                postFeedForwardNorm: try norm("post_ffw_norm.weight", d, required: c.usesPostNorms)))
         }
         self.layers = layers
         if repack {

@@ -21,6 +21,7 @@ extension TransformerTextModel {
             switch item.input {
             case .token(let token):
                 weights.embedding(of: token, into: x + i * d)
+                if c.embeddingScale != 1 { TextKernels.scale(x + i * d, by: c.embeddingScale, count: d) }
             case .embedding(let row):
                 row.withUnsafeBufferPointer { (x + i * d).update(from: $0.baseAddress!, count: d) }
             case .image(let image, let index):
@@ -35,12 +36,16 @@ extension TransformerTextModel {
         }
         trace.emit("inp_embd", nil, x, rows: n, columns: d)
 
-        // Rope angles of each item's position: [n × pairs] cos and sin, shared by all layers.
+        // Rope angles of each item's position, per rope set: [sets × n × pairs] cos and sin,
+        // shared by the layers of a set.
         let pairs = c.ropeDimensionCount / 2
-        for (i, item) in batch.items.enumerated() {
-            TextKernels.ropeAngles(position: item.position, pairs: pairs, base: c.ropeFrequencyBase,
-                                   scale: c.ropeFrequencyScale, factors: weights.ropeFrequencyFactors,
-                                   cos: s.ropeCos.pointer + i * pairs, sin: s.ropeSin.pointer + i * pairs)
+        for set in 0...c.extraRopeSets.count {
+            let rope = c.ropeSet(set), offset = set * n * pairs
+            for (i, item) in batch.items.enumerated() {
+                TextKernels.ropeAngles(position: item.position, pairs: pairs, base: rope.base,
+                                       scale: rope.scale, factors: weights.ropeFrequencyFactors,
+                                       cos: s.ropeCos.pointer + offset + i * pairs, sin: s.ropeSin.pointer + offset + i * pairs)
+            }
         }
 
         // Block tables after the reservation (copy on write may have replaced a last block).
@@ -50,7 +55,8 @@ extension TransformerTextModel {
         }
         let context = BatchContext(rows: n, positions: batch.items.map(\.position),
                                    sequences: batch.items.map(\.sequence),
-                                   tables: batch.items.map { tables[$0.sequence]! }, slots: slots)
+                                   tables: batch.items.map { tables[$0.sequence]! }, slots: slots,
+                                   keyEnds: keyEnds(batch))
 
         // Cross-attention images: K/V computed once per image, attached to their sequences.
         var rowImages: [[AttachedImage]] = []
@@ -94,6 +100,9 @@ extension TransformerTextModel {
         if let bias = weights.outputBias {
             for row in 0..<m { TextKernels.add(bias, into: logits + row * c.vocabularySize, count: c.vocabularySize) }
         }
+        if let cap = c.finalLogitSoftcap {
+            for i in 0..<(m * c.vocabularySize) { logits[i] = cap * tanhf(logits[i] / cap) }
+        }
         trace.emit("result_output", nil, logits, rows: m, columns: c.vocabularySize)
 
         return Logits(vocabularySize: c.vocabularySize,
@@ -105,7 +114,22 @@ extension TransformerTextModel {
                           ? Array(UnsafeBufferPointer(start: resultNorm, count: m * d)) : nil)
     }
 
-    /// `x += Wdown · (silu(Wgate·h) ⊙ Wup·h)`, `h = rmsnorm(x) · ffn_norm`.
+    /// Where each item's visible keys end (exclusive): after its own position, or, for a row
+    /// of an image whose span attends both ways (gemma3), after the span's last position.
+    /// A span cut short by the batch stops at the sequence's last item in it (nothing later
+    /// is in the cache).
+    private func keyEnds(_ batch: Batch) -> [Int] {
+        guard configuration.imageSpansAttendBothWays else { return batch.items.map { $0.position + 1 } }
+        var last: [SequenceID: Int] = [:]
+        for item in batch.items { last[item.sequence] = max(last[item.sequence] ?? 0, item.position) }
+        return batch.items.map { item in
+            guard case .image(let image, let index) = item.input else { return item.position + 1 }
+            return max(item.position + 1, min(item.position - index + image.spanLength, last[item.sequence]! + 1))
+        }
+    }
+
+    /// `x += Wdown · (act(Wgate·h) ⊙ Wup·h)`, `h = rmsnorm(x) · ffn_norm` (with gemma3's
+    /// post-norm of the output before the add).
     private func feedForwardBlock(_ l: Int, _ context: BatchContext, _ trace: ActivationTrace) {
         let c = configuration, s = runState, layer = weights.layers[l]
         let n = context.rows, d = c.embeddingLength, ff = c.feedForwardLength
@@ -119,9 +143,19 @@ extension TransformerTextModel {
         MatMul.multiply(layer.up, input: h, batch: n, output: s.up.pointer, pool: pool)
         trace.emit("ffn_gate", l, s.gate.pointer, rows: n, columns: ff)
         trace.emit("ffn_up", l, s.up.pointer, rows: n, columns: ff)
-        TextKernels.siluMultiply(s.gate.pointer, up: s.up.pointer, count: n * ff)
+        switch c.feedForwardActivation {
+        case .silu: TextKernels.siluMultiply(s.gate.pointer, up: s.up.pointer, count: n * ff)
+        case .geluTanh: TextKernels.geluMultiply(s.gate.pointer, up: s.up.pointer, count: n * ff)
+        }
         MatMul.multiply(layer.down, input: s.gate.pointer, batch: n, output: s.projected.pointer, pool: pool)
         trace.emit("ffn_out", l, s.projected.pointer, rows: n, columns: d)
+        if let norm = layer.postFeedForwardNorm {
+            for i in 0..<n {
+                TextKernels.rmsNorm(s.projected.pointer + i * d, weight: norm, epsilon: c.rmsNormEpsilon,
+                                    output: s.projected.pointer + i * d, count: d)
+            }
+            trace.emit("ffn_post_norm", l, s.projected.pointer, rows: n, columns: d)
+        }
         TextKernels.add(s.projected.pointer, into: x, count: n * d)
         trace.emit("l_out", l, x, rows: n, columns: d)
     }
@@ -138,6 +172,15 @@ struct BatchContext {
     let tables: [[Int]]
     /// `[rows]` where each item's key and value are written.
     let slots: [PagedKVCache.Slot]
+    /// `[rows]` the end (exclusive) of the positions each item sees: `position + 1`, or past
+    /// its image's span where image spans attend both ways.
+    let keyEnds: [Int]
+
+    /// The first position row `i` sees in a layer with this sliding window.
+    func keyStart(_ i: Int, window: Int?) -> Int {
+        guard let window else { return 0 }
+        return max(0, positions[i] - window + 1)
+    }
 }
 
 /// Hands named activations to the observer, if any.

@@ -26,6 +26,7 @@ extension TextArchitecture {
         case .llama: LlamaFamily.ropeStyle
         case .qwen2: Qwen2Family.ropeStyle
         case .mllama: MllamaFamily.ropeStyle
+        case .gemma3: Gemma3Family.ropeStyle
         }
     }
 
@@ -34,14 +35,17 @@ extension TextArchitecture {
         switch self {
         case .llama: LlamaFamily.requiresAttentionBiases
         case .qwen2: Qwen2Family.requiresAttentionBiases
-        case .mllama: false
+        case .mllama, .gemma3: false
         }
     }
+
+    /// Whether every self-attention layer must carry `attn_q_norm` and `attn_k_norm`.
+    var requiresHeadNorms: Bool { self == .gemma3 }
 
     /// The indices of the layers that cross-attend to the image (none outside mllama).
     func crossAttentionLayers(_ reader: MetadataReader<TextModelError>, blockCount: Int) throws(TextModelError) -> [Int] {
         switch self {
-        case .llama, .qwen2: []
+        case .llama, .qwen2, .gemma3: []
         case .mllama: try MllamaFamily.crossAttentionLayers(reader, blockCount: blockCount)
         }
     }

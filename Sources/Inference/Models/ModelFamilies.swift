@@ -7,6 +7,7 @@
 // | `llama` | `TransformerTextModel`, adjacent-pair rope | `clip` projector file (`mlp`, `idefics3`) | `Llama.swift` |
 // | `qwen2` | the same block, NEOX rope, q/k/v biases | — | `Qwen2.swift` |
 // | `mllama` | the same block plus cross-attention layers | `MllamaVisionEncoder`, in an `mllama` projector or the model file | `Mllama*.swift` |
+// | `gemma3` | the same block with q/k norms, post-norms, GeGLU, sliding-window layers | — | `Gemma3.swift` |
 // | `clip` | — | `VisionTransformer` with a projector of `Vision/Projectors/` | `Vision/` |
 
 /// The text architectures the engine runs. They share one block; the differences live in the
@@ -16,6 +17,8 @@ public enum TextArchitecture: String, Sendable, CaseIterable {
     case qwen2
     /// Llama 3.2 Vision: llama blocks with gated cross-attention layers over the image.
     case mllama
+    /// Gemma 3: q/k norms, post-norms, GeGLU, sliding-window and global layers.
+    case gemma3
 }
 
 /// What one layer of the text stack is (the per-layer plan).

@@ -72,6 +72,9 @@ public struct ImagePreprocessor: Sendable {
         switch configuration.projectorType {
         case .mlp:
             return [(.single, Self.letterbox(image, side: size, filter: .bicubic, padColour: Self.llavaPadColour))]
+        case .gemma3:
+            // Stretched to the square, as Gemma3ImageProcessor resizes (no pan-and-scan).
+            return [(.single, Self.resize(image, width: size, height: size, filter: .bilinear))]
         case .idefics3:
             // The configuration guarantees the key for idefics3.
             let longest = configuration.preprocessImageSize ?? size

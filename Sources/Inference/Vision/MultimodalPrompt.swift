@@ -10,6 +10,8 @@
 ///   the overview's embeddings and `<fake_token_around_image>`.
 /// - `mllama`: the `<|image|>` token, carrying the image for cross-attention. The text
 ///   `<|image|>` in a prompt also stands for an image.
+/// - `gemma3`: `\n\n<start_of_image>`, the soft tokens, `<end_of_image>\n\n` (HF's
+///   `Gemma3Processor`); the text model lets the soft tokens see each other both ways.
 public struct MultimodalPrompt: Sendable {
     public let tokenizer: VocabularyTokenizer
     public let layout: ImagePromptLayout
@@ -20,7 +22,7 @@ public struct MultimodalPrompt: Sendable {
     }
 
     public init(tokenizer: VocabularyTokenizer, projectorType: ProjectorType) {
-        self.init(tokenizer: tokenizer, layout: projectorType == .idefics3 ? .idefics3 : .mlp)
+        self.init(tokenizer: tokenizer, layout: ImagePromptLayout(projectorType))
     }
 
     /// The text that stands for an image in mllama's own prompts.
@@ -85,6 +87,8 @@ public struct MultimodalPrompt: Sendable {
         switch layout {
         case .mlp, .mllama:
             return image.parts.flatMap(rows)
+        case .gemma3:
+            return tokens("\n\n<start_of_image>") + image.parts.flatMap(rows) + tokens("<end_of_image>\n\n")
         case .idefics3:
             var inputs: [Batch.Input] = []
             let newline = try token("\n")

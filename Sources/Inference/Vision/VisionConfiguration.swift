@@ -6,6 +6,8 @@ public enum ProjectorType: String, Sendable, CaseIterable {
     case mlp
     /// SmolVLM / Idefics3: SigLIP ViT, pixel shuffle, one linear layer; large images tiled.
     case idefics3
+    /// Gemma 3: SigLIP ViT, k×k average pooling, RMSNorm, one projection (`Gemma3+Vision.swift`).
+    case gemma3
 }
 
 /// The feed-forward activation of the ViT blocks.
@@ -37,7 +39,7 @@ public struct VisionConfiguration: Sendable {
     /// `clip.vision.feature_layer`, in HF's meaning (0 = the embeddings): the hidden states
     /// handed to the projector, concatenated; empty means the last layer.
     public let featureLayers: [Int]
-    /// Pixel-shuffle factor (idefics3).
+    /// Pixel-shuffle factor (idefics3), pooling size (gemma3).
     public let scaleFactor: Int
     /// Longest side an image is resized to before tiling (idefics3), when set.
     public let preprocessImageSize: Int?
@@ -120,8 +122,9 @@ public struct VisionConfiguration: Sendable {
                                                               reason: "it must be in 0...\(blockCount)"))
         }
         featureLayers = layers
-        let factor = try wrap { try file.optionalInt("clip.vision.projector.scale_factor") } ?? 1
-        if type == .idefics3 {
+        // Gemma 3 files write the pooling size only when it is not 4 (llama.cpp's default).
+        let factor = try wrap { try file.optionalInt("clip.vision.projector.scale_factor") } ?? (type == .gemma3 ? 4 : 1)
+        if type == .idefics3 || type == .gemma3 {
             let side = imageSize / patchSize
             guard factor > 0, side % factor == 0 else {
                 throw VisionError(file: path, kind: .invalidValue(key: "clip.vision.projector.scale_factor", value: "\(factor)",

@@ -81,6 +81,9 @@ public struct VisionWeights: Sendable {
         switch c.projectorType {
         case .mlp: projector = try MLPProjector(loader: loader, inputWidth: featureWidth)
         case .idefics3: projector = try Idefics3Projector(loader: loader, inputWidth: featureWidth, scaleFactor: c.scaleFactor)
+        case .gemma3:
+            projector = try Gemma3Projector(loader: loader, inputWidth: featureWidth, poolSize: c.scaleFactor,
+                                            epsilon: c.layerNormEpsilon)
         }
     }
 }
