@@ -28,7 +28,7 @@ struct Bench: ParsableCommand {
               ponder bench --model model.gguf -p 0 -n 64 --batch 1,2,4,8
               ponder bench --model model.gguf -p 0 --depth 0,2048
               ponder bench --model model.gguf --mmproj mmproj.gguf --image cat.jpg -p 0 -n 0
-              ponder bench --model gemma3:4b -p 0 -n 32          (a name that ponder models lists)
+              ponder bench --model llama3.2-vision:11b -p 0 -n 32      (a name that ponder models lists)
             """)
 
     @Option(help: "The GGUF model, or a name that ponder models lists.", completion: .file(extensions: ["gguf"]))

@@ -18,7 +18,7 @@ struct Chat: AsyncParsableCommand {
             Examples:
               ponder
               ponder chat --model llava.gguf --mmproj mmproj.gguf --image cat.jpg
-              ponder chat --model gemma3:4b --image cat.jpg       (a name that ponder models lists)
+              ponder chat --model llama3.2-vision:11b --image cat.jpg   (a name that ponder models lists)
               ponder chat --strategy stage-beam --beam 4 --judge manual --theme light
             """)
 

@@ -16,7 +16,7 @@ struct Inspect: ParsableCommand {
             Examples:
               ponder inspect model.gguf
               ponder inspect mmproj.gguf --json
-              ponder inspect gemma3:4b
+              ponder inspect llama3.2-vision:11b
             """)
 
     @Argument(help: "The GGUF file, or a name that ponder models lists.", completion: .file(extensions: ["gguf"]))

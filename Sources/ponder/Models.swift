@@ -26,8 +26,8 @@ struct Models: ParsableCommand {
               ponder models
               ponder models --json
               ponder models --models-dir ~/gguf --verbose
-              ponder models gemma3:4b
-              ponder ask --model gemma3:4b --image cat.jpg "What is in the picture?"
+              ponder models llama3.2-vision:11b
+              ponder ask --model llama3.2-vision:11b --image cat.jpg "What is in the picture?"
             """)
 
     @OptionGroup var modelStore: ModelStoreOptions

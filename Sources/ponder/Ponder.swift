@@ -14,7 +14,7 @@ struct Ponder: AsyncParsableCommand {
               ponder ask --image shapes.jpg --show-stages "How many circles are there?"
               ponder eval --data Models/demo/eval-sample.jsonl
               ponder models                            the models already on this machine
-              ponder ask --model gemma3:4b --image cat.jpg "What is this?"
+              ponder ask --model llama3.2-vision:11b --image cat.jpg "What is this?"
               ponder inspect model.gguf               what a model file holds
               ponder convert ~/hf/Llama-3.2-1B-Instruct --out llama.gguf --type F16
               ponder tokenize --model model.gguf "Hello, world"

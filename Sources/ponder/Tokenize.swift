@@ -17,7 +17,7 @@ struct Tokenize: ParsableCommand {
               ponder tokenize --model model.gguf --chat --pieces "What is in the image?"
               ponder tokenize --model model.gguf --chat-template llama3 "Hi"
               ponder tokenize --model model.gguf --file notes.txt --timing
-              ponder tokenize --model gemma3:4b "Hello"          (a name that ponder models lists)
+              ponder tokenize --model llama3.2-vision:11b "Hello" (a name that ponder models lists)
             """)
 
     @Option(help: "The GGUF model whose vocabulary to use, or a name that ponder models lists.", completion: .file(extensions: ["gguf"]))
