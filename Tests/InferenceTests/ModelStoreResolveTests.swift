@@ -57,6 +57,24 @@ struct ModelStoreResolveTests {
         #expect(gemma.projector?.hasSuffix("/snapshots/r/mmproj-model-f16.gguf") == true)
     }
 
+    @Test func aLookupReadsOnlyTheFilesOfModelsThatCouldAnswer() throws {
+        let sandbox = try StoreSandbox()
+        let store = try makeStore(sandbox)
+        let broken = try sandbox.write("folders/three/broken.gguf", TinyGGUF.truncated)
+        let narrow = store.scan(matching: "LLaVA:13b")
+        #expect(narrow.entries.map(\.name) == ["llava:7b"])
+        #expect(narrow.skipped.isEmpty, "the broken file was not read")
+        #expect(store.scan().skipped.map(\.path) == [broken])
+        #expect(store.scan(matching: "ggml-org/gemma-3-4b-it-GGUF:Q8_0").entries.count == 2)
+        #expect(store.scan(matching: "dup").entries.map(\.name) == ["dup", "dup"])
+        #expect(store.scan(matching: "registry.ollama.ai/library/tiny").entries.map(\.name) == ["tiny:latest", "tiny:small"])
+        #expect(try store.resolve("tiny:small").entry?.name == "tiny:small")
+        // An unknown name's error still counts every model (the broken file is not one).
+        #expect(throws: ModelStoreError(name: "llava:13b", kind: .unknown(locations: store.locations, listed: 9))) {
+            try store.resolve("llava:13b")
+        }
+    }
+
     @Test func anExistingFileAlwaysWinsAndAPathIsTakenAsOne() throws {
         let sandbox = try StoreSandbox()
         let store = try makeStore(sandbox)

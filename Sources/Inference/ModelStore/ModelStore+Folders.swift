@@ -10,7 +10,7 @@ extension ModelStoreScan {
         for name in names(in: root) where name.hasPrefix("models--") {
             let folder = StoreFileSystem.join(root, name)
             let repository = name.dropFirst("models--".count).replacingOccurrences(of: "--", with: "/")
-            guard !repository.isEmpty, let snapshot = newestSnapshot(of: folder) else { continue }
+            guard !repository.isEmpty, wants([repository]), let snapshot = newestSnapshot(of: folder) else { continue }
             let found = walk(snapshot, depth: ModelStore.repositoryDepth)
             entries += repositoryEntries(repository: repository, source: .huggingface, found: found)
         }
@@ -25,7 +25,7 @@ extension ModelStoreScan {
             guard StoreFileSystem.isDirectory(publisherFolder) else { continue }
             for repository in names(in: publisherFolder) {
                 let folder = StoreFileSystem.join(publisherFolder, repository)
-                guard StoreFileSystem.isDirectory(folder) else { continue }
+                guard wants(["\(publisher)/\(repository)"]), StoreFileSystem.isDirectory(folder) else { continue }
                 let found = walk(folder, depth: ModelStore.repositoryDepth - 1)
                 entries += repositoryEntries(repository: "\(publisher)/\(repository)", source: .lmstudio, found: found)
             }
@@ -34,12 +34,14 @@ extension ModelStoreScan {
     }
 
     /// Any `.gguf` up to `ModelStore.folderDepth` folders down, paired within its own folder;
-    /// named after the file.
+    /// named after the file. When a name is wanted, only folders holding a file of that name
+    /// are read.
     mutating func folderEntries(root: String) -> [ModelStoreEntry] {
         let found = walk(root, depth: ModelStore.folderDepth)
         var entries: [ModelStoreEntry] = []
-        for folder in orderedFolders(found) {
-            for pair in ModelPairing.pair(readFacts(found.filter { $0.folder == folder })) {
+        for folder in orderedFolders(found) where found.contains(where: { $0.folder == folder && wants([ModelPairing.stem($0.path)]) }) {
+            for pair in ModelPairing.pair(readFacts(found.filter { $0.folder == folder }))
+            where wants([ModelPairing.stem(pair.model.path)]) {
                 entries.append(entry(pair, name: ModelPairing.stem(pair.model.path), aliases: [], source: .folder))
             }
         }

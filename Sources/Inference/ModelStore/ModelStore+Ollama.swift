@@ -29,6 +29,7 @@ extension ModelStoreScan {
                 for model in subfolders(of: namespace.path) {
                     for tag in files(in: model.path) {
                         let reference = OllamaName(host: host.name, namespace: namespace.name, model: model.name, tag: tag.name)
+                        guard wants([reference.name] + reference.aliases) else { continue }
                         if let entry = ollamaEntry(reference, manifest: tag.path, root: root) { entries.append(entry) }
                     }
                 }

@@ -20,13 +20,20 @@ public struct ModelReference: Sendable, Equatable {
 extension ModelStore {
     /// What `value` names. An existing file always wins; a value that looks like a path
     /// (`/…`, `./…`, `~…`, `….gguf`) is taken as one, so a missing file gets the file's own
-    /// error downstream. Anything else is looked up among the listed models (`lookUp`).
+    /// error downstream. Anything else is looked up among the listed models (`lookUp`),
+    /// reading only the files of models that could answer to it; an unknown name is looked
+    /// up again in the whole listing, so that its error counts every model.
     public func resolve(_ value: String) throws(ModelStoreError) -> ModelReference {
         if case .success(let status) = StoreFileSystem.status(value), status.kind != .directory {
             return ModelReference(model: value)
         }
         if Self.looksLikePath(value) { return ModelReference(model: value) }
-        let entry = try Self.lookUp(value, in: scan())
+        let entry: ModelStoreEntry
+        do {
+            entry = try Self.lookUp(value, in: scan(matching: value))
+        } catch where error.isUnknown {
+            entry = try Self.lookUp(value, in: scan())
+        }
         return ModelReference(model: entry.model, projector: entry.projector, entry: entry)
     }
 

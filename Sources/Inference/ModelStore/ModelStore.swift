@@ -73,8 +73,13 @@ public struct ModelStore: Sendable {
     // MARK: - Listing
 
     /// Every model in every location, sorted by source and then name.
-    public func scan() -> ModelListing {
+    public func scan() -> ModelListing { scan(matching: nil) }
+
+    /// With `name`, only the models that could answer to it (a name or alias equal to it
+    /// once both lose their `:tag` and case): the files of other models are not read.
+    func scan(matching name: String?) -> ModelListing {
         var scan = ModelStoreScan()
+        scan.wanted = name.map { Self.untagged($0).lowercased() }
         var entries: [ModelStoreEntry] = []
         for location in locations where location.exists {
             switch location.source {
@@ -109,6 +114,9 @@ public struct ModelStore: Sendable {
 /// read once even when several entries name it).
 struct ModelStoreScan {
     var skipped: [ModelStoreSkip] = []
+    /// When set, the untagged, lower-cased name that entries must answer to; the others are
+    /// passed over unread.
+    var wanted: String?
     var walker = GGUFFileWalker()
     private var cache: [String: ModelFileFacts?] = [:]
 
@@ -134,6 +142,12 @@ struct ModelStoreScan {
         }
         cache[path] = result
         return result
+    }
+
+    /// Whether an entry with these names (its name and aliases) can answer to `wanted`.
+    func wants(_ names: [String]) -> Bool {
+        guard let wanted else { return true }
+        return names.contains { ModelStore.untagged($0).lowercased() == wanted }
     }
 
     /// Walker skips land in this scan's list.

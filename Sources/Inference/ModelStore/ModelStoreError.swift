@@ -17,6 +17,12 @@ public struct ModelStoreError: Error, Sendable, Equatable, CustomStringConvertib
         self.kind = kind
     }
 
+    /// Whether no model answers to the name (rather than several).
+    public var isUnknown: Bool {
+        if case .unknown = kind { return true }
+        return false
+    }
+
     public var description: String {
         switch kind {
         case .unknown(let locations, let listed):
