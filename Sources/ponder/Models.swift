@@ -19,8 +19,8 @@ struct Models: ParsableCommand {
             library), org/name (Hugging Face), publisher/repo (LM Studio), with :QUANT when \
             one repository holds several model files (org/name:Q4_K_M), and the file name \
             without .gguf in a folder. Every command's --model takes these names, and the \
-            projector comes along unless --mmproj is given. Only file headers are read; a file \
-            or folder that cannot be read is skipped (--verbose says why).
+            projector comes along unless --mmproj is given. Only headers and metadata are read; \
+            a file or folder that cannot be read is skipped (--verbose says why).
 
             Examples:
               ponder models
