@@ -116,6 +116,44 @@ struct ModelsCommandTests {
         #expect(fromEnvironment.status == 0 && fromEnvironment.stdout.contains("file              \(folder.tok)"))
     }
 
+    /// The demo model behind an Ollama manifest (model and projector layers) and in a Hugging
+    /// Face snapshot: `ask --model NAME --image` finds the projector and answers exactly as
+    /// with the files given.
+    @Test func askFindsTheProjectorOfAnOllamaAndAHuggingFaceName() throws {
+        let folder = try Folder()
+        let manager = FileManager.default
+        let demo = DemoModelTests.demo
+        let text = demo.appendingPathComponent("ponder-demo.gguf").path
+        let projector = demo.appendingPathComponent("ponder-demo-mmproj.gguf").path
+        let ollama = folder.home + "/.ollama/models"
+        let (modelDigest, projectorDigest) = (String(repeating: "a1", count: 32), String(repeating: "b2", count: 32))
+        try manager.createDirectory(atPath: ollama + "/blobs", withIntermediateDirectories: true)
+        try manager.createSymbolicLink(atPath: "\(ollama)/blobs/sha256-\(modelDigest)", withDestinationPath: text)
+        try manager.createSymbolicLink(atPath: "\(ollama)/blobs/sha256-\(projectorDigest)", withDestinationPath: projector)
+        let manifestFolder = ollama + "/manifests/registry.ollama.ai/library/ponder-demo"
+        try manager.createDirectory(atPath: manifestFolder, withIntermediateDirectories: true)
+        let manifest = #"{"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:\#(modelDigest)"},"#
+            + #"{"mediaType":"application/vnd.ollama.image.projector","digest":"sha256:\#(projectorDigest)"}]}"#
+        try manifest.write(toFile: manifestFolder + "/latest", atomically: true, encoding: .utf8)
+        let snapshot = folder.home + "/.cache/huggingface/hub/models--ponder--demo-GGUF/snapshots/main"
+        try manager.createDirectory(atPath: snapshot, withIntermediateDirectories: true)
+        try manager.createSymbolicLink(atPath: snapshot + "/ponder-demo-F16.gguf", withDestinationPath: text)
+        try manager.createSymbolicLink(atPath: snapshot + "/mmproj-ponder-demo-F16.gguf", withDestinationPath: projector)
+
+        let image = demo.appendingPathComponent("sample.jpg").path
+        let question = ["--image", image, "--threads", "1", "--max-tokens", "24", "--quiet", "How many shapes are there?"]
+        let byPath = try folder.run(["ask", "--model", text, "--mmproj", projector] + question)
+        #expect(byPath.status == 0 && !byPath.stdout.isEmpty, "\(byPath.stderr)")
+        for name in ["ponder-demo", "ponder-demo:latest", "ponder/demo-GGUF", "ponder/demo-GGUF:F16"] {
+            let byName = try folder.run(["ask", "--model", name] + question)
+            #expect(byName.status == 0, "\(name): \(byName.stderr)")
+            #expect(byName.stdout == byPath.stdout, "\(name)")
+        }
+        let listed = try folder.run(["models", "--json"])
+        #expect(listed.stdout.split(separator: "\n").count == 2)
+        #expect(listed.stdout.contains(#""name":"ponder-demo:latest","projector":"\#(ollama)/blobs/sha256-\#(projectorDigest)""#))
+    }
+
     @Test func unknownAndAmbiguousNamesFailWithOneSentence() throws {
         let folder = try Folder()
         let unknown = try folder.run(["tokenize", "--models-dir", folder.models, "--model", "nope", "hi"])
