@@ -160,6 +160,11 @@ struct ModelStoreTests {
         #expect(qwen.projector == f16, "of two projectors, F16 before Q8_0")
         #expect(qwen.projectorType == "qwen2vl_merger")
         #expect(try entry(listing, "old/Text-GGUF").quantization == "F16")
+
+        // A repository folder linked to another source's folder is still listed here.
+        try sandbox.link("home/.lmstudio/models/linked/Same-GGUF", to: sandbox.path(repo))
+        let names = store(sandbox).scan().entries.map(\.name)
+        #expect(names == ["linked/Same-GGUF", "lmstudio-community/Qwen2-VL-2B-GGUF", "old/Text-GGUF"])
     }
 
     @Test func modelFoldersFromTheEnvironmentAndTheCommandLine() throws {

@@ -11,7 +11,7 @@ extension ModelStoreScan {
             let folder = StoreFileSystem.join(root, name)
             let repository = name.dropFirst("models--".count).replacingOccurrences(of: "--", with: "/")
             guard !repository.isEmpty, wants([repository]), let snapshot = newestSnapshot(of: folder) else { continue }
-            let found = walk(snapshot, depth: ModelStore.repositoryDepth)
+            let found = walk(snapshot, depth: ModelStore.repositoryDepth, separate: true)
             entries += repositoryEntries(repository: repository, source: .huggingface, found: found)
         }
         return entries
@@ -26,7 +26,7 @@ extension ModelStoreScan {
             for repository in names(in: publisherFolder) {
                 let folder = StoreFileSystem.join(publisherFolder, repository)
                 guard wants(["\(publisher)/\(repository)"]), StoreFileSystem.isDirectory(folder) else { continue }
-                let found = walk(folder, depth: ModelStore.repositoryDepth - 1)
+                let found = walk(folder, depth: ModelStore.repositoryDepth - 1, separate: true)
                 entries += repositoryEntries(repository: "\(publisher)/\(repository)", source: .lmstudio, found: found)
             }
         }

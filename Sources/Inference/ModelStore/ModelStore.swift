@@ -150,8 +150,10 @@ struct ModelStoreScan {
         return names.contains { ModelStore.untagged($0).lowercased() == wanted }
     }
 
-    /// Walker skips land in this scan's list.
-    mutating func walk(_ root: String, depth: Int) -> [GGUFFileWalker.Found] {
+    /// The `.gguf` files under `root` (see `GGUFFileWalker`); its skips land in this scan's
+    /// list. A `separate` tree is walked even where it shares folders with earlier ones.
+    mutating func walk(_ root: String, depth: Int, separate: Bool = false) -> [GGUFFileWalker.Found] {
+        if separate { walker.forgetEnteredFolders() }
         let before = walker.skipped.count
         let found = walker.files(under: root, depth: depth)
         skipped += walker.skipped[before...]

@@ -126,6 +126,10 @@ struct GGUFFileWalker {
     private var entered: Set<StoreFileStatus.Identity> = []
     private(set) var skipped: [ModelStoreSkip] = []
 
+    /// Forgets the folders entered so far, so that a new tree may be walked that shares some
+    /// (an LM Studio folder linked into the Hugging Face cache).
+    mutating func forgetEnteredFolders() { entered = [] }
+
     /// The `.gguf` files under `root`, folder by folder in name order.
     mutating func files(under root: String, depth: Int) -> [Found] {
         var found: [Found] = []
