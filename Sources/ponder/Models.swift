@@ -54,6 +54,9 @@ struct Models: ParsableCommand {
             }
         }
         if let name {
+            if FileManager.default.fileExists(atPath: name) {
+                throw CommandFailure("\(name) is a file, not a name that ponder models lists; ponder inspect \(name) shows what it holds.")
+            }
             let entry: ModelStoreEntry
             do {
                 entry = try ModelStore.lookUp(name, in: listing)

@@ -95,6 +95,9 @@ struct ModelsCommandTests {
         #expect(detail.stdout.contains("model file      \(folder.tok)\n"))
         #expect(detail.stdout.contains("projector file  \(folder.projector)\n"))
 
+        let file = try folder.run(["models", folder.tok])
+        #expect(file.status != 0 && file.stderr.contains("\(folder.tok) is a file, not a name that ponder models lists"))
+
         let verbose = try folder.run(["models", "--verbose", "--models-dir", folder.models])
         #expect(verbose.stderr.contains("looked in ollama: \(folder.home)/.ollama/models (missing)\n"))
         #expect(verbose.stderr.contains("looked in folder: \(folder.models)\n"))
