@@ -16,14 +16,17 @@ struct Ask: AsyncParsableCommand {
 
             Examples:
               ponder ask --model llava.gguf --mmproj mmproj.gguf --image cat.jpg "What is the cat doing?"
+              ponder ask --model ggml-org/SmolVLM-256M-Instruct-GGUF --image cat.jpg "What is this?"
               ponder ask --model smolvlm.gguf --mmproj mmproj.gguf --image chart.png --temperature 0 "Which bar is tallest?"
             """)
 
-    @Option(help: "The GGUF text model (default: the bundled demo model).", completion: .file(extensions: ["gguf"]))
+    @Option(help: "The GGUF text model, or a name that ponder models lists (default: the bundled demo model).", completion: .file(extensions: ["gguf"]))
     var model: String?
 
-    @Option(help: "The vision projector (mmproj) GGUF that goes with the model.", completion: .file(extensions: ["gguf"]))
+    @Option(help: "The vision projector (mmproj) GGUF that goes with the model (default: the listed model's).", completion: .file(extensions: ["gguf"]))
     var mmproj: String?
+
+    @OptionGroup var modelStore: ModelStoreOptions
 
     @Option(help: "The image: JPEG, PNG or PPM.", completion: .file())
     var image: String?
@@ -58,8 +61,8 @@ struct Ask: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try ModelFiles.checkVision(image: image, model: model, mmproj: mmproj)
-        let files = try ModelFiles(model: model, mmproj: mmproj)
+        let files = try ModelFiles(model: model, mmproj: mmproj, store: modelStore)
+        try files.checkVision(image: image)
         let parameters = sampling.parameters(defaultTemperature: search.defaultTemperature)
         let strategy = search.strategy
         let chat: ChatModel

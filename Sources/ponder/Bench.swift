@@ -14,7 +14,8 @@ struct Bench: ParsableCommand {
             --repeat times after one untimed warmup token, and the table shows the mean tokens/s \
             ± the standard deviation over the runs, in llama-bench's layout. Read bandwidth is \
             measured around each test; generation is also shown against the memory limit \
-            (bandwidth ÷ bytes of weights read per token). With --mmproj and --image, the \
+            (bandwidth ÷ bytes of weights read per token). With --image (and --mmproj, unless the \
+            listed model brings its projector), the \
             image test times, in seconds, preprocessing and encoding of the (already decoded) \
             image; for Llama 3.2 Vision (mllama) the prompt starts with that image, so the prompt \
             test includes its cross-attention K/V and the cross-attention layers run in both tests. \
@@ -27,10 +28,13 @@ struct Bench: ParsableCommand {
               ponder bench --model model.gguf -p 0 -n 64 --batch 1,2,4,8
               ponder bench --model model.gguf -p 0 --depth 0,2048
               ponder bench --model model.gguf --mmproj mmproj.gguf --image cat.jpg -p 0 -n 0
+              ponder bench --model llama3.2-vision:11b -p 0 -n 32      (a name that ponder models lists)
             """)
 
-    @Option(help: "The GGUF model.", completion: .file(extensions: ["gguf"]))
+    @Option(help: "The GGUF model, or a name that ponder models lists.", completion: .file(extensions: ["gguf"]))
     var model: String
+
+    @OptionGroup var modelStore: ModelStoreOptions
 
     @Option(name: .customShort("p"), help: "Prompt tokens for the prompt-processing test (0 skips it).")
     var promptTokens = 512
@@ -84,7 +88,7 @@ struct Bench: ParsableCommand {
         }
         _ = try Self.countList(batch, option: "--batch", minimum: 1)
         _ = try Self.countList(depth, option: "--depth", minimum: 0)
-        guard (mmproj == nil) == (image == nil) else {
+        guard mmproj == nil || image != nil else {
             throw CommandFailure("--mmproj and --image go together.")
         }
     }
@@ -111,7 +115,7 @@ struct Bench: ParsableCommand {
 
     /// The image test: seconds of each of `repeats` runs to preprocess and encode the image,
     /// and the encoded image.
-    func encodeImage() throws -> (samples: [Double], image: EncodedImage)? {
+    func encodeImage(projector mmproj: String?) throws -> (samples: [Double], image: EncodedImage)? {
         guard let mmproj, let image else { return nil }
         do {
             let encoder = try ChatVisionEncoder.load(path: mmproj, threads: threads)
@@ -132,9 +136,15 @@ struct Bench: ParsableCommand {
     func run() throws {
         let file: GGUFFile
         let projectorFile: GGUFFile?
+        let reference = try modelStore.resolve(model)
+        let projector = image == nil ? nil : mmproj ?? reference.projector
+        if image != nil && projector == nil {
+            throw CommandFailure("--mmproj and --image go together"
+                                 + (reference.entry.map { ": \($0.name) has no vision projector beside it." } ?? "."))
+        }
         do {
-            file = try GGUFFile(path: model)
-            projectorFile = try mmproj.map { try GGUFFile(path: $0) }
+            file = try GGUFFile(path: reference.model)
+            projectorFile = try projector.map { try GGUFFile(path: $0) }
         } catch {
             throw CommandFailure(error)
         }
@@ -143,7 +153,7 @@ struct Bench: ParsableCommand {
         if !json { print(table.header) }
 
         // The image first: an mllama prompt starts with it, so the text tests include cross-attention.
-        let encoded = try encodeImage()
+        let encoded = try encodeImage(projector: projector)
         var benchmark = TextModelBenchmark(promptTokens: promptTokens, generatedTokens: generatedTokens,
                                            batches: batches, depths: depths, repeats: repeats, threads: threads,
                                            measuresBandwidth: bandwidth, warmup: warmup)

@@ -18,14 +18,17 @@ struct Chat: AsyncParsableCommand {
             Examples:
               ponder
               ponder chat --model llava.gguf --mmproj mmproj.gguf --image cat.jpg
+              ponder chat --model llama3.2-vision:11b --image cat.jpg   (a name that ponder models lists)
               ponder chat --strategy stage-beam --beam 4 --judge manual --theme light
             """)
 
-    @Option(help: "The GGUF text model (default: the bundled demo model).", completion: .file(extensions: ["gguf"]))
+    @Option(help: "The GGUF text model, or a name that ponder models lists (default: the bundled demo model).", completion: .file(extensions: ["gguf"]))
     var model: String?
 
-    @Option(help: "The vision projector (mmproj) GGUF that goes with the model.", completion: .file(extensions: ["gguf"]))
+    @Option(help: "The vision projector (mmproj) GGUF that goes with the model (default: the listed model's).", completion: .file(extensions: ["gguf"]))
     var mmproj: String?
+
+    @OptionGroup var modelStore: ModelStoreOptions
 
     @Option(help: "The image to open with: JPEG, PNG or PPM (default: the demo model's sample).", completion: .file())
     var image: String?
@@ -70,12 +73,12 @@ struct Chat: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try ModelFiles.checkVision(image: image, model: model, mmproj: mmproj)
         let environment = ProcessInfo.processInfo.environment
         let noColor = !(environment["NO_COLOR"] ?? "").isEmpty
         let colours: Theme
         do { colours = try Theme.load(named: theme) } catch { throw CommandFailure(error) }
-        let files = try ModelFiles(model: model, mmproj: mmproj)
+        let files = try ModelFiles(model: model, mmproj: mmproj, store: modelStore)
+        try files.checkVision(image: image)
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
             throw CommandFailure("ponder chat needs a terminal: standard input and output must be a TTY (use ponder ask in scripts).")
         }
@@ -90,7 +93,7 @@ struct Chat: AsyncParsableCommand {
         }
         let instruction = noStageInstruction || chat.knowsStageFormat ? nil : StageInstruction.standard
         let backend = ChatReasoningBackend(
-            chat: chat, modelName: URL(fileURLWithPath: files.model).deletingPathExtension().lastPathComponent,
+            chat: chat, modelName: files.displayName,
             system: system, stageInstruction: instruction, parameters: sampling.parameters(defaultTemperature: 0),
             fixedSeed: sampling.seed != nil, maxTokens: maxTokens)
         let imagePath = image ?? files.sampleImage

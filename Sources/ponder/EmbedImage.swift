@@ -12,15 +12,17 @@ struct EmbedImage: ParsableCommand {
             projector type (letterbox for mlp; tiles plus an overview for idefics3), runs the \
             vision encoder and projector, and writes raw little-endian f32 values, \
             [image tokens × embedding width], tile after tile in prompt order, to --out. \
-            With --model, checks that the projector's width matches the text model.
+            With --model, checks that the projector's width matches the text model; a --model \
+            name that ponder models lists with a projector needs no --mmproj.
 
             Examples:
               ponder embed-image --mmproj mmproj.gguf --image cat.jpg --out cat.f32
               ponder embed-image --mmproj mmproj.gguf --image cat.png --out cat.f32 --model model.gguf
+              ponder embed-image --model ggml-org/SmolVLM-256M-Instruct-GGUF --image cat.png --out cat.f32
             """)
 
-    @Option(help: "The vision projector (mmproj) GGUF.", completion: .file(extensions: ["gguf"]))
-    var mmproj: String
+    @Option(help: "The vision projector (mmproj) GGUF (default: the listed --model's).", completion: .file(extensions: ["gguf"]))
+    var mmproj: String?
 
     @Option(help: "The image: JPEG, PNG or PPM.", completion: .file())
     var image: String
@@ -28,8 +30,11 @@ struct EmbedImage: ParsableCommand {
     @Option(help: "The output file.", completion: .file())
     var out: String
 
-    @Option(help: "The text model the embeddings are for (checked, not run).", completion: .file(extensions: ["gguf"]))
+    @Option(help: "The text model the embeddings are for (checked, not run), or a name that ponder models lists.",
+            completion: .file(extensions: ["gguf"]))
     var model: String?
+
+    @OptionGroup var modelStore: ModelStoreOptions
 
     @Option(help: "Threads (default: all cores).")
     var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -37,10 +42,17 @@ struct EmbedImage: ParsableCommand {
     func run() throws {
         guard threads > 0 else { throw CommandFailure("--threads: \(threads) is not a positive number of threads.") }
         let start = Date()
+        let reference = try model.map { try modelStore.resolve($0) }
+        guard let mmproj = mmproj ?? reference?.projector else {
+            if let entry = reference?.entry {
+                throw CommandFailure("embed-image needs --mmproj: \(entry.name) has no vision projector beside it in \(entry.source.title).")
+            }
+            throw CommandFailure("embed-image needs --mmproj, or a --model name that ponder models lists with a projector.")
+        }
         let embeddings: ImageEmbeddings
         do {
             let encoder = try loadVisionEncoder(path: mmproj, threads: threads)
-            if let model {
+            if let model = reference?.model {
                 let configuration = try TextModelConfiguration(file: GGUFFile(path: model))
                 if configuration.embeddingLength != encoder.embeddingWidth {
                     throw VisionError(file: mmproj, kind: .textModelMismatch(

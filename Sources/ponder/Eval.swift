@@ -25,11 +25,13 @@ struct Eval: AsyncParsableCommand {
     @Option(help: "The question set: LLaVA-CoT-100k JSON lines.", completion: .file(extensions: ["jsonl"]))
     var data: String
 
-    @Option(help: "The GGUF text model (default: the bundled demo model).", completion: .file(extensions: ["gguf"]))
+    @Option(help: "The GGUF text model, or a name that ponder models lists (default: the bundled demo model).", completion: .file(extensions: ["gguf"]))
     var model: String?
 
-    @Option(help: "The vision projector (mmproj) GGUF that goes with the model.", completion: .file(extensions: ["gguf"]))
+    @Option(help: "The vision projector (mmproj) GGUF that goes with the model (default: the listed model's).", completion: .file(extensions: ["gguf"]))
     var mmproj: String?
+
+    @OptionGroup var modelStore: ModelStoreOptions
 
     @Option(help: "Score only the first K questions.")
     var limit: Int?
@@ -55,7 +57,7 @@ struct Eval: AsyncParsableCommand {
             throw CommandFailure(error)
         }
         if let limit { records = Array(records.prefix(limit)) }
-        let files = try ModelFiles(model: model, mmproj: mmproj)
+        let files = try ModelFiles(model: model, mmproj: mmproj, store: modelStore)
         let needsImages = records.contains { $0.image != nil }
         let chat: ChatModel
         do {

@@ -20,8 +20,10 @@ struct Generate: AsyncParsableCommand {
               ponder generate --model model.gguf --seed 7 --top-p 0.9 --stop "\\n\\n" "Q: Why is the sky blue?\\nA:"
             """)
 
-    @Option(help: "The GGUF model.", completion: .file(extensions: ["gguf"]))
+    @Option(help: "The GGUF model, or a name that ponder models lists.", completion: .file(extensions: ["gguf"]))
     var model: String
+
+    @OptionGroup var modelStore: ModelStoreOptions
 
     @OptionGroup var chatOptions: ChatOptions
 
@@ -46,8 +48,9 @@ struct Generate: AsyncParsableCommand {
         let parameters = sampling.parameters
         let generator: Generator
         let ids: [Int32]
+        let path = try modelStore.resolve(model).model
         do {
-            let file = try GGUFFile(path: model)
+            let file = try GGUFFile(path: path)
             let tokenizer = try VocabularyTokenizer(file: file)
             let text = try chatOptions.prompt(for: prompt, file: file)
             ids = tokenizer.encode(text, addSpecial: true, parseSpecial: chatOptions.isEnabled)

@@ -11,21 +11,27 @@ struct Inspect: ParsableCommand {
             vocabulary size, chat-template family, and tensor bytes per type; for a vision \
             projector (mmproj) file, the projector type and image size.
 
+            A name that ponder models lists stands for its model file.
+
             Examples:
               ponder inspect model.gguf
               ponder inspect mmproj.gguf --json
+              ponder inspect llama3.2-vision:11b
             """)
 
-    @Argument(help: "The GGUF file.", completion: .file(extensions: ["gguf"]))
+    @Argument(help: "The GGUF file, or a name that ponder models lists.", completion: .file(extensions: ["gguf"]))
     var file: String
+
+    @OptionGroup var modelStore: ModelStoreOptions
 
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
     func run() throws {
         let summary: ModelSummary
+        let path = try modelStore.resolve(file).model
         do {
-            summary = try ModelSummary(file: GGUFFile(path: file))
+            summary = try ModelSummary(file: GGUFFile(path: path))
         } catch {
             throw CommandFailure(error)
         }

@@ -25,8 +25,10 @@ struct LogitsCommand: ParsableCommand {
                 --prompt-file prompt.txt --out logits.f32
             """)
 
-    @Option(help: "The GGUF model.", completion: .file(extensions: ["gguf"]))
+    @Option(help: "The GGUF model, or a name that ponder models lists.", completion: .file(extensions: ["gguf"]))
     var model: String
+
+    @OptionGroup var modelStore: ModelStoreOptions
 
     @Option(help: "Token ids, separated by spaces or commas.")
     var tokens: String?
@@ -37,7 +39,7 @@ struct LogitsCommand: ParsableCommand {
     @Option(name: .customLong("prompt-file"), help: "A file holding the whole prompt text.", completion: .file())
     var promptFile: String?
 
-    @Option(help: "The vision projector (mmproj) for --image.", completion: .file(extensions: ["gguf"]))
+    @Option(help: "The vision projector (mmproj) for --image (default: the listed model's).", completion: .file(extensions: ["gguf"]))
     var mmproj: String?
 
     @Option(help: "An image for the next image marker of the prompt (repeat for several).", completion: .file())
@@ -59,9 +61,10 @@ struct LogitsCommand: ParsableCommand {
     func run() throws {
         let logits: Logits
         let count: Int
+        let reference = try modelStore.resolve(model)
         do {
-            let file = try GGUFFile(path: model)
-            let inputs = try self.inputs(file: file)
+            let file = try GGUFFile(path: reference.model)
+            let inputs = try self.inputs(file: file, model: reference.model, projector: mmproj ?? reference.projector)
             guard !inputs.isEmpty else { throw CommandFailure("The prompt is empty: give at least one token.") }
             count = inputs.count
             let textModel = try loadTextModel(file: file, options: TextModelOptions(contextLength: count, threadCount: threads))
@@ -87,7 +90,7 @@ struct LogitsCommand: ParsableCommand {
     }
 
     /// The batch inputs: the ids as given, or the prompt tokenized with its images in place.
-    private func inputs(file: GGUFFile) throws -> [Batch.Input] {
+    private func inputs(file: GGUFFile, model: String, projector: String?) throws -> [Batch.Input] {
         if let tokens {
             let pieces = tokens.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\n" || $0 == "\t" })
             var ids: [Int32] = []
@@ -107,7 +110,7 @@ struct LogitsCommand: ParsableCommand {
             text = prompt ?? ""
         }
         let tokenizer = try VocabularyTokenizer(file: file)
-        let source = mmproj ?? (ChatVisionEncoder.holdsVision(file) ? model : nil)
+        let source = projector ?? (ChatVisionEncoder.holdsVision(file) ? model : nil)
         var layout: ImagePromptLayout = file.architecture == "mllama" ? .mllama : .mlp
         var images: [EncodedImage] = []
         if !image.isEmpty {

@@ -1,19 +1,50 @@
+import ArgumentParser
 import Foundation
 import GGUF
 import Inference
 
-/// The model files a command uses: the ones given, or the bundled demo model.
+/// `--models-dir`, shared by every command that takes `--model`: where else to look for a
+/// model given by name, and the lookup itself.
+struct ModelStoreOptions: ParsableArguments {
+    @Option(name: .customLong("models-dir"),
+            help: ArgumentHelp("Also look in this folder for models (repeatable; adds to $PONDER_MODELS).",
+                               valueName: "folder"),
+            completion: .directory)
+    var modelsDirectories: [String] = []
+
+    /// The store of this process, with the `--models-dir` folders.
+    var store: ModelStore { .current(folders: modelsDirectories) }
+
+    /// The model `value` names: an existing file, or a name `ponder models` lists.
+    func resolve(_ value: String) throws -> ModelReference {
+        do {
+            return try store.resolve(value)
+        } catch {
+            throw CommandFailure(error.description)
+        }
+    }
+}
+
+/// The model files a command uses: the ones given (a path or a listed name, whose projector
+/// comes along unless --mmproj is given), or the bundled demo model.
 struct ModelFiles {
     var model: String
     var mmproj: String?
+    /// The listed name, or the model file's name.
+    var displayName: String
+    /// The store entry when the model was given by name.
+    var entry: ModelStoreEntry?
     /// The bundled sample image and its suggested question (demo model only).
     var sampleImage: String?
     var sampleQuestion: String?
 
-    init(model: String?, mmproj: String?) throws {
+    init(model: String?, mmproj: String?, store: ModelStoreOptions) throws {
         if let model {
-            self.model = model
-            self.mmproj = mmproj
+            let reference = try store.resolve(model)
+            self.model = reference.model
+            self.mmproj = mmproj ?? reference.projector
+            displayName = reference.displayName
+            entry = reference.entry
             return
         }
         guard let demo = DemoModel.locate() else {
@@ -21,15 +52,19 @@ struct ModelFiles {
         }
         self.model = demo.textModel
         self.mmproj = mmproj ?? demo.projector
+        displayName = URL(fileURLWithPath: demo.textModel).deletingPathExtension().lastPathComponent
         sampleImage = demo.sampleImage
         sampleQuestion = demo.sampleQuestion
     }
 
-    /// Refuses an image when neither `--mmproj` nor the model file itself (Ollama's one-file
-    /// mllama models) holds a vision encoder.
-    static func checkVision(image: String?, model: String?, mmproj: String?) throws {
-        guard image != nil, mmproj == nil, let model else { return }
+    /// Refuses an image when neither the projector (given, or the listed model's) nor the
+    /// model file itself (Ollama's one-file mllama models) holds a vision encoder.
+    func checkVision(image: String?) throws {
+        guard image != nil, mmproj == nil else { return }
         if let file = try? GGUFFile(path: model), ChatVisionEncoder.holdsVision(file) { return }
+        if let entry {
+            throw CommandFailure("--image needs --mmproj: \(entry.name) has no vision projector beside it in \(entry.source.title).")
+        }
         throw CommandFailure("--image needs --mmproj, the vision projector that goes with the model.")
     }
 }

@@ -13,6 +13,8 @@ struct Ponder: AsyncParsableCommand {
               ponder chat --model m.gguf --mmproj p.gguf --image cat.jpg --strategy stage-beam
               ponder ask --image shapes.jpg --show-stages "How many circles are there?"
               ponder eval --data Models/demo/eval-sample.jsonl
+              ponder models                            the models already on this machine
+              ponder ask --model llama3.2-vision:11b --image cat.jpg "What is this?"
               ponder inspect model.gguf               what a model file holds
               ponder convert ~/hf/Llama-3.2-1B-Instruct --out llama.gguf --type F16
               ponder tokenize --model model.gguf "Hello, world"
@@ -20,7 +22,7 @@ struct Ponder: AsyncParsableCommand {
               ponder bench --model model.gguf -p 512 -n 128
               ponder quantize model-f16.gguf model-q4_k_m.gguf --type Q4_K_M
             """,
-        subcommands: [Inspect.self, Convert.self, Quantize.self, Tokenize.self, Generate.self, Ask.self, Eval.self, LogitsCommand.self,
+        subcommands: [Models.self, Inspect.self, Convert.self, Quantize.self, Tokenize.self, Generate.self, Ask.self, Eval.self, LogitsCommand.self,
                       EmbedImage.self, Bench.self, BenchKernels.self, Chat.self, ChatBenchRender.self],
         defaultSubcommand: Chat.self
     )

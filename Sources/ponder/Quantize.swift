@@ -21,7 +21,7 @@ struct Quantize: ParsableCommand {
               ponder quantize model-f16.gguf --type Q5_K_M --dry-run
             """)
 
-    @Argument(help: "The GGUF model to convert.", completion: .file(extensions: ["gguf"]))
+    @Argument(help: "The GGUF model to convert, or a name that ponder models lists.", completion: .file(extensions: ["gguf"]))
     var input: String
 
     @Argument(help: "The GGUF file to write (replaced if it exists); not needed with --dry-run.",
@@ -37,13 +37,16 @@ struct Quantize: ParsableCommand {
     @Flag(help: "Print each tensor's planned type and the output size; write nothing.")
     var dryRun = false
 
+    @OptionGroup var modelStore: ModelStoreOptions
+
     func run() throws {
         guard let target = QuantizationTarget(name: type) else {
             throw CommandFailure(QuantizationError(kind: .unknownTarget(type)))
         }
         guard threads > 0 else { throw CommandFailure("--threads must be at least 1, not \(threads)") }
         let quantizer = ModelQuantizer(target: target, threadCount: threads)
-        if dryRun { return try printPlan(quantizer) }
+        let input = try modelStore.resolve(self.input).model
+        if dryRun { return try printPlan(quantizer, input: input) }
         guard let output else { throw CommandFailure("give the output file after \(input), or --dry-run") }
         let line = ProgressLine(enabled: isatty(STDERR_FILENO) != 0)
         let summary: ModelQuantizer.Summary
@@ -63,7 +66,7 @@ struct Quantize: ParsableCommand {
 
 extension Quantize {
     /// One line per tensor (name, shape, type → planned type), then the sizes.
-    func printPlan(_ quantizer: ModelQuantizer) throws {
+    func printPlan(_ quantizer: ModelQuantizer, input: String) throws {
         let file: GGUFFile
         do {
             file = try GGUFFile(path: input)

@@ -17,10 +17,13 @@ struct Tokenize: ParsableCommand {
               ponder tokenize --model model.gguf --chat --pieces "What is in the image?"
               ponder tokenize --model model.gguf --chat-template llama3 "Hi"
               ponder tokenize --model model.gguf --file notes.txt --timing
+              ponder tokenize --model llama3.2-vision:11b "Hello" (a name that ponder models lists)
             """)
 
-    @Option(help: "The GGUF model whose vocabulary to use.", completion: .file(extensions: ["gguf"]))
+    @Option(help: "The GGUF model whose vocabulary to use, or a name that ponder models lists.", completion: .file(extensions: ["gguf"]))
     var model: String
+
+    @OptionGroup var modelStore: ModelStoreOptions
 
     @Flag(help: "Parse special-token text in the input (llama.cpp's parse_special).")
     var special = false
@@ -58,10 +61,11 @@ struct Tokenize: ParsableCommand {
         } else {
             input = text ?? ""
         }
+        let path = try modelStore.resolve(model).model
         let tokenizer: any Tokenizer
         let gguf: GGUFFile
         do {
-            gguf = try GGUFFile(path: model)
+            gguf = try GGUFFile(path: path)
             tokenizer = try VocabularyTokenizer(file: gguf)
         } catch {
             throw CommandFailure(error)
