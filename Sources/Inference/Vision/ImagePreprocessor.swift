@@ -74,7 +74,7 @@ public struct ImagePreprocessor: Sendable {
             return [(.single, Self.letterbox(image, side: size, filter: .bicubic, padColour: Self.llavaPadColour))]
         case .gemma3:
             // Stretched to the square, as Gemma3ImageProcessor resizes (no pan-and-scan).
-            return [(.single, Self.resize(image, width: size, height: size, filter: .bilinear))]
+            return [(.single, Self.resize(image, width: size, height: size, filter: .bilinear, order: .pillow))]
         case .idefics3:
             // The configuration guarantees the key for idefics3.
             let longest = configuration.preprocessImageSize ?? size
@@ -159,10 +159,24 @@ public struct ImagePreprocessor: Sendable {
 
     // MARK: Resampling
 
-    /// Pillow's separable resampling: horizontal pass, then vertical, each with normalised
+    /// The order of the two passes of a resize that changes both sides.
+    public enum PassOrder: Sendable {
+        /// Always horizontal first, as llama.cpp's port of Pillow does.
+        case horizontalFirst
+        /// As Pillow itself (checked on 13.0): the pass that leaves the smaller intermediate
+        /// image first, vertical first when `width₀ · height < width · height₀`. This is what
+        /// HF's Pillow-backed processors (Gemma 3's) feed their models.
+        case pillow
+    }
+
+    /// Pillow's separable resampling: one pass per axis that changes, each with normalised
     /// filter weights in 22-bit fixed point and 8-bit results between the passes.
-    public static func resize(_ image: RGBImage, width: Int, height: Int, filter: ResizeFilter) -> RGBImage {
+    public static func resize(_ image: RGBImage, width: Int, height: Int, filter: ResizeFilter,
+                              order: PassOrder = .horizontalFirst) -> RGBImage {
         if width == image.width && height == image.height { return image }
+        if order == .pillow, width != image.width, height != image.height, image.width * height < width * image.height {
+            return horizontal(vertical(image, to: height, filter: filter), to: width, filter: filter)
+        }
         var current = image
         if width != image.width {
             current = horizontal(current, to: width, filter: filter)

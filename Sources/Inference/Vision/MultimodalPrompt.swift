@@ -49,8 +49,14 @@ public struct MultimodalPrompt: Sendable {
     }
 
     public func inputs(for prompt: String, images: [EncodedImage], addSpecial: Bool = true) throws(Failure) -> GenerationPrompt {
-        let text = layout == .mllama
+        var text = layout == .mllama
             ? prompt.replacingOccurrences(of: Self.mllamaImageToken, with: ChatMessage.imageMarker) : prompt
+        if layout == .gemma3 {
+            // The wrapping is text, tokenized with its neighbours as HF's processor does
+            // ("user\n" + "\n\n" is "\n\n" + "\n", not "\n" + "\n\n").
+            text = text.replacingOccurrences(of: ChatMessage.imageMarker,
+                                             with: "\n\n<start_of_image>" + ChatMessage.imageMarker + "<end_of_image>\n\n")
+        }
         let segments = PromptSegment.split(text)
         let markers = segments.filter { $0 == .image }.count
         guard markers == images.count else { throw .imageCountMismatch(markers: markers, images: images.count) }
@@ -88,7 +94,7 @@ public struct MultimodalPrompt: Sendable {
         case .mlp, .mllama:
             return image.parts.flatMap(rows)
         case .gemma3:
-            return tokens("\n\n<start_of_image>") + image.parts.flatMap(rows) + tokens("<end_of_image>\n\n")
+            return image.parts.flatMap(rows)   // wrapped in text before tokenizing
         case .idefics3:
             var inputs: [Batch.Input] = []
             let newline = try token("\n")
