@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+
+/// The VLM families end to end on the command line, each found by name in a fake Ollama
+/// store built in a temporary home folder: the tiny random fixture answers in the four
+/// stages with stage-level beam search and the self judge.
+@Suite("model families on the command line")
+struct FamilyCommandTests {
+    /// `gemma3:4b` in a fake Ollama store: a manifest with the model and projector layers,
+    /// the blobs linked to the Gemma 3 fixture pair (llama.cpp's converter's layout).
+    @Test func gemma3FromAnOllamaStoreRunsStageBeam() throws {
+        let folder = try ModelsCommandTests.Folder()
+        let manager = FileManager.default
+        let text = fixture("gemma3/gemma3-text-f32.gguf"), projector = fixture("gemma3/mmproj-gemma3-f32.gguf")
+        let ollama = folder.home + "/.ollama/models"
+        let (modelDigest, projectorDigest) = (String(repeating: "c3", count: 32), String(repeating: "d4", count: 32))
+        try manager.createDirectory(atPath: ollama + "/blobs", withIntermediateDirectories: true)
+        try manager.createSymbolicLink(atPath: "\(ollama)/blobs/sha256-\(modelDigest)", withDestinationPath: text)
+        try manager.createSymbolicLink(atPath: "\(ollama)/blobs/sha256-\(projectorDigest)", withDestinationPath: projector)
+        let manifestFolder = ollama + "/manifests/registry.ollama.ai/library/gemma3"
+        try manager.createDirectory(atPath: manifestFolder, withIntermediateDirectories: true)
+        let manifest = #"{"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:\#(modelDigest)"},"#
+            + #"{"mediaType":"application/vnd.ollama.image.projector","digest":"sha256:\#(projectorDigest)"}]}"#
+        try manifest.write(toFile: manifestFolder + "/4b", atomically: true, encoding: .utf8)
+
+        let listed = try folder.run(["models", "--json"])
+        #expect(listed.stdout.contains(#""name":"gemma3:4b""#), "\(listed.stdout)")
+        #expect(listed.stdout.contains(#""family":"gemma3""#), "\(listed.stdout)")
+
+        let image = fixture("gemma3/images/landscape_240x150.png")
+        let run = try folder.run(["ask", "--model", "gemma3:4b", "--image", image, "--threads", "1", "--max-tokens", "6",
+                                  "--strategy", "stage-beam", "--beam", "2", "--judge", "self", "--seed", "3", "--json",
+                                  "What is in the picture?"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let events = run.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let started = events.filter { $0["event"] as? String == "stage_started" }
+        #expect(started.map { $0["stage"] as? String } == ["summary", "caption", "reasoning", "conclusion"])
+        #expect(started.allSatisfy { $0["candidates"] as? Int == 2 })
+        let chosen = events.filter { $0["event"] as? String == "stage_chosen" }
+        #expect(chosen.count == 4 && chosen.allSatisfy { $0["by"] as? String == "judge" })
+        #expect(events.contains { $0["event"] as? String == "done" })
+    }
+}
