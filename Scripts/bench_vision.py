@@ -10,6 +10,9 @@ the text model's n_embd for mtmd to load it) and a deterministic synthetic test 
   smolvlm   SmolVLM-256M-like: projector idefics3, SigLIP-B/16 at 512 (embd 768, 12 layers,
             12 heads, ff 3072, scale factor 4, preproc_image_size 512), output width 576;
             a 512x512 image, i.e. one tile plus the overview: 2 encodes per image.
+  gemma3    Gemma-3-4B-like: projector gemma3, SigLIP at 896 (embd 1152, 27 layers, 16 heads,
+            ff 4304, patch 14), 4x4 pooling to 256 tokens, text width 2560; a 640x480 image
+            stretched to 896x896: 1 encode (not in the default --shapes: about a minute a side).
   llava     LLaVA-1.5-like: projector mlp, CLIP ViT-L/14 at 336 (embd 1024, 24 layers stored,
             16 heads, ff 4096, class token, pre_ln, GELU-quick), mm.0 1024->4096,
             mm.2 4096->4096; clip.vision.feature_layer [23] (HF's vision_feature_layer -2, as
@@ -69,6 +72,17 @@ SHAPES = {
         encodes=2,  # one tile + the overview
         # as convert_hf_to_gguf.py writes SmolVLM (tensor_force_quant: ".embeddings." -> F32);
         # llama.cpp's SigLIP graph adds the position table directly, which ggml needs in F32
+        f32=("v.patch_embd.weight", "v.position_embd.weight"),
+    ),
+    "gemma3": dict(
+        label="Gemma-3-4B-like",
+        cfg=dict(projector_type="gemma3", image_size=896, patch_size=14, n_embd=1152, n_head=16, n_ff=4304,
+                 n_layer=27, eps=1e-6, mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5], activation="gelu",
+                 class_token=False, pre_ln=False, post_ln=True, patch_bias=True, scale_factor=4),
+        text=dict(n_embd=2560, n_head=20, n_head_kv=4),
+        image=(640, 480),
+        encodes=1,
+        # as convert_hf_to_gguf.py writes Gemma 3's mmproj (".embeddings." -> F32)
         f32=("v.patch_embd.weight", "v.position_embd.weight"),
     ),
     "llava": dict(
@@ -164,6 +178,8 @@ def gflop_per_image(shape: dict, n_layer_run: int) -> float:
     flops += n_layer_run * (2 * n * (4 * d * d + 2 * d * ff) + 2 * 2 * n * n * d)
     if c["projector_type"] == "mlp":
         flops += 2 * patches * (d * out + out * out)
+    elif c["projector_type"] == "gemma3":
+        flops += 2 * (patches // (c["scale_factor"] ** 2)) * d * out
     else:
         s = c["scale_factor"]
         flops += 2 * (patches // (s * s)) * (d * s * s) * out

@@ -219,6 +219,11 @@ def vision_weights(cfg: dict, rng: np.random.Generator, n_embd_text: int) -> dic
     if cfg["projector_type"] == "mlp":
         w["mm.0.weight"], w["mm.0.bias"] = linear(n_embd_text, d, 1.5), bias(n_embd_text)
         w["mm.2.weight"], w["mm.2.bias"] = linear(n_embd_text, n_embd_text), bias(n_embd_text)
+    elif cfg["projector_type"] == "gemma3":
+        # Gemma 3: RMSNorm weight (stored with its 1 added) and the [vision, text] projection,
+        # used as x @ W (HF's orientation, as llama.cpp's converter stores it).
+        w["mm.soft_emb_norm.weight"] = norm(d)
+        w["mm.input_projection.weight"] = linear(n_embd_text, d, 1.5).T.copy()
     else:
         s = cfg["scale_factor"]
         w["mm.model.fc.weight"] = linear(n_embd_text, d * s * s, 1.5)
@@ -278,6 +283,8 @@ def write_mmproj(path: Path, proj: dict, tensors: dict[str, tuple[np.ndarray, T]
     if cfg["projector_type"] == "idefics3":
         w.add_uint32("clip.vision.projector.scale_factor", cfg["scale_factor"])
         w.add_uint32("clip.vision.preproc_image_size", cfg["preproc_image_size"])
+    if cfg["projector_type"] == "gemma3" and cfg["scale_factor"] != 4:
+        w.add_uint32("clip.vision.projector.scale_factor", cfg["scale_factor"])   # 4 is the default
     for name, (data, _) in tensors.items():
         w.add_tensor(name, data)
     w.write_header_to_file()
