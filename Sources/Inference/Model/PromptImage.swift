@@ -12,10 +12,24 @@ public final class PromptImage: Sendable, Hashable, CustomStringConvertible {
         case crossAttention(CrossAttentionStates)
     }
 
-    public let content: Content
+    /// Rows and columns of an image's tokens on the merged patch grid (Qwen2-VL's M-RoPE gives
+    /// row r, column c the positions (p₀, p₀ + r, p₀ + c)); nil where positions are 1-D.
+    public struct Grid: Sendable, Equatable {
+        public let rows: Int
+        public let columns: Int
 
-    public init(_ content: Content) {
+        public init(rows: Int, columns: Int) {
+            self.rows = rows
+            self.columns = columns
+        }
+    }
+
+    public let content: Content
+    public let grid: Grid?
+
+    public init(_ content: Content, grid: Grid? = nil) {
         self.content = content
+        self.grid = grid
     }
 
     /// Positions the image takes in the prompt.

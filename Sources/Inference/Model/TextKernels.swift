@@ -195,6 +195,23 @@ enum TextKernels {
 
     /// The rope angles of `position`, as ggml computes them: θ₀ = position, θᵢ₊₁ = θᵢ · base^(−2/n_rot)
     /// in f32, each divided by its frequency factor and multiplied by the frequency scale.
+    /// M-RoPE angles: pair i rotates by the component of `positions` (t, h, w) its section
+    /// gives (`sections` [s₀, s₁, s₂]: the first s₀ pairs by t, the next s₁ by h, the next s₂ by
+    /// w; pairs past them by t), at frequency base^(−i/pairs).
+    static func mropeAngles(positions: (Int, Int, Int), sections: [Int], pairs: Int, base: Float, scale: Float,
+                            cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>) {
+        let step = powf(base, -1 / Float(pairs))
+        var frequency: Float = 1
+        let hStart = sections[0], wStart = sections[0] + sections[1], wEnd = wStart + sections[2]
+        for i in 0..<pairs {
+            let position = i >= hStart && i < wStart ? positions.1 : (i >= wStart && i < wEnd ? positions.2 : positions.0)
+            let angle = scale * Float(position) * frequency
+            cos[i] = cosf(angle)
+            sin[i] = sinf(angle)
+            frequency *= step
+        }
+    }
+
     static func ropeAngles(position: Int, pairs: Int, base: Float, scale: Float, factors: [Float]?,
                            cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>) {
         let step = powf(base, -1 / Float(pairs))

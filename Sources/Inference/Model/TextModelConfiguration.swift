@@ -39,6 +39,9 @@ public struct TextModelConfiguration: Sendable, Equatable {
     public var imageSpansAttendBothWays = false
     /// logits = c · tanh(logits / c) when set.
     public var finalLogitSoftcap: Float?
+    /// M-RoPE (qwen2vl): the rotated pairs rotated by the temporal, height and width position
+    /// (`rope.dimension_sections`); nil: 1-D rope.
+    public var ropeSections: [Int]?
     /// `{arch}.context_length`: what the model was trained for.
     public var trainedContextLength: Int
     /// The most positions per sequence this run allows.
@@ -161,6 +164,7 @@ public struct TextModelConfiguration: Sendable, Equatable {
                   crossAttentionLayers: crossAttentionLayers, trainedContextLength: trained,
                   contextLength: contextLength ?? min(trained, TextModelOptions.defaultContextLimit))
         if architecture == .gemma3 { try Gemma3Family.configure(&self, reader) }
+        if architecture == .qwen2vl { ropeSections = try Qwen2VLFamily.sections(reader, pairs: ropeDimensionCount / 2) }
     }
 }
 

@@ -39,12 +39,20 @@ extension TransformerTextModel {
         // Rope angles of each item's position, per rope set: [sets × n × pairs] cos and sin,
         // shared by the layers of a set.
         let pairs = c.ropeDimensionCount / 2
-        for set in 0...c.extraRopeSets.count {
-            let rope = c.ropeSet(set), offset = set * n * pairs
-            for (i, item) in batch.items.enumerated() {
-                TextKernels.ropeAngles(position: item.position, pairs: pairs, base: rope.base,
-                                       scale: rope.scale, factors: weights.ropeFrequencyFactors,
-                                       cos: s.ropeCos.pointer + offset + i * pairs, sin: s.ropeSin.pointer + offset + i * pairs)
+        if let sections = c.ropeSections {
+            let rope = c.ropeSet(0)
+            for (i, positions) in mropePositions(batch).enumerated() {
+                TextKernels.mropeAngles(positions: positions, sections: sections, pairs: pairs, base: rope.base,
+                                        scale: rope.scale, cos: s.ropeCos.pointer + i * pairs, sin: s.ropeSin.pointer + i * pairs)
+            }
+        } else {
+            for set in 0...c.extraRopeSets.count {
+                let rope = c.ropeSet(set), offset = set * n * pairs
+                for (i, item) in batch.items.enumerated() {
+                    TextKernels.ropeAngles(position: item.position, pairs: pairs, base: rope.base,
+                                           scale: rope.scale, factors: weights.ropeFrequencyFactors,
+                                           cos: s.ropeCos.pointer + offset + i * pairs, sin: s.ropeSin.pointer + offset + i * pairs)
+                }
             }
         }
 
@@ -112,6 +120,28 @@ extension TransformerTextModel {
                       positions: logitItems.map { batch.items[$0].position },
                       hiddenStates: batch.returnsHiddenStates
                           ? Array(UnsafeBufferPointer(start: resultNorm, count: m * d)) : nil)
+    }
+
+    /// Each item's M-RoPE position (t, h, w), registering the image spans that start in this
+    /// batch with their sequences. A text token's three numbers are its cache position less
+    /// the lag of the images before it; row r, column c of an image starting at p₀ (its first
+    /// row's rope position) is (p₀, p₀ + r, p₀ + c). An image without a grid is one row.
+    private func mropePositions(_ batch: Batch) -> [(Int, Int, Int)] {
+        batch.items.map { item in
+            guard case .image(let image, let index) = item.input else {
+                let p = item.position - MRopeSpan.lag(mropeSpans[item.sequence] ?? [], before: item.position)
+                return (p, p, p)
+            }
+            let grid = image.grid ?? PromptImage.Grid(rows: 1, columns: image.spanLength)
+            let start = item.position - index
+            var spans = mropeSpans[item.sequence] ?? []
+            if !spans.contains(where: { $0.start == start }) {
+                spans.append(MRopeSpan(start: start, length: image.spanLength, advance: max(grid.rows, grid.columns)))
+                mropeSpans[item.sequence] = spans
+            }
+            let p0 = start - MRopeSpan.lag(spans, before: start)
+            return (p0, p0 + index / max(1, grid.columns), p0 + index % max(1, grid.columns))
+        }
     }
 
     /// Where each item's visible keys end (exclusive): after its own position, or, for a row

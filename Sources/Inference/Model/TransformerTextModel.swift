@@ -34,6 +34,8 @@ public final class TransformerTextModel: TextModel, @unchecked Sendable {
     private var observer: ActivationObserver?
     /// The images attached to each sequence that has any, by position (cross-attention models).
     var attachedImages: [SequenceID: [AttachedImage]] = [:]
+    /// The image spans of each sequence that has any, for M-RoPE positions (qwen2vl).
+    var mropeSpans: [SequenceID: [MRopeSpan]] = [:]
     /// The cross-attention K/V of the images seen last, so that a new sequence showing the same
     /// image (a judge prompt, the next turn) does not compute them again.
     var recentImages: [(image: PromptImage, attached: AttachedImage)] = []
@@ -93,6 +95,7 @@ public final class TransformerTextModel: TextModel, @unchecked Sendable {
         defer { lock.unlock() }
         let child = try cache.fork(sequence)
         if let images = attachedImages[sequence] { attachedImages[child] = images }
+        if let spans = mropeSpans[sequence] { mropeSpans[child] = spans }
         return child
     }
 
@@ -104,12 +107,17 @@ public final class TransformerTextModel: TextModel, @unchecked Sendable {
             let kept = images.filter { $0.position < length }
             attachedImages[sequence] = kept.isEmpty ? nil : kept
         }
+        if let spans = mropeSpans[sequence] {
+            let kept = spans.filter { $0.start < length }
+            mropeSpans[sequence] = kept.isEmpty ? nil : kept
+        }
     }
 
     public func release(_ sequence: SequenceID) {
         lock.withLock {
             cache.release(sequence)
             attachedImages[sequence] = nil
+            mropeSpans[sequence] = nil
         }
     }
 

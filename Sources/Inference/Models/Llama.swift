@@ -27,6 +27,7 @@ extension TextArchitecture {
         case .qwen2: Qwen2Family.ropeStyle
         case .mllama: MllamaFamily.ropeStyle
         case .gemma3: Gemma3Family.ropeStyle
+        case .qwen2vl: Qwen2VLFamily.ropeStyle
         }
     }
 
@@ -35,6 +36,7 @@ extension TextArchitecture {
         switch self {
         case .llama: LlamaFamily.requiresAttentionBiases
         case .qwen2: Qwen2Family.requiresAttentionBiases
+        case .qwen2vl: Qwen2VLFamily.requiresAttentionBiases
         case .mllama, .gemma3: false
         }
     }
@@ -45,7 +47,7 @@ extension TextArchitecture {
     /// The indices of the layers that cross-attend to the image (none outside mllama).
     func crossAttentionLayers(_ reader: MetadataReader<TextModelError>, blockCount: Int) throws(TextModelError) -> [Int] {
         switch self {
-        case .llama, .qwen2, .gemma3: []
+        case .llama, .qwen2, .gemma3, .qwen2vl: []
         case .mllama: try MllamaFamily.crossAttentionLayers(reader, blockCount: blockCount)
         }
     }

@@ -7,7 +7,8 @@
 // | `llama` | `TransformerTextModel`, adjacent-pair rope | `clip` projector file (`mlp`, `idefics3`) | `Llama.swift` |
 // | `qwen2` | the same block, NEOX rope, q/k/v biases | — | `Qwen2.swift` |
 // | `mllama` | the same block plus cross-attention layers | `MllamaVisionEncoder`, in an `mllama` projector or the model file | `Mllama*.swift` |
-// | `gemma3` | the same block with q/k norms, post-norms, GeGLU, sliding-window layers | — | `Gemma3.swift` |
+// | `gemma3` | the same block with q/k norms, post-norms, GeGLU, sliding-window layers | `clip` projector `gemma3` | `Gemma3*.swift` |
+// | `qwen2vl` | qwen2's block with M-RoPE (3-D positions) | — | `Qwen2VL.swift` |
 // | `clip` | — | `VisionTransformer` with a projector of `Vision/Projectors/` | `Vision/` |
 
 /// The text architectures the engine runs. They share one block; the differences live in the
@@ -19,6 +20,8 @@ public enum TextArchitecture: String, Sendable, CaseIterable {
     case mllama
     /// Gemma 3: q/k norms, post-norms, GeGLU, sliding-window and global layers.
     case gemma3
+    /// Qwen2-VL and Qwen2.5-VL text: qwen2 with multimodal (3-D) rope.
+    case qwen2vl
 }
 
 /// What one layer of the text stack is (the per-layer plan).
