@@ -11,6 +11,8 @@ public enum ImagePromptLayout: String, Sendable, CaseIterable {
     case mllama
     /// Gemma 3: `\n\n<start_of_image>`, the soft tokens, `<end_of_image>\n\n`.
     case gemma3
+    /// Qwen2-VL, Qwen2.5-VL: `<|vision_start|>`, the merged tokens on their grid, `<|vision_end|>`.
+    case qwen2vl
 }
 
 /// An image encoded for a chat model's prompt, made once per image so that every prompt that
@@ -27,6 +29,13 @@ public struct EncodedImage: Sendable {
         self.layout = layout
         self.embeddings = embeddings
         parts = embeddings.tiles.map { PromptImage(.embeddings(values: $0.values, width: embeddings.width)) }
+    }
+
+    /// One image of `values` `[rows·columns × width]` on a grid of merged tokens (Qwen2-VL).
+    public init(values: [Float], width: Int, grid: PromptImage.Grid) {
+        layout = .qwen2vl
+        embeddings = ImageEmbeddings(width: width, tiles: [.init(kind: .single, values: values)], rows: 1, columns: 1)
+        parts = [PromptImage(.embeddings(values: values, width: width), grid: grid)]
     }
 
     public init(crossAttention states: CrossAttentionStates) {

@@ -26,10 +26,14 @@ public final class PromptImage: Sendable, Hashable, CustomStringConvertible {
 
     public let content: Content
     public let grid: Grid?
+    /// Qwen3-VL's deepstack features: entry k (`[spanLength × width]`) is added to the image's
+    /// rows after text layer k.
+    public let deepstack: [[Float]]
 
-    public init(_ content: Content, grid: Grid? = nil) {
+    public init(_ content: Content, grid: Grid? = nil, deepstack: [[Float]] = []) {
         self.content = content
         self.grid = grid
+        self.deepstack = deepstack
     }
 
     /// Positions the image takes in the prompt.

@@ -198,13 +198,21 @@ enum TextKernels {
     /// M-RoPE angles: pair i rotates by the component of `positions` (t, h, w) its section
     /// gives (`sections` [s₀, s₁, s₂]: the first s₀ pairs by t, the next s₁ by h, the next s₂ by
     /// w; pairs past them by t), at frequency base^(−i/pairs).
-    static func mropeAngles(positions: (Int, Int, Int), sections: [Int], pairs: Int, base: Float, scale: Float,
-                            cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>) {
+    /// Interleaved (qwen3vl): pair i by h when i % 3 = 1 and i < 3·s₁, by w when i % 3 = 2 and
+    /// i < 3·s₂, else by t.
+    static func mropeAngles(positions: (Int, Int, Int), sections: [Int], interleaved: Bool = false, pairs: Int,
+                            base: Float, scale: Float, cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>) {
         let step = powf(base, -1 / Float(pairs))
         var frequency: Float = 1
         let hStart = sections[0], wStart = sections[0] + sections[1], wEnd = wStart + sections[2]
         for i in 0..<pairs {
-            let position = i >= hStart && i < wStart ? positions.1 : (i >= wStart && i < wEnd ? positions.2 : positions.0)
+            let position: Int
+            if interleaved {
+                position = i % 3 == 1 && i < 3 * sections[1] ? positions.1
+                    : (i % 3 == 2 && i < 3 * sections[2] ? positions.2 : positions.0)
+            } else {
+                position = i >= hStart && i < wStart ? positions.1 : (i >= wStart && i < wEnd ? positions.2 : positions.0)
+            }
             let angle = scale * Float(position) * frequency
             cos[i] = cosf(angle)
             sin[i] = sinf(angle)

@@ -42,6 +42,11 @@ public struct TextModelConfiguration: Sendable, Equatable {
     /// M-RoPE (qwen2vl): the rotated pairs rotated by the temporal, height and width position
     /// (`rope.dimension_sections`); nil: 1-D rope.
     public var ropeSections: [Int]?
+    /// Whether the M-RoPE sections interleave pair by pair (qwen3vl) instead of running one
+    /// after the other (qwen2vl).
+    public var interleavedRopeSections = false
+    /// Text layers after which an image's deepstack features are added (qwen3vl).
+    public var deepstackLayerCount = 0
     /// `{arch}.context_length`: what the model was trained for.
     public var trainedContextLength: Int
     /// The most positions per sequence this run allows.
@@ -164,7 +169,16 @@ public struct TextModelConfiguration: Sendable, Equatable {
                   crossAttentionLayers: crossAttentionLayers, trainedContextLength: trained,
                   contextLength: contextLength ?? min(trained, TextModelOptions.defaultContextLimit))
         if architecture == .gemma3 { try Gemma3Family.configure(&self, reader) }
-        if architecture == .qwen2vl { ropeSections = try Qwen2VLFamily.sections(reader, pairs: ropeDimensionCount / 2) }
+        if architecture == .qwen2vl || architecture == .qwen3vl {
+            ropeSections = try Qwen2VLFamily.sections(reader, pairs: ropeDimensionCount / 2)
+        }
+        if architecture == .qwen3vl {
+            interleavedRopeSections = true
+            deepstackLayerCount = try reader.optionalInt("n_deepstack_layers") ?? 0
+            guard (0...blockCount).contains(deepstackLayerCount) else {
+                throw reader.invalid("n_deepstack_layers", deepstackLayerCount, "it must be in 0...\(blockCount)")
+            }
+        }
     }
 }
 

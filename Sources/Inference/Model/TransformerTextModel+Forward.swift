@@ -42,8 +42,9 @@ extension TransformerTextModel {
         if let sections = c.ropeSections {
             let rope = c.ropeSet(0)
             for (i, positions) in mropePositions(batch).enumerated() {
-                TextKernels.mropeAngles(positions: positions, sections: sections, pairs: pairs, base: rope.base,
-                                        scale: rope.scale, cos: s.ropeCos.pointer + i * pairs, sin: s.ropeSin.pointer + i * pairs)
+                TextKernels.mropeAngles(positions: positions, sections: sections, interleaved: c.interleavedRopeSections,
+                                        pairs: pairs, base: rope.base, scale: rope.scale,
+                                        cos: s.ropeCos.pointer + i * pairs, sin: s.ropeSin.pointer + i * pairs)
             }
         } else {
             for set in 0...c.extraRopeSets.count {
@@ -90,6 +91,7 @@ extension TransformerTextModel {
             case .selfAttention:
                 attentionBlock(layer, context, trace)
                 feedForwardBlock(layer, context, trace)
+                if layer < c.deepstackLayerCount { addDeepstack(layer, batch) }
             case .crossAttention:
                 crossAttentionBlock(layer, context, images: rowImages, trace)
             }
@@ -120,6 +122,15 @@ extension TransformerTextModel {
                       positions: logitItems.map { batch.items[$0].position },
                       hiddenStates: batch.returnsHiddenStates
                           ? Array(UnsafeBufferPointer(start: resultNorm, count: m * d)) : nil)
+    }
+
+    /// Adds deepstack feature `k` of each image row's image to its row of the residual stream.
+    private func addDeepstack(_ k: Int, _ batch: Batch) {
+        let d = configuration.embeddingLength, x = runState.hidden.pointer
+        for (i, item) in batch.items.enumerated() {
+            guard case .image(let image, let index) = item.input, k < image.deepstack.count else { continue }
+            image.deepstack[k].withUnsafeBufferPointer { TextKernels.add($0.baseAddress! + index * d, into: x + i * d, count: d) }
+        }
     }
 
     /// Each item's M-RoPE position (t, h, w), registering the image spans that start in this

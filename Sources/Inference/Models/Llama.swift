@@ -27,7 +27,7 @@ extension TextArchitecture {
         case .qwen2: Qwen2Family.ropeStyle
         case .mllama: MllamaFamily.ropeStyle
         case .gemma3: Gemma3Family.ropeStyle
-        case .qwen2vl: Qwen2VLFamily.ropeStyle
+        case .qwen2vl, .qwen3vl: Qwen2VLFamily.ropeStyle
         }
     }
 
@@ -37,17 +37,17 @@ extension TextArchitecture {
         case .llama: LlamaFamily.requiresAttentionBiases
         case .qwen2: Qwen2Family.requiresAttentionBiases
         case .qwen2vl: Qwen2VLFamily.requiresAttentionBiases
-        case .mllama, .gemma3: false
+        case .mllama, .gemma3, .qwen3vl: false
         }
     }
 
     /// Whether every self-attention layer must carry `attn_q_norm` and `attn_k_norm`.
-    var requiresHeadNorms: Bool { self == .gemma3 }
+    var requiresHeadNorms: Bool { self == .gemma3 || self == .qwen3vl }
 
     /// The indices of the layers that cross-attend to the image (none outside mllama).
     func crossAttentionLayers(_ reader: MetadataReader<TextModelError>, blockCount: Int) throws(TextModelError) -> [Int] {
         switch self {
-        case .llama, .qwen2, .gemma3, .qwen2vl: []
+        case .llama, .qwen2, .gemma3, .qwen2vl, .qwen3vl: []
         case .mllama: try MllamaFamily.crossAttentionLayers(reader, blockCount: blockCount)
         }
     }

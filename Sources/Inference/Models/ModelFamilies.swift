@@ -9,6 +9,7 @@
 // | `mllama` | the same block plus cross-attention layers | `MllamaVisionEncoder`, in an `mllama` projector or the model file | `Mllama*.swift` |
 // | `gemma3` | the same block with q/k norms, post-norms, GeGLU, sliding-window layers | `clip` projector `gemma3` | `Gemma3*.swift` |
 // | `qwen2vl` | qwen2's block with M-RoPE (3-D positions) | — | `Qwen2VL.swift` |
+// | `qwen3vl` | q/k norms, interleaved M-RoPE, deepstack | — | `Qwen2VL.swift` |
 // | `clip` | — | `VisionTransformer` with a projector of `Vision/Projectors/` | `Vision/` |
 
 /// The text architectures the engine runs. They share one block; the differences live in the
@@ -22,6 +23,8 @@ public enum TextArchitecture: String, Sendable, CaseIterable {
     case gemma3
     /// Qwen2-VL and Qwen2.5-VL text: qwen2 with multimodal (3-D) rope.
     case qwen2vl
+    /// Qwen3-VL text: q/k norms, interleaved multimodal rope, deepstack features.
+    case qwen3vl
 }
 
 /// What one layer of the text stack is (the per-layer plan).

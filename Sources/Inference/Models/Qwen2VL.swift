@@ -12,6 +12,13 @@
 /// text after it continues at p₀ + max(R, C) (HF's `get_rope_index`). So rope positions run
 /// behind cache positions after an image; the model keeps each sequence's image spans
 /// (`MRopeSpan`) to know by how much, through batches, forks and truncation.
+///
+/// The `qwen3vl` family (Qwen3-VL) differs in three ways: q/k RMSNorm per head instead of
+/// biases (Qwen3's block); interleaved sections (pair i rotates by h when i % 3 = 1 and
+/// i < 3·s₁, by w when i % 3 = 2 and i < 3·s₂, else by t, as transformers does; llama.cpp rotates
+/// the pairs left over by a fourth position of 0); and deepstack: the vision tower's
+/// intermediate features, merged, are added to the image's rows after each of the first
+/// `n_deepstack_layers` text layers.
 enum Qwen2VLFamily {
     static let ropeStyle = RopeStyle.halves
     static let requiresAttentionBiases = true

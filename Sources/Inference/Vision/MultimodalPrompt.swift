@@ -12,6 +12,8 @@
 ///   `<|image|>` in a prompt also stands for an image.
 /// - `gemma3`: `\n\n<start_of_image>`, the soft tokens, `<end_of_image>\n\n` (HF's
 ///   `Gemma3Processor`); the text model lets the soft tokens see each other both ways.
+/// - `qwen2vl`: `<|vision_start|>`, the merged tokens, `<|vision_end|>` (the image carries its
+///   grid for M-RoPE).
 public struct MultimodalPrompt: Sendable {
     public let tokenizer: VocabularyTokenizer
     public let layout: ImagePromptLayout
@@ -51,11 +53,10 @@ public struct MultimodalPrompt: Sendable {
     public func inputs(for prompt: String, images: [EncodedImage], addSpecial: Bool = true) throws(Failure) -> GenerationPrompt {
         var text = layout == .mllama
             ? prompt.replacingOccurrences(of: Self.mllamaImageToken, with: ChatMessage.imageMarker) : prompt
-        if layout == .gemma3 {
-            // The wrapping is text, tokenized with its neighbours as HF's processor does
-            // ("user\n" + "\n\n" is "\n\n" + "\n", not "\n" + "\n\n").
-            text = text.replacingOccurrences(of: ChatMessage.imageMarker,
-                                             with: "\n\n<start_of_image>" + ChatMessage.imageMarker + "<end_of_image>\n\n")
+        // The wrapping is text, tokenized with its neighbours as HF's processors do
+        // ("user\n" + "\n\n" is "\n\n" + "\n", not "\n" + "\n\n").
+        if let (open, close) = layout.wrapping {
+            text = text.replacingOccurrences(of: ChatMessage.imageMarker, with: open + ChatMessage.imageMarker + close)
         }
         let segments = PromptSegment.split(text)
         let markers = segments.filter { $0 == .image }.count
@@ -93,7 +94,7 @@ public struct MultimodalPrompt: Sendable {
         switch layout {
         case .mlp, .mllama:
             return image.parts.flatMap(rows)
-        case .gemma3:
+        case .gemma3, .qwen2vl:
             return image.parts.flatMap(rows)   // wrapped in text before tokenizing
         case .idefics3:
             var inputs: [Batch.Input] = []
@@ -123,5 +124,16 @@ public struct MultimodalPrompt: Sendable {
             return .token(Int32(id))
         }
         throw .missingToken(piece)
+    }
+}
+
+extension ImagePromptLayout {
+    /// The text around an image's rows, for layouts that wrap it in text.
+    var wrapping: (String, String)? {
+        switch self {
+        case .gemma3: ("\n\n<start_of_image>", "<end_of_image>\n\n")
+        case .qwen2vl: ("<|vision_start|>", "<|vision_end|>")
+        case .mlp, .idefics3, .mllama: nil
+        }
     }
 }

@@ -1,0 +1,132 @@
+import Foundation
+import GGUF
+import Testing
+@testable import Inference
+
+/// The Qwen2.5-VL and Qwen3-VL text models (M-RoPE; Qwen3-VL's interleaved sections, q/k norms
+/// and deepstack) against transformers on the tiny fixtures (`Scripts/make_qwenvl_fixtures.py`,
+/// converted by llama.cpp's own converter), with the image rows (and deepstack features) taken
+/// from transformers' merged image embeddings: logits at every position of image prompts (an
+/// image scaled down, one scaled up, 57 tokens of text after an image) and a text-only prompt,
+/// and the rope positions through forks, decode steps and truncation.
+@Suite(.serialized) struct QwenVLTextParityTests {
+    struct Blob: Decodable { let file: String; let shape: [Int] }
+    struct Prompt: Decodable {
+        let name: String
+        let image: String?
+        let ids: [Int32]
+        let logits: Blob
+        let image_grid_thw: [Int]?
+        let image_token_span: [Int]?
+    }
+    struct References: Decodable { let prompts: [Prompt] }
+
+    static let families = ["qwen2_5_vl", "qwen3_vl"]
+    static func directory(_ family: String) -> URL { Bundle.module.resourceURL!.appendingPathComponent("Fixtures/\(family)") }
+    static func references(_ family: String) throws -> References {
+        try JSONDecoder().decode(References.self, from: Data(contentsOf: directory(family).appendingPathComponent("references.json")))
+    }
+
+    static func floats(_ family: String, _ name: String) throws -> [Float] {
+        let data = try Data(contentsOf: directory(family).appendingPathComponent(name))
+        return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    static func relativeError(_ mine: some Collection<Float>, _ theirs: some Collection<Float>) -> Float {
+        precondition(mine.count == theirs.count, "\(mine.count) values against \(theirs.count)")
+        let peak = theirs.map { abs($0) }.max() ?? 1
+        return zip(mine, theirs).map { abs($0 - $1) }.max()! / peak
+    }
+
+    static func model(_ family: String) throws -> TransformerTextModel {
+        try loadTextModel(path: directory(family).appendingPathComponent("model.gguf").path, options: TextModelOptions(threadCount: 2))
+    }
+
+    /// The prompt's inputs: its tokens, the image span as rows of transformers' embeddings
+    /// (with Qwen3-VL's deepstack features).
+    static func inputs(_ family: String, _ prompt: Prompt, width: Int) throws -> [Batch.Input] {
+        guard let name = prompt.image, let span = prompt.image_token_span, let grid = prompt.image_grid_thw else {
+            return prompt.ids.map { .token($0) }
+        }
+        let values = try floats(family, "vision.\(name).f32.bin")
+        var deepstack: [[Float]] = []
+        if FileManager.default.fileExists(atPath: directory(family).appendingPathComponent("deepstack.\(name).f32.bin").path) {
+            let all = try floats(family, "deepstack.\(name).f32.bin")
+            deepstack = stride(from: 0, to: all.count, by: values.count).map { Array(all[$0..<($0 + values.count)]) }
+        }
+        let image = PromptImage(.embeddings(values: values, width: width), grid: .init(rows: grid[1] / 2, columns: grid[2] / 2),
+                                deepstack: deepstack)
+        #expect(image.spanLength == span[1] - span[0])
+        return prompt.ids.enumerated().map { offset, id in
+            span[0] <= offset && offset < span[1] ? .image(image, index: offset - span[0]) : .token(id)
+        }
+    }
+
+    static func batch(_ inputs: ArraySlice<Batch.Input>, _ sequence: SequenceID) -> Batch {
+        Batch(items: inputs.enumerated().map {
+            Batch.Item(sequence: sequence, position: inputs.startIndex + $0.offset, input: $0.element, wantsLogits: true)
+        })
+    }
+
+    @Test(arguments: families, ["image_down", "image_up", "long_after_image", "text_only"])
+    func f32LogitsMatchTransformers(family: String, name: String) throws {
+        let prompt = try #require(try Self.references(family).prompts.first { $0.name == name })
+        let model = try Self.model(family)
+        let inputs = try Self.inputs(family, prompt, width: model.embeddingLength)
+        let logits = try model.forward(Self.batch(inputs[...], try model.makeSequence()))
+        let error = Self.relativeError(logits.values, try Self.floats(family, prompt.logits.file))
+        #expect(error < 1e-3, "\(family) \(name): max|Δ|/max|ref| = \(error)")
+    }
+
+    /// Without the deepstack features Qwen3-VL's logits after the image move.
+    @Test func deepstackMatters() throws {
+        let prompt = try #require(try Self.references("qwen3_vl").prompts.first { $0.name == "image_down" })
+        let model = try Self.model("qwen3_vl")
+        let inputs = try Self.inputs("qwen3_vl", prompt, width: model.embeddingLength).map { input -> Batch.Input in
+            guard case .image(let image, let index) = input else { return input }
+            return .image(PromptImage(image.content, grid: image.grid), index: index)
+        }
+        let logits = try model.forward(Self.batch(inputs[...], try model.makeSequence()))
+        #expect(Self.relativeError(logits.values, try Self.floats("qwen3_vl", prompt.logits.file)) > 1e-2)
+    }
+
+    /// 1-D positions instead of M-RoPE's would give other logits after the image: the test can fail.
+    @Test(arguments: families) func theImagePositionsMatter(family: String) throws {
+        let prompt = try #require(try Self.references(family).prompts.first { $0.name == "long_after_image" })
+        let model = try Self.model(family)
+        var inputs = try Self.inputs(family, prompt, width: model.embeddingLength)
+        // The same rows without a grid: one row of positions, advancing by the span's length.
+        inputs = inputs.map { input in
+            guard case .image(let image, let index) = input, case .embeddings(let values, let width) = image.content else { return input }
+            return .image(PromptImage(.embeddings(values: values, width: width), deepstack: image.deepstack), index: index)
+        }
+        let logits = try model.forward(Self.batch(inputs[...], try model.makeSequence()))
+        let last = (prompt.ids.count - 1) * model.vocabularySize
+        let reference = try Self.floats(family, prompt.logits.file)
+        #expect(Self.relativeError(logits.values[last...], reference[last...]) > 1e-2)
+    }
+
+    /// A fork after the image, and a prompt fed in pieces, then decode steps: the positions
+    /// after the image continue from the image's, as in one pass.
+    @Test(arguments: families) func forksAndPiecesKeepThePositions(family: String) throws {
+        let prompt = try #require(try Self.references(family).prompts.first { $0.name == "long_after_image" })
+        let model = try Self.model(family)
+        let inputs = try Self.inputs(family, prompt, width: model.embeddingLength)
+        let whole = try model.forward(Self.batch(inputs[...], try model.makeSequence()))
+        let v = model.vocabularySize, end = prompt.image_token_span![1]
+        let parent = try model.makeSequence()
+        _ = try model.forward(Self.batch(inputs[..<(end + 3)], parent))
+        let child = try model.fork(parent)
+        let rest = try model.forward(Self.batch(inputs[(end + 3)...], child))
+        #expect(Self.relativeError(rest.values, whole.values[((end + 3) * v)...]) < 1e-5)
+        // Token by token on the parent.
+        for position in (end + 3)..<(end + 8) {
+            let step = try model.forward(Self.batch(inputs[position...position], parent))
+            #expect(Self.relativeError(step.values, whole.values[(position * v)..<((position + 1) * v)]) < 1e-5)
+        }
+        // Truncated back into the text before the image and refed: the same logits again.
+        try model.truncate(child, to: 10)
+        let refed = try model.forward(Self.batch(inputs[10...], child))
+        #expect(Self.relativeError(refed.values, whole.values[(10 * v)...]) < 1e-5)
+    }
+}
