@@ -12,14 +12,46 @@ import Foundation
 public enum TorchvisionResize {
     /// Bilinear with antialiasing (the triangle filter stretched by the downscale factor).
     public static func bilinear(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
+        resize(image, width: width, height: height, filter: .bilinear)
+    }
+
+    /// Bicubic with antialiasing: Keys' cubic with a = −0.5 (torch's `aa_filter` for bicubic,
+    /// not the −0.75 of its non-antialiased path), stretched by the downscale factor. Negative
+    /// lobes can overshoot; each pass clamps to a byte.
+    public static func bicubic(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
+        resize(image, width: width, height: height, filter: .bicubic)
+    }
+
+    /// The antialiasing filters of torch's separable uint8 path.
+    enum Filter {
+        case bilinear, bicubic
+
+        /// Taps of the unstretched filter (torch's `interp_size`).
+        var size: Int { self == .bilinear ? 2 : 4 }
+
+        func weight(_ x: Double) -> Double {
+            let x = abs(x)
+            switch self {
+            case .bilinear:
+                return x < 1 ? 1 - x : 0
+            case .bicubic:
+                let a = -0.5
+                if x < 1 { return ((a + 2) * x - (a + 3)) * x * x + 1 }
+                if x < 2 { return (((x - 5) * x + 8) * x - 4) * a }
+                return 0
+            }
+        }
+    }
+
+    static func resize(_ image: RGBImage, width: Int, height: Int, filter: Filter) -> RGBImage {
         precondition(width > 0 && height > 0, "resize to \(width) × \(height)")
         if width == image.width && height == image.height { return image }
         var current = image
         if width != current.width {
-            current = horizontal(current, to: width)
+            current = horizontal(current, to: width, filter: filter)
         }
         if height != current.height {
-            current = vertical(current, to: height)
+            current = vertical(current, to: height, filter: filter)
         }
         return current
     }
@@ -35,10 +67,11 @@ public enum TorchvisionResize {
     }
 
     /// torch's `_compute_index_ranges_weights` (antialias, align_corners false, no scale factor)
-    /// with the bilinear `aa_filter`, then `_compute_index_ranges_int16_weights`.
-    static func taps(input: Int, output: Int) -> Taps {
+    /// with the filter's `aa_filter`, then `_compute_index_ranges_int16_weights`.
+    static func taps(input: Int, output: Int, filter: Filter = .bilinear) -> Taps {
         let scale = Double(input) / Double(output)
-        let support = scale >= 1 ? scale : 1            // interp_size 2 · 0.5, stretched
+        let half = Double(filter.size) * 0.5
+        let support = scale >= 1 ? half * scale : half  // interp_size · 0.5, stretched
         let kernelSize = Int(support.rounded(.up)) * 2 + 1
         let inverseScale = scale >= 1 ? 1 / scale : 1
         var taps = Taps()
@@ -54,8 +87,7 @@ public enum TorchvisionResize {
             let count = min(max(min(Int(center + support + 0.5), input) - start, 0), kernelSize)
             var total = 0.0
             for j in 0..<count {
-                let x = abs((Double(j + start) - center + 0.5) * inverseScale)
-                let w = x < 1 ? 1 - x : 0
+                let w = filter.weight((Double(j + start) - center + 0.5) * inverseScale)
                 real[i * kernelSize + j] = w
                 total += w
             }
@@ -88,8 +120,8 @@ public enum TorchvisionResize {
         UInt8(clamping: sum >> precision)
     }
 
-    private static func horizontal(_ image: RGBImage, to width: Int) -> RGBImage {
-        let taps = taps(input: image.width, output: width)
+    private static func horizontal(_ image: RGBImage, to width: Int, filter: Filter) -> RGBImage {
+        let taps = taps(input: image.width, output: width, filter: filter)
         let half = taps.precision > 0 ? 1 << (taps.precision - 1) : 0
         var out = [UInt8](repeating: 0, count: 3 * width * image.height)
         image.pixels.withUnsafeBufferPointer { source in
@@ -116,8 +148,8 @@ public enum TorchvisionResize {
         return RGBImage(width: width, height: image.height, pixels: out)
     }
 
-    private static func vertical(_ image: RGBImage, to height: Int) -> RGBImage {
-        let taps = taps(input: image.height, output: height)
+    private static func vertical(_ image: RGBImage, to height: Int, filter: Filter) -> RGBImage {
+        let taps = taps(input: image.height, output: height, filter: filter)
         let half = taps.precision > 0 ? 1 << (taps.precision - 1) : 0
         let rowLength = 3 * image.width
         var out = [UInt8](repeating: 0, count: rowLength * height)
