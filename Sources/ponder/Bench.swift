@@ -124,7 +124,7 @@ struct Bench: ParsableCommand {
             var encoded: EncodedImage?
             for _ in 0..<repeats {
                 let start = DispatchTime.now().uptimeNanoseconds
-                encoded = encoder.encode(pixels)
+                encoded = try encoder.encode(pixels)
                 samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
             return (samples, encoded!)

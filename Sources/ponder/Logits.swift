@@ -117,7 +117,7 @@ struct LogitsCommand: ParsableCommand {
             guard let source else { throw CommandFailure(ChatModelError.noVisionProjector(image: image[0])) }
             let vision = try ChatVisionEncoder.load(path: source, threads: threads)
             layout = vision.layout
-            images = try image.map { vision.encode(try ImageDecoder.decode(contentsOf: $0)) }
+            images = try image.map { try vision.encode(try ImageDecoder.decode(contentsOf: $0)) }
         }
         return try MultimodalPrompt(tokenizer: tokenizer, layout: layout).inputs(for: text, images: images, addSpecial: false).inputs
     }

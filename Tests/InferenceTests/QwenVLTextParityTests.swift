@@ -130,3 +130,68 @@ import Testing
         #expect(Self.relativeError(refed.values, whole.values[(10 * v)...]) < 1e-5)
     }
 }
+
+/// Qwen2.5-VL end to end through `ChatModel`: the PNG resized and encoded by Ponder, the
+/// prompt rendered by the chat template (HF's default system message given explicitly, as
+/// llama.cpp's ChatML adds none) and laid out with `<|vision_start|>` … `<|vision_end|>`.
+@Suite(.serialized) struct Qwen25VLChatParityTests {
+    struct Message: Decodable {
+        struct Part: Decodable { let type: String; let text: String? }
+        let role: String
+        let content: [Part]
+
+        enum Keys: String, CodingKey { case role, content }
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: Keys.self)
+            role = try container.decode(String.self, forKey: .role)
+            if let text = try? container.decode(String.self, forKey: .content) {
+                content = [Part(type: "text", text: text)]
+            } else {
+                content = try container.decode([Part].self, forKey: .content)
+            }
+        }
+    }
+    struct Prompt: Decodable {
+        let name: String
+        let image: String?
+        let ids: [Int32]
+        let logits: QwenVLTextParityTests.Blob
+        let messages: [Message]
+    }
+    struct Image: Decodable { let image: String }
+    struct References: Decodable {
+        let prompts: [Prompt]
+        let images: [String: Image]
+    }
+
+    static let directory = QwenVLTextParityTests.directory("qwen2_5_vl")
+
+    @Test(arguments: ["image_down", "image_up", "long_after_image"])
+    func logitsFromThePNGMatchTransformers(name: String) throws {
+        let references = try JSONDecoder().decode(References.self,
+                                                  from: Data(contentsOf: Self.directory.appendingPathComponent("references.json")))
+        let prompt = try #require(references.prompts.first { $0.name == name })
+        // The fixture's processor limits (preprocessor_config.json).
+        let chat = try ChatModel(model: Self.directory.appendingPathComponent("model.gguf").path,
+                                 mmproj: Self.directory.appendingPathComponent("mmproj.gguf").path,
+                                 options: TextModelOptions(threadCount: 2), imagePixels: 9408...23520)
+        let image = try chat.encodeImage(atPath: Self.directory.appendingPathComponent(references.images[prompt.image!]!.image).path)
+        let messages = [ChatMessage(role: .system, content: "You are a helpful assistant.")] + prompt.messages.map { message in
+            ChatMessage(role: ChatMessage.Role(rawValue: message.role)!,
+                        content: message.content.map { $0.type == "image" ? ChatMessage.imageMarker : $0.text ?? "" }.joined())
+        }
+        let inputs = try chat.prompt(messages, images: [image]).inputs
+        let ids = inputs.map { input -> Int32 in
+            if case .token(let token) = input { return token }
+            return 372   // <|image_pad|>
+        }
+        #expect(ids == prompt.ids, "token ids of \(name)")
+        let model = chat.textModel
+        let sequence = try model.makeSequence()
+        let logits = try model.forward(Batch(items: inputs.enumerated().map {
+            Batch.Item(sequence: sequence, position: $0.offset, input: $0.element, wantsLogits: true)
+        }))
+        let error = QwenVLTextParityTests.relativeError(logits.values, try QwenVLTextParityTests.floats("qwen2_5_vl", prompt.logits.file))
+        #expect(error < 1e-3, "\(name): max|Δ|/max|ref| = \(error)")
+    }
+}

@@ -22,8 +22,11 @@ public final class ChatModel: Sendable {
     public static let cacheContexts = 3
 
     /// Loads `model` and, when given, the vision projector `mmproj`; `chatTemplate` names a
-    /// family to use instead of the model's own template.
-    public init(model: String, mmproj: String?, options: TextModelOptions, chatTemplate: String? = nil) throws {
+    /// family to use instead of the model's own template; `imagePixels` bounds the pixels of a
+    /// resized image where the encoder resizes dynamically (Qwen2.5-VL; nil: the file's keys,
+    /// else llama.cpp's 8 to 4096 tokens).
+    public init(model: String, mmproj: String?, options: TextModelOptions, chatTemplate: String? = nil,
+                imagePixels: ClosedRange<Int>? = nil) throws {
         let file = try GGUFFile(path: model)
         tokenizer = try VocabularyTokenizer(file: file)
         // Searches hold several sequences at once: the prompt, N candidates forked from the
@@ -44,7 +47,7 @@ public final class ChatModel: Sendable {
         path = model
         let source = mmproj ?? (ChatVisionEncoder.holdsVision(file) ? model : nil)
         if let source {
-            let vision = try ChatVisionEncoder.load(path: source, threads: options.threadCount)
+            let vision = try ChatVisionEncoder.load(path: source, threads: options.threadCount, imagePixels: imagePixels)
             guard vision.outputWidth == textModel.embeddingLength else {
                 throw VisionError(file: source, kind: .textModelMismatch(
                     projectorWidth: vision.outputWidth, textWidth: textModel.embeddingLength))
@@ -69,7 +72,12 @@ public final class ChatModel: Sendable {
     /// Decodes and encodes the image at `path`. Throws when there is no vision encoder.
     public func encodeImage(atPath path: String, progress: MllamaVisionEncoder.Progress? = nil) throws -> EncodedImage {
         guard let vision else { throw ChatModelError.noVisionProjector(image: path) }
-        return vision.encode(try ImageDecoder.decode(contentsOf: path), progress: progress)
+        do {
+            return try vision.encode(try ImageDecoder.decode(contentsOf: path), progress: progress)
+        } catch var error as VisionError {
+            if error.file == nil { error.file = path }   // the image is at fault
+            throw error
+        }
     }
 
     /// `messages` rendered with the chat template and the generation prompt, each image

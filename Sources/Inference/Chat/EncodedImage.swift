@@ -48,15 +48,18 @@ public struct EncodedImage: Sendable {
     public var positionCount: Int { parts.reduce(0) { $0 + $1.spanLength } }
 }
 
-/// The vision side of a chat model: a CLIP/SigLIP projector file or an mllama vision tower.
+/// The vision side of a chat model: a CLIP/SigLIP projector file, an mllama vision tower or a
+/// Qwen2.5-VL one.
 public enum ChatVisionEncoder: Sendable {
     case clip(VisionTransformer)
     case mllama(MllamaVisionEncoder)
+    case qwen2vl(Qwen2VLVisionEncoder)
 
     public var layout: ImagePromptLayout {
         switch self {
         case .clip(let encoder): ImagePromptLayout(encoder.configuration.projectorType)
         case .mllama: .mllama
+        case .qwen2vl: .qwen2vl
         }
     }
 
@@ -65,20 +68,26 @@ public enum ChatVisionEncoder: Sendable {
         switch self {
         case .clip(let encoder): encoder.embeddingWidth
         case .mllama(let encoder): encoder.configuration.projectionLength
+        case .qwen2vl(let encoder): encoder.outputWidth
         }
     }
 
     /// Encodes `image`; `progress` hears of each encoder layer where encoding is long (mllama).
-    public func encode(_ image: RGBImage, progress: MllamaVisionEncoder.Progress? = nil) -> EncodedImage {
+    /// Throws for an image the encoder cannot take (Qwen's: a side of 0, an aspect ratio over 200).
+    public func encode(_ image: RGBImage, progress: MllamaVisionEncoder.Progress? = nil) throws(VisionError) -> EncodedImage {
         switch self {
-        case .clip(let encoder): EncodedImage(encoder.encode(image), layout: layout)
-        case .mllama(let encoder): EncodedImage(crossAttention: encoder.encode(image, progress: progress))
+        case .clip(let encoder): return EncodedImage(encoder.encode(image), layout: layout)
+        case .mllama(let encoder): return EncodedImage(crossAttention: encoder.encode(image, progress: progress))
+        case .qwen2vl(let encoder):
+            let encoded = try encoder.encode(image)
+            return EncodedImage(values: encoded.values, width: encoded.width,
+                                grid: PromptImage.Grid(rows: encoded.rows, columns: encoded.columns))
         }
     }
 
     /// Opens the vision encoder in `path`: an `mmproj` file (`clip`), an mllama projector, or
     /// an mllama model file that holds its vision tower (Ollama's single-file layout).
-    public static func load(path: String, threads: Int) throws -> ChatVisionEncoder {
+    public static func load(path: String, threads: Int, imagePixels: ClosedRange<Int>? = nil) throws -> ChatVisionEncoder {
         let file: GGUFFile
         do {
             file = try GGUFFile(path: path)
@@ -87,6 +96,10 @@ public enum ChatVisionEncoder: Sendable {
         }
         let pool = ThreadPool(threadCount: threads)
         if file.architecture == "mllama" { return .mllama(try MllamaVisionEncoder(file: file, pool: pool)) }
+        if Qwen2VLVisionEncoder.accepts(file) {
+            return .qwen2vl(try Qwen2VLVisionEncoder(file: file, pool: pool, minPixels: imagePixels?.lowerBound,
+                                                     maxPixels: imagePixels?.upperBound))
+        }
         return .clip(try VisionTransformer(file: file, pool: pool))
     }
 
