@@ -43,3 +43,30 @@ struct FamilyCommandTests {
         #expect(events.contains { $0["event"] as? String == "done" })
     }
 }
+
+extension FamilyCommandTests {
+    /// The Qwen2.5-VL fixture pair in a fake Hugging Face cache (`org/name:QUANT` naming),
+    /// answering about an image in the four stages with stage-beam.
+    @Test func qwen25VLFromTheHuggingFaceCacheRunsStageBeam() throws {
+        let folder = try ModelsCommandTests.Folder()
+        let manager = FileManager.default
+        let snapshot = folder.home + "/.cache/huggingface/hub/models--ponder--tiny-qwen2.5-vl-GGUF/snapshots/main"
+        try manager.createDirectory(atPath: snapshot, withIntermediateDirectories: true)
+        try manager.createSymbolicLink(atPath: snapshot + "/tiny-qwen2.5-vl-F32.gguf", withDestinationPath: fixture("qwen2_5_vl/model.gguf"))
+        try manager.createSymbolicLink(atPath: snapshot + "/mmproj-tiny-qwen2.5-vl-F32.gguf",
+                                       withDestinationPath: fixture("qwen2_5_vl/mmproj.gguf"))
+        let listed = try folder.run(["models", "--json"])
+        #expect(listed.stdout.contains(#""family":"qwen2vl""#), "\(listed.stdout)")
+        let run = try folder.run(["ask", "--model", "ponder/tiny-qwen2.5-vl-GGUF", "--image", fixture("qwen2_5_vl/images/down_240x160.png"),
+                                  "--threads", "1", "--max-tokens", "6", "--strategy", "stage-beam", "--beam", "2",
+                                  "--seed", "5", "--json", "What is in the picture?"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let events = run.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let started = events.filter { $0["event"] as? String == "stage_started" }
+        #expect(started.map { $0["stage"] as? String } == ["summary", "caption", "reasoning", "conclusion"])
+        #expect(started.allSatisfy { $0["candidates"] as? Int == 2 })
+        #expect(events.contains { $0["event"] as? String == "done" })
+    }
+}
