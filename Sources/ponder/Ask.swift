@@ -27,6 +27,7 @@ struct Ask: AsyncParsableCommand {
     var mmproj: String?
 
     @OptionGroup var modelStore: ModelStoreOptions
+    @OptionGroup var imagePixels: ImagePixelOptions
 
     @Option(help: "The image: JPEG, PNG or PPM.", completion: .file())
     var image: String?
@@ -72,7 +73,7 @@ struct Ask: AsyncParsableCommand {
         do {
             chat = try ChatModel(model: files.model, mmproj: image == nil ? nil : files.mmproj,
                                  options: TextModelOptions(contextLength: runtime.contextLength, threadCount: runtime.threads),
-                                 chatTemplate: chatTemplate)
+                                 chatTemplate: chatTemplate, imagePixels: imagePixels.bounds)
             // Long encodes (Llama 3.2 Vision: minutes on a few cores) show their layers on a terminal.
             let showsProgress = !runtime.quiet && isatty(STDERR_FILENO) != 0
             let images: [EncodedImage] = try image.map { path -> [EncodedImage] in

@@ -29,6 +29,7 @@ struct Chat: AsyncParsableCommand {
     var mmproj: String?
 
     @OptionGroup var modelStore: ModelStoreOptions
+    @OptionGroup var imagePixels: ImagePixelOptions
 
     @Option(help: "The image to open with: JPEG, PNG or PPM (default: the demo model's sample).", completion: .file())
     var image: String?
@@ -87,7 +88,7 @@ struct Chat: AsyncParsableCommand {
         do {
             chat = try ChatModel(model: files.model, mmproj: files.mmproj,
                                  options: TextModelOptions(contextLength: runtime.contextLength, threadCount: runtime.threads),
-                                 chatTemplate: chatTemplate)
+                                 chatTemplate: chatTemplate, imagePixels: imagePixels.bounds)
         } catch {
             throw CommandFailure(error)
         }

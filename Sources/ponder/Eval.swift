@@ -32,6 +32,7 @@ struct Eval: AsyncParsableCommand {
     var mmproj: String?
 
     @OptionGroup var modelStore: ModelStoreOptions
+    @OptionGroup var imagePixels: ImagePixelOptions
 
     @Option(help: "Score only the first K questions.")
     var limit: Int?
@@ -62,7 +63,8 @@ struct Eval: AsyncParsableCommand {
         let chat: ChatModel
         do {
             chat = try ChatModel(model: files.model, mmproj: needsImages ? files.mmproj : nil,
-                                 options: TextModelOptions(contextLength: runtime.contextLength, threadCount: runtime.threads))
+                                 options: TextModelOptions(contextLength: runtime.contextLength, threadCount: runtime.threads),
+                                 imagePixels: imagePixels.bounds)
         } catch {
             throw CommandFailure(error)
         }

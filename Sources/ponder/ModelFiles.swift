@@ -25,6 +25,25 @@ struct ModelStoreOptions: ParsableArguments {
     }
 }
 
+/// Bounds on the pixels of an image that the encoder resizes dynamically (Qwen2.5-VL).
+struct ImagePixelOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Resize images to at least this many pixels where the encoder resizes dynamically (Qwen2.5-VL; default: the projector's key, else 8 tokens' worth).", valueName: "pixels"))
+    var imageMinPixels: Int?
+    @Option(help: ArgumentHelp("Resize images to at most this many pixels where the encoder resizes dynamically (Qwen2.5-VL; default: the projector's key, else 4096 tokens' worth).", valueName: "pixels"))
+    var imageMaxPixels: Int?
+
+    func validate() throws {
+        for (name, value) in [("--image-min-pixels", imageMinPixels), ("--image-max-pixels", imageMaxPixels)] {
+            if let value, value <= 0 { throw ValidationError("\(name) must be positive, not \(value).") }
+        }
+        if let low = imageMinPixels, let high = imageMaxPixels, low > high {
+            throw ValidationError("--image-min-pixels (\(low)) must not exceed --image-max-pixels (\(high)).")
+        }
+    }
+
+    var bounds: (min: Int?, max: Int?) { (imageMinPixels, imageMaxPixels) }
+}
+
 /// The model files a command uses: the ones given (a path or a listed name, whose projector
 /// comes along unless --mmproj is given), or the bundled demo model.
 struct ModelFiles {

@@ -174,7 +174,7 @@ import Testing
         // The fixture's processor limits (preprocessor_config.json).
         let chat = try ChatModel(model: Self.directory.appendingPathComponent("model.gguf").path,
                                  mmproj: Self.directory.appendingPathComponent("mmproj.gguf").path,
-                                 options: TextModelOptions(threadCount: 2), imagePixels: 9408...23520)
+                                 options: TextModelOptions(threadCount: 2), imagePixels: (9408, 23520))
         let image = try chat.encodeImage(atPath: Self.directory.appendingPathComponent(references.images[prompt.image!]!.image).path)
         let messages = [ChatMessage(role: .system, content: "You are a helpful assistant.")] + prompt.messages.map { message in
             ChatMessage(role: ChatMessage.Role(rawValue: message.role)!,

@@ -70,3 +70,29 @@ extension FamilyCommandTests {
         #expect(events.contains { $0["event"] as? String == "done" })
     }
 }
+
+extension FamilyCommandTests {
+    /// The pixel bounds of dynamic resizing: one sentence for values that cannot be, and the
+    /// bounds change how many tokens the image takes.
+    @Test func imagePixelBoundsAreCheckedAndUsed() throws {
+        let folder = try ModelsCommandTests.Folder()
+        let model = fixture("qwen2_5_vl/model.gguf"), projector = fixture("qwen2_5_vl/mmproj.gguf")
+        let image = fixture("qwen2_5_vl/images/down_240x160.png")
+        let bad = try folder.run(["ask", "--model", model, "--mmproj", projector, "--image", image,
+                                  "--image-min-pixels", "100", "--image-max-pixels", "50", "hi"])
+        #expect(bad.status != 0 && bad.stderr.contains("--image-min-pixels (100) must not exceed --image-max-pixels (50)."))
+        func promptTokens(_ bounds: [String]) throws -> Int? {
+            let run = try folder.run(["ask", "--model", model, "--mmproj", projector, "--image", image, "--threads", "1",
+                                      "--max-tokens", "1", "--strategy", "greedy", "--json"] + bounds + ["hi"])
+            #expect(run.status == 0, "\(run.stderr)")
+            let done = run.stdout.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }.first { $0["event"] as? String == "done" }
+            return (done?["stats"] as? [String: Any])?["prompt_tokens"] as? Int
+        }
+        // 240×160 → 112×168 (24 tokens) under the fixture's bounds; 224×336 (96 tokens) with a floor of 4 times that.
+        let small = try #require(try promptTokens(["--image-min-pixels", "9408", "--image-max-pixels", "23520"]))
+        let large = try #require(try promptTokens(["--image-min-pixels", "75264", "--image-max-pixels", "100000"]))
+        #expect(large - small == 96 - 24)
+    }
+}

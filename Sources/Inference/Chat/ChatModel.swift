@@ -23,10 +23,10 @@ public final class ChatModel: Sendable {
 
     /// Loads `model` and, when given, the vision projector `mmproj`; `chatTemplate` names a
     /// family to use instead of the model's own template; `imagePixels` bounds the pixels of a
-    /// resized image where the encoder resizes dynamically (Qwen2.5-VL; nil: the file's keys,
-    /// else llama.cpp's 8 to 4096 tokens).
+    /// resized image where the encoder resizes dynamically (Qwen2.5-VL; nil bounds: the file's
+    /// keys, else llama.cpp's 8 to 4096 tokens).
     public init(model: String, mmproj: String?, options: TextModelOptions, chatTemplate: String? = nil,
-                imagePixels: ClosedRange<Int>? = nil) throws {
+                imagePixels: (min: Int?, max: Int?) = (nil, nil)) throws {
         let file = try GGUFFile(path: model)
         tokenizer = try VocabularyTokenizer(file: file)
         // Searches hold several sequences at once: the prompt, N candidates forked from the

@@ -87,7 +87,7 @@ public enum ChatVisionEncoder: Sendable {
 
     /// Opens the vision encoder in `path`: an `mmproj` file (`clip`), an mllama projector, or
     /// an mllama model file that holds its vision tower (Ollama's single-file layout).
-    public static func load(path: String, threads: Int, imagePixels: ClosedRange<Int>? = nil) throws -> ChatVisionEncoder {
+    public static func load(path: String, threads: Int, imagePixels: (min: Int?, max: Int?) = (nil, nil)) throws -> ChatVisionEncoder {
         let file: GGUFFile
         do {
             file = try GGUFFile(path: path)
@@ -97,8 +97,8 @@ public enum ChatVisionEncoder: Sendable {
         let pool = ThreadPool(threadCount: threads)
         if file.architecture == "mllama" { return .mllama(try MllamaVisionEncoder(file: file, pool: pool)) }
         if Qwen2VLVisionEncoder.accepts(file) {
-            return .qwen2vl(try Qwen2VLVisionEncoder(file: file, pool: pool, minPixels: imagePixels?.lowerBound,
-                                                     maxPixels: imagePixels?.upperBound))
+            return .qwen2vl(try Qwen2VLVisionEncoder(file: file, pool: pool, minPixels: imagePixels.min,
+                                                     maxPixels: imagePixels.max))
         }
         return .clip(try VisionTransformer(file: file, pool: pool))
     }
