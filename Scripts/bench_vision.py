@@ -13,6 +13,9 @@ the text model's n_embd for mtmd to load it) and a deterministic synthetic test 
   gemma3    Gemma-3-4B-like: projector gemma3, SigLIP at 896 (embd 1152, 27 layers, 16 heads,
             ff 4304, patch 14), 4x4 pooling to 256 tokens, text width 2560; a 640x480 image
             stretched to 896x896: 1 encode (not in the default --shapes: about a minute a side).
+  qwen25vl  Qwen2.5-VL-3B-like: projector qwen2.5vl_merger (embd 1280, 32 blocks, 16 heads, ff
+            3420 SwiGLU, window attention with a full block every 8, 2x2 merger to 2048); a
+            640x480 image, smart-resized to 644x476: 391 tokens, 1 encode.
   llava     LLaVA-1.5-like: projector mlp, CLIP ViT-L/14 at 336 (embd 1024, 24 layers stored,
             16 heads, ff 4096, class token, pre_ln, GELU-quick), mm.0 1024->4096,
             mm.2 4096->4096; clip.vision.feature_layer [23] (HF's vision_feature_layer -2, as
@@ -84,6 +87,16 @@ SHAPES = {
         encodes=1,
         # as convert_hf_to_gguf.py writes Gemma 3's mmproj (".embeddings." -> F32)
         f32=("v.patch_embd.weight", "v.position_embd.weight"),
+    ),
+    "qwen25vl": dict(
+        label="Qwen2.5-VL-3B-like",
+        cfg=dict(projector_type="qwen2.5vl_merger", image_size=560, patch_size=14, n_embd=1280, n_head=16, n_ff=3420,
+                 n_layer=32, eps=1e-6, mean=mvf.CLIP_MEAN, std=mvf.CLIP_STD, activation="silu",
+                 class_token=False, pre_ln=False, post_ln=True, patch_bias=False, n_wa_pattern=8),
+        text=dict(n_embd=2048, n_head=16, n_head_kv=2),
+        image=(640, 480),   # smart resize: 644x476 -> 46x34 patches, 23x17 = 391 tokens
+        encodes=1,
+        patches=46 * 34,
     ),
     "llava": dict(
         label="LLaVA-1.5-like",
@@ -171,12 +184,16 @@ def gflop_per_image(shape: dict, n_layer_run: int) -> float:
     embedding, every block's q/k/v/out and ffn, QK^T and AV, and the projector."""
     c = shape["cfg"]
     d, ff, p = c["n_embd"], c["n_ff"], c["patch_size"]
-    patches = (c["image_size"] // p) ** 2
+    patches = shape.get("patches", (c["image_size"] // p) ** 2)
     n = patches + (1 if c["class_token"] else 0)
     out = shape["text"]["n_embd"]
     flops = 2 * patches * 3 * p * p * d
     flops += n_layer_run * (2 * n * (4 * d * d + 2 * d * ff) + 2 * 2 * n * n * d)
-    if c["projector_type"] == "mlp":
+    if c["projector_type"] == "qwen2.5vl_merger":
+        # SwiGLU (three ff matrices), windowed attention counted as full (an upper bound).
+        flops += n_layer_run * 2 * n * d * ff
+        flops += 2 * (patches // 4) * (4 * d * 4 * d + 4 * d * out)
+    elif c["projector_type"] == "mlp":
         flops += 2 * patches * (d * out + out * out)
     elif c["projector_type"] == "gemma3":
         flops += 2 * (patches // (c["scale_factor"] ** 2)) * d * out

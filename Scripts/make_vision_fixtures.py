@@ -196,6 +196,8 @@ def vision_weights(cfg: dict, rng: np.random.Generator, n_embd_text: int) -> dic
         return (scale * rng.standard_normal(n)).astype(np.float32)
 
     w: dict[str, np.ndarray] = {}
+    if cfg["projector_type"] == "qwen2.5vl_merger":
+        return qwen25vl_weights(cfg, rng, n_embd_text, linear, norm, bias)
     w["v.patch_embd.weight"] = (rng.standard_normal((d, 3, p, p)) * 1.5 / np.sqrt(3 * p * p)).astype(np.float32)
     if cfg["patch_bias"]:
         w["v.patch_embd.bias"] = bias(d)
@@ -227,6 +229,28 @@ def vision_weights(cfg: dict, rng: np.random.Generator, n_embd_text: int) -> dic
     else:
         s = cfg["scale_factor"]
         w["mm.model.fc.weight"] = linear(n_embd_text, d * s * s, 1.5)
+    return w
+
+
+def qwen25vl_weights(cfg: dict, rng, n_embd_text: int, linear, norm, bias) -> dict[str, np.ndarray]:
+    """A Qwen2.5-VL vision tower in llama.cpp's layout: the Conv3d split by frame (no bias),
+    RMSNorm ln1/ln2 (weights only), q/k/v/out and SwiGLU with biases, the merger's RMSNorm
+    (`v.post_ln`) and its two linear layers over 2x2 merged patches; no position table (rope)."""
+    d, ff, p = cfg["n_embd"], cfg["n_ff"], cfg["patch_size"]
+    w: dict[str, np.ndarray] = {}
+    for name in ("v.patch_embd.weight", "v.patch_embd.weight.1"):
+        w[name] = (rng.standard_normal((d, 3, p, p)) * 1.0 / np.sqrt(6 * p * p)).astype(np.float32)
+    for i in range(cfg["n_layer"]):
+        b = f"v.blk.{i}."
+        w[b + "ln1.weight"], w[b + "ln2.weight"] = norm(d), norm(d)
+        for name, gain in (("attn_q", 2.0), ("attn_k", 2.0), ("attn_v", 1.0), ("attn_out", 1.0)):
+            w[b + name + ".weight"], w[b + name + ".bias"] = linear(d, d, gain), bias(d)
+        w[b + "ffn_gate.weight"], w[b + "ffn_gate.bias"] = linear(ff, d, 1.5), bias(ff)
+        w[b + "ffn_up.weight"], w[b + "ffn_up.bias"] = linear(ff, d, 1.5), bias(ff)
+        w[b + "ffn_down.weight"], w[b + "ffn_down.bias"] = linear(d, ff), bias(d)
+    w["v.post_ln.weight"] = norm(d)
+    w["mm.0.weight"], w["mm.0.bias"] = linear(4 * d, 4 * d, 1.5), bias(4 * d)
+    w["mm.2.weight"], w["mm.2.bias"] = linear(n_embd_text, 4 * d), bias(n_embd_text)
     return w
 
 
@@ -283,6 +307,9 @@ def write_mmproj(path: Path, proj: dict, tensors: dict[str, tuple[np.ndarray, T]
     if cfg["projector_type"] == "idefics3":
         w.add_uint32("clip.vision.projector.scale_factor", cfg["scale_factor"])
         w.add_uint32("clip.vision.preproc_image_size", cfg["preproc_image_size"])
+    if cfg["projector_type"] == "qwen2.5vl_merger":
+        w.add_bool("clip.use_silu", True)
+        w.add_uint32("clip.vision.n_wa_pattern", cfg["n_wa_pattern"])
     if cfg["projector_type"] == "gemma3" and cfg["scale_factor"] != 4:
         w.add_uint32("clip.vision.projector.scale_factor", cfg["scale_factor"])   # 4 is the default
     for name, (data, _) in tensors.items():

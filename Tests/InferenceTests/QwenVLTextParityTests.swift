@@ -195,3 +195,27 @@ import Testing
         #expect(error < 1e-3, "\(name): max|Δ|/max|ref| = \(error)")
     }
 }
+
+/// The chat template of both Qwen VL fixtures (their real templates, in the GGUF) renders as
+/// `llama_chat_apply_template` does: ChatML, no default system message.
+@Suite struct QwenVLChatTemplateTests {
+    struct Case: Decodable {
+        struct Turn: Decodable { let role: String; let content: String }
+        let messages: [Turn]
+        let llama_cpp: String
+    }
+    struct References: Decodable { let chat_templates: [String: Case] }
+
+    @Test(arguments: QwenVLTextParityTests.families)
+    func templatesMatchLlamaCpp(family: String) throws {
+        let directory = QwenVLTextParityTests.directory(family)
+        let references = try JSONDecoder().decode(References.self, from: Data(contentsOf: directory.appendingPathComponent("references.json")))
+        let file = try GGUFFile(path: directory.appendingPathComponent("model.gguf").path)
+        let template = try ChatTemplateFamily.resolve(name: nil, template: file.optionalString("tokenizer.chat_template"))
+        #expect(references.chat_templates.count == 3)
+        for (name, reference) in references.chat_templates {
+            let messages = reference.messages.map { ChatMessage(role: ChatMessage.Role(rawValue: $0.role)!, content: $0.content) }
+            #expect(template.family.render(messages, addGenerationPrompt: true) == reference.llama_cpp, "\(family) \(name)")
+        }
+    }
+}
