@@ -50,6 +50,38 @@ public final class GGUFFile: Sendable {
         tensorIndex = names
     }
 
+    /// A view of this file with other metadata and its tensors under other names (`rename`
+    /// returns nil for a tensor to leave out), sharing the map: for reading a file written in
+    /// another program's layout (Ollama's one-file vision models) with the readers of this one.
+    public func view(metadata: [(key: String, value: GGUFValue)], renaming rename: (String) -> String?) -> GGUFFile {
+        let renamed = tensors.compactMap { tensor in
+            rename(tensor.name).map {
+                GGUFTensorInfo(name: $0, dimensions: tensor.dimensions, type: tensor.type,
+                               relativeOffset: tensor.relativeOffset, fileOffset: tensor.fileOffset,
+                               elementCount: tensor.elementCount, byteCount: tensor.byteCount)
+            }
+        }
+        return GGUFFile(storage: storage, path: path, version: version, metadata: metadata, tensors: renamed,
+                        alignment: alignment, dataOffset: dataOffset)
+    }
+
+    private init(storage: FileStorage, path: String, version: UInt32, metadata: [(key: String, value: GGUFValue)],
+                 tensors: [GGUFTensorInfo], alignment: Int, dataOffset: Int) {
+        self.storage = storage
+        self.path = path
+        self.version = version
+        self.metadata = metadata
+        self.tensors = tensors
+        self.alignment = alignment
+        self.dataOffset = dataOffset
+        var keys: [String: Int] = [:]
+        for (index, entry) in metadata.enumerated() { keys[entry.key] = index }
+        metadataIndex = keys
+        var names: [String: Int] = [:]
+        for (index, tensor) in tensors.enumerated() { names[tensor.name] = index }
+        tensorIndex = names
+    }
+
     /// The value stored under `key`, or nil.
     public func value(forKey key: String) -> GGUFValue? {
         metadataIndex[key].map { metadata[$0].value }

@@ -135,3 +135,51 @@ import Testing
         #expect(Self.relativeError(Array(first[(imageRow * v)...]), Array(second[(imageRow * v)...])) > 0.05)
     }
 }
+
+/// Ollama's one-file Gemma 3: the fixture pair rewritten in Ollama's layout (its converter's
+/// names for the vision tensors, `gemma3.vision.*` keys, no projector file) answers exactly as
+/// the llama.cpp pair does.
+@Suite struct Gemma3OllamaLayoutTests {
+    /// Ollama's name of a llama.cpp vision tensor.
+    static func ollamaName(_ name: String) -> String {
+        if name.hasPrefix("mm.") { return "mm.mm_" + name.dropFirst(3) }
+        var result = name
+        for (from, to) in [("v.patch_embd.", "v.patch_embedding."), ("v.position_embd.", "v.position_embedding."),
+                           ("v.post_ln.", "v.post_layernorm."), (".ln1.", ".layer_norm1."), (".ln2.", ".layer_norm2."),
+                           (".attn_out.", ".attn_output."), (".ffn_up.", ".mlp.fc1."), (".ffn_down.", ".mlp.fc2.")] {
+            result = result.replacingOccurrences(of: from, with: to)
+        }
+        return result
+    }
+
+    static func oneFile() throws -> String {
+        let text = try GGUFFile(path: Gemma3ParityTests.model), projector = try GGUFFile(path: Gemma3ParityTests.projector)
+        var writer = GGUFWriter()
+        for entry in text.metadata { writer.set(entry.key, entry.value) }
+        for entry in projector.metadata where entry.key.hasPrefix("clip.vision.") && !["clip.vision.image_mean", "clip.vision.image_std"].contains(entry.key) {
+            writer.set("gemma3.vision." + entry.key.dropFirst("clip.vision.".count), entry.value)
+        }
+        writer.set("gemma3.mm.tokens_per_image", UInt32(9))
+        for (file, rename) in [(text, { (name: String) in name }), (projector, ollamaName)] {
+            for tensor in file.tensors {
+                try writer.addTensor(name: rename(tensor.name), dimensions: tensor.dimensions, type: tensor.type,
+                                     data: Array(file.data(for: tensor)))
+            }
+        }
+        let path = NSTemporaryDirectory() + "ponder-gemma3-ollama-\(ProcessInfo.processInfo.processIdentifier).gguf"
+        try writer.write(to: path)
+        return path
+    }
+
+    @Test func oneFileAnswersAsThePair() throws {
+        let path = try Self.oneFile()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(ChatVisionEncoder.holdsVision(try GGUFFile(path: path)))
+        let single = try ChatModel(model: path, mmproj: nil, options: TextModelOptions(threadCount: 2))
+        let pair = try Gemma3ParityTests.chat()
+        let prompt = try #require(Gemma3ParityTests.references.prompts.first { $0.name == "image_landscape" })
+        let a = try Gemma3ParityTests.logits(prompt, chat: single), b = try Gemma3ParityTests.logits(prompt, chat: pair)
+        #expect(a == b)
+        #expect(Gemma3ParityTests.relativeError(a, try Gemma3ParityTests.floats(prompt.logits.file)) < 1e-3)
+    }
+}

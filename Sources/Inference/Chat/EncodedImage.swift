@@ -96,6 +96,7 @@ public enum ChatVisionEncoder: Sendable {
         }
         let pool = ThreadPool(threadCount: threads)
         if file.architecture == "mllama" { return .mllama(try MllamaVisionEncoder(file: file, pool: pool)) }
+        if let view = Gemma3OllamaLayout.clipView(file) { return .clip(try VisionTransformer(file: view, pool: pool)) }
         if Qwen2VLVisionEncoder.accepts(file) {
             return .qwen2vl(try Qwen2VLVisionEncoder(file: file, pool: pool, minPixels: imagePixels.min,
                                                      maxPixels: imagePixels.max))
@@ -103,9 +104,11 @@ public enum ChatVisionEncoder: Sendable {
         return .clip(try VisionTransformer(file: file, pool: pool))
     }
 
-    /// Whether `file` holds an mllama vision tower besides its text model.
+    /// Whether `file` holds a vision tower besides its text model (Ollama's one-file mllama
+    /// and Gemma 3).
     public static func holdsVision(_ file: GGUFFile) -> Bool {
-        file.architecture == "mllama" && file.tensor(named: "v.patch_embd.weight") != nil
+        (file.architecture == "mllama" && file.tensor(named: "v.patch_embd.weight") != nil)
+            || Gemma3OllamaLayout.holdsVision(file)
     }
 }
 

@@ -1,4 +1,5 @@
 import COpenBLAS
+import GGUF
 
 /// Gemma 3's vision side: a SigLIP ViT (`clip.projector_type = gemma3`, 896 px, patch 14, no
 /// class token, `v.post_ln`), then this projector:
@@ -75,5 +76,56 @@ struct Gemma3Projector: VisionProjector {
             }
         }
         return output
+    }
+}
+
+/// Ollama's one-file Gemma 3 (its converter and `model/models/gemma3`): the vision tower and
+/// projector live in the model file under their Hugging Face names (`v.patch_embedding`,
+/// `v.blk.N.layer_norm1`, `v.blk.N.mlp.fc1`, `v.blk.N.attn_output`, `v.post_layernorm`,
+/// `mm.mm_soft_emb_norm`, `mm.mm_input_projection`) with `gemma3.vision.*` keys, the norm
+/// weight with its 1 added and the projection as HF keeps it, as in llama.cpp's files; images
+/// are normalised with mean and std 0.5. `clipView` presents such a file as llama.cpp's
+/// `mmproj`, so the same encoder reads both.
+enum Gemma3OllamaLayout {
+    static func holdsVision(_ file: GGUFFile) -> Bool {
+        file.architecture == "gemma3" && file.tensor(named: "v.patch_embedding.weight") != nil
+    }
+
+    /// llama.cpp's name of an Ollama vision tensor; nil for the text model's tensors.
+    static func clipName(_ name: String) -> String? {
+        if name.hasPrefix("mm.mm_") { return "mm." + name.dropFirst(6) }
+        guard name.hasPrefix("v.") else { return nil }
+        var result = name
+        for (from, to) in [("v.patch_embedding.", "v.patch_embd."), ("v.position_embedding.", "v.position_embd."),
+                           ("v.post_layernorm.", "v.post_ln."), (".layer_norm1.", ".ln1."), (".layer_norm2.", ".ln2."),
+                           (".attn_output.", ".attn_out."), (".mlp.fc1.", ".ffn_up."), (".mlp.fc2.", ".ffn_down.")] {
+            result = result.replacingOccurrences(of: from, with: to)
+        }
+        return result
+    }
+
+    /// The file as a `clip` projector file, or nil when it holds no Ollama vision tower.
+    static func clipView(_ file: GGUFFile) -> GGUFFile? {
+        guard holdsVision(file) else { return nil }
+        var metadata: [(key: String, value: GGUFValue)] = [
+            ("general.architecture", .string("clip")), ("clip.projector_type", .string("gemma3")),
+            ("clip.has_vision_encoder", .bool(true)), ("clip.use_gelu", .bool(true)),
+            ("clip.vision.image_mean", .array(.float32([0.5, 0.5, 0.5]))),
+            ("clip.vision.image_std", .array(.float32([0.5, 0.5, 0.5]))),
+        ]
+        for key in ["image_size", "patch_size", "embedding_length", "feed_forward_length", "block_count",
+                    "attention.head_count", "attention.layer_norm_epsilon"] {
+            if let value = file.value(forKey: "gemma3.vision." + key) { metadata.append(("clip.vision." + key, value)) }
+        }
+        // The pooling size from the tokens per image, where written (default 256: 4×4 at 896).
+        if let tokens = try? file.optionalInt("gemma3.mm.tokens_per_image"), tokens > 0,
+           let size = try? file.optionalInt("gemma3.vision.image_size"), let patch = try? file.optionalInt("gemma3.vision.patch_size"),
+           patch > 0 {
+            let side = Int(Double(tokens).squareRoot().rounded())
+            if side > 0, side * side == tokens, (size / patch) % side == 0, (size / patch) / side != 4 {
+                metadata.append(("clip.vision.projector.scale_factor", .uint32(UInt32((size / patch) / side))))
+            }
+        }
+        return file.view(metadata: metadata, renaming: clipName)
     }
 }
