@@ -131,10 +131,10 @@ import Testing
     }
 }
 
-/// Qwen2.5-VL end to end through `ChatModel`: the PNG resized and encoded by Ponder, the
-/// prompt rendered by the chat template (HF's default system message given explicitly, as
-/// llama.cpp's ChatML adds none) and laid out with `<|vision_start|>` … `<|vision_end|>`.
-@Suite(.serialized) struct Qwen25VLChatParityTests {
+/// Qwen2.5-VL and Qwen3-VL end to end through `ChatModel`: the PNG resized and encoded by
+/// Ponder (with Qwen3-VL's deepstack features), the prompt rendered by the chat template and
+/// laid out with `<|vision_start|>` … `<|vision_end|>`.
+@Suite(.serialized) struct QwenVLChatParityTests {
     struct Message: Decodable {
         struct Part: Decodable { let type: String; let text: String? }
         let role: String
@@ -164,35 +164,43 @@ import Testing
         let images: [String: Image]
     }
 
-    static let directory = QwenVLTextParityTests.directory("qwen2_5_vl")
+    /// Per family: the fixture's processor limits (preprocessor_config.json); Qwen2.5-VL's
+    /// template adds a default system message, Qwen3-VL-Thinking's generation prompt `<think>\n`
+    /// (llama.cpp's ChatML neither), so the test supplies them.
+    static let settings: [String: (pixels: (Int, Int), system: String?, suffix: String)] = [
+        "qwen2_5_vl": ((9408, 23520), "You are a helpful assistant.", ""),
+        "qwen3_vl": ((12288, 30720), nil, "<think>\n"),
+    ]
 
-    @Test(arguments: ["image_down", "image_up", "long_after_image"])
-    func logitsFromThePNGMatchTransformers(name: String) throws {
+    @Test(arguments: QwenVLTextParityTests.families, ["image_down", "image_up", "long_after_image"])
+    func logitsFromThePNGMatchTransformers(family: String, name: String) throws {
+        let directory = QwenVLTextParityTests.directory(family), setting = Self.settings[family]!
         let references = try JSONDecoder().decode(References.self,
-                                                  from: Data(contentsOf: Self.directory.appendingPathComponent("references.json")))
+                                                  from: Data(contentsOf: directory.appendingPathComponent("references.json")))
         let prompt = try #require(references.prompts.first { $0.name == name })
-        // The fixture's processor limits (preprocessor_config.json).
-        let chat = try ChatModel(model: Self.directory.appendingPathComponent("model.gguf").path,
-                                 mmproj: Self.directory.appendingPathComponent("mmproj.gguf").path,
-                                 options: TextModelOptions(threadCount: 2), imagePixels: (9408, 23520))
-        let image = try chat.encodeImage(atPath: Self.directory.appendingPathComponent(references.images[prompt.image!]!.image).path)
-        let messages = [ChatMessage(role: .system, content: "You are a helpful assistant.")] + prompt.messages.map { message in
+        let chat = try ChatModel(model: directory.appendingPathComponent("model.gguf").path,
+                                 mmproj: directory.appendingPathComponent("mmproj.gguf").path,
+                                 options: TextModelOptions(threadCount: 2), imagePixels: setting.pixels)
+        let image = try chat.encodeImage(atPath: directory.appendingPathComponent(references.images[prompt.image!]!.image).path)
+        let system = setting.system.map { [ChatMessage(role: .system, content: $0)] } ?? []
+        let messages = system + prompt.messages.map { message in
             ChatMessage(role: ChatMessage.Role(rawValue: message.role)!,
                         content: message.content.map { $0.type == "image" ? ChatMessage.imageMarker : $0.text ?? "" }.joined())
         }
         let inputs = try chat.prompt(messages, images: [image]).inputs
+            + chat.tokenizer.encode(setting.suffix, addSpecial: false, parseSpecial: true).map { .token($0) }
         let ids = inputs.map { input -> Int32 in
             if case .token(let token) = input { return token }
             return 372   // <|image_pad|>
         }
-        #expect(ids == prompt.ids, "token ids of \(name)")
+        #expect(ids == prompt.ids, "token ids of \(family) \(name)")
         let model = chat.textModel
         let sequence = try model.makeSequence()
         let logits = try model.forward(Batch(items: inputs.enumerated().map {
             Batch.Item(sequence: sequence, position: $0.offset, input: $0.element, wantsLogits: true)
         }))
-        let error = QwenVLTextParityTests.relativeError(logits.values, try QwenVLTextParityTests.floats("qwen2_5_vl", prompt.logits.file))
-        #expect(error < 1e-3, "\(name): max|Δ|/max|ref| = \(error)")
+        let error = QwenVLTextParityTests.relativeError(logits.values, try QwenVLTextParityTests.floats(family, prompt.logits.file))
+        #expect(error < 1e-3, "\(family) \(name): max|Δ|/max|ref| = \(error)")
     }
 }
 

@@ -96,3 +96,27 @@ extension FamilyCommandTests {
         #expect(large - small == 96 - 24)
     }
 }
+
+extension FamilyCommandTests {
+    /// The Qwen3-VL fixture pair in a model folder: found by name, the projector paired, and
+    /// an answer in the four stages with stage-beam (the deepstack features go into the text
+    /// model's first layers).
+    @Test func qwen3VLFromAModelFolderRunsStageBeam() throws {
+        let folder = try ModelsCommandTests.Folder()
+        let manager = FileManager.default
+        let models = folder.root + "/qwen"
+        try manager.createDirectory(atPath: models, withIntermediateDirectories: true)
+        try manager.copyItem(atPath: fixture("qwen3_vl/model.gguf"), toPath: models + "/tiny-qwen3-vl.gguf")
+        try manager.copyItem(atPath: fixture("qwen3_vl/mmproj.gguf"), toPath: models + "/mmproj-tiny-qwen3-vl.gguf")
+        let run = try folder.run(["ask", "--models-dir", models, "--model", "tiny-qwen3-vl",
+                                  "--image", fixture("qwen3_vl/images/up_30x50.png"), "--threads", "1", "--max-tokens", "6",
+                                  "--strategy", "stage-beam", "--beam", "2", "--seed", "7", "--json", "What is in the picture?"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let events = run.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let started = events.filter { $0["event"] as? String == "stage_started" }
+        #expect(started.map { $0["stage"] as? String } == ["summary", "caption", "reasoning", "conclusion"])
+        #expect(events.contains { $0["event"] as? String == "done" })
+    }
+}

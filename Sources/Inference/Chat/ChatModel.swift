@@ -52,6 +52,12 @@ public final class ChatModel: Sendable {
                 throw VisionError(file: source, kind: .textModelMismatch(
                     projectorWidth: vision.outputWidth, textWidth: textModel.embeddingLength))
             }
+            if case .qwen3vl(let encoder) = vision,
+               let text = textModel as? TransformerTextModel, encoder.deepstackLayers.count != text.configuration.deepstackLayerCount {
+                throw VisionError(file: source, kind: .invalidValue(
+                    key: "clip.vision.is_deepstack_layers", value: "\(encoder.deepstackLayers.count) layers",
+                    reason: "the text model \(model) takes \(text.configuration.deepstackLayerCount) deepstack features"))
+            }
             self.vision = vision
         } else {
             vision = nil

@@ -31,11 +31,12 @@ public struct EncodedImage: Sendable {
         parts = embeddings.tiles.map { PromptImage(.embeddings(values: $0.values, width: embeddings.width)) }
     }
 
-    /// One image of `values` `[rows·columns × width]` on a grid of merged tokens (Qwen2-VL).
-    public init(values: [Float], width: Int, grid: PromptImage.Grid) {
+    /// One image of `values` `[rows·columns × width]` on a grid of merged tokens (Qwen2-VL),
+    /// with Qwen3-VL's deepstack features.
+    public init(values: [Float], width: Int, grid: PromptImage.Grid, deepstack: [[Float]] = []) {
         layout = .qwen2vl
         embeddings = ImageEmbeddings(width: width, tiles: [.init(kind: .single, values: values)], rows: 1, columns: 1)
-        parts = [PromptImage(.embeddings(values: values, width: width), grid: grid)]
+        parts = [PromptImage(.embeddings(values: values, width: width), grid: grid, deepstack: deepstack)]
     }
 
     public init(crossAttention states: CrossAttentionStates) {
@@ -48,18 +49,19 @@ public struct EncodedImage: Sendable {
     public var positionCount: Int { parts.reduce(0) { $0 + $1.spanLength } }
 }
 
-/// The vision side of a chat model: a CLIP/SigLIP projector file, an mllama vision tower or a
-/// Qwen2.5-VL one.
+/// The vision side of a chat model: a CLIP/SigLIP projector file, an mllama vision tower, a
+/// Qwen2.5-VL or a Qwen3-VL one.
 public enum ChatVisionEncoder: Sendable {
     case clip(VisionTransformer)
     case mllama(MllamaVisionEncoder)
     case qwen2vl(Qwen2VLVisionEncoder)
+    case qwen3vl(Qwen3VLVisionEncoder)
 
     public var layout: ImagePromptLayout {
         switch self {
         case .clip(let encoder): ImagePromptLayout(encoder.configuration.projectorType)
         case .mllama: .mllama
-        case .qwen2vl: .qwen2vl
+        case .qwen2vl, .qwen3vl: .qwen2vl
         }
     }
 
@@ -69,6 +71,7 @@ public enum ChatVisionEncoder: Sendable {
         case .clip(let encoder): encoder.embeddingWidth
         case .mllama(let encoder): encoder.configuration.projectionLength
         case .qwen2vl(let encoder): encoder.outputWidth
+        case .qwen3vl(let encoder): encoder.outputWidth
         }
     }
 
@@ -82,6 +85,10 @@ public enum ChatVisionEncoder: Sendable {
             let encoded = try encoder.encode(image)
             return EncodedImage(values: encoded.values, width: encoded.width,
                                 grid: PromptImage.Grid(rows: encoded.rows, columns: encoded.columns))
+        case .qwen3vl(let encoder):
+            let encoded = try encoder.encode(image)
+            return EncodedImage(values: encoded.values, width: encoded.width,
+                                grid: PromptImage.Grid(rows: encoded.rows, columns: encoded.columns), deepstack: encoded.deepstack)
         }
     }
 
@@ -99,6 +106,10 @@ public enum ChatVisionEncoder: Sendable {
         if let view = Gemma3OllamaLayout.clipView(file) { return .clip(try VisionTransformer(file: view, pool: pool)) }
         if Qwen2VLVisionEncoder.accepts(file) {
             return .qwen2vl(try Qwen2VLVisionEncoder(file: file, pool: pool, minPixels: imagePixels.min,
+                                                     maxPixels: imagePixels.max))
+        }
+        if Qwen3VLVisionEncoder.accepts(file) {
+            return .qwen3vl(try Qwen3VLVisionEncoder(file: file, pool: pool, minPixels: imagePixels.min,
                                                      maxPixels: imagePixels.max))
         }
         return .clip(try VisionTransformer(file: file, pool: pool))

@@ -8,8 +8,8 @@
 // | `qwen2` | the same block, NEOX rope, q/k/v biases | — | `Qwen2.swift` |
 // | `mllama` | the same block plus cross-attention layers | `MllamaVisionEncoder`, in an `mllama` projector or the model file | `Mllama*.swift` |
 // | `gemma3` | the same block with q/k norms, post-norms, GeGLU, sliding-window layers | `clip` projector `gemma3` | `Gemma3*.swift` |
-// | `qwen2vl` | qwen2's block with M-RoPE (3-D positions) | — | `Qwen2VL.swift` |
-// | `qwen3vl` | q/k norms, interleaved M-RoPE, deepstack | — | `Qwen2VL.swift` |
+// | `qwen2vl` | qwen2's block with M-RoPE (3-D positions) | `qwen2.5vl_merger` projector | `Qwen2VL*.swift` |
+// | `qwen3vl` | q/k norms, interleaved M-RoPE, deepstack | `qwen3vl_merger` projector | `Qwen2VL.swift`, `Qwen3VL+Vision.swift` |
 // | `clip` | — | `VisionTransformer` with a projector of `Vision/Projectors/` | `Vision/` |
 
 /// The text architectures the engine runs. They share one block; the differences live in the
