@@ -29,6 +29,7 @@ struct LogitsCommand: ParsableCommand {
     var model: String
 
     @OptionGroup var modelStore: ModelStoreOptions
+    @OptionGroup var imagePixels: ImagePixelOptions
 
     @Option(help: "Token ids, separated by spaces or commas.")
     var tokens: String?
@@ -115,7 +116,7 @@ struct LogitsCommand: ParsableCommand {
         var images: [EncodedImage] = []
         if !image.isEmpty {
             guard let source else { throw CommandFailure(ChatModelError.noVisionProjector(image: image[0])) }
-            let vision = try ChatVisionEncoder.load(path: source, threads: threads)
+            let vision = try ChatVisionEncoder.load(path: source, threads: threads, imagePixels: imagePixels.bounds)
             layout = vision.layout
             images = try image.map { try vision.encode(try ImageDecoder.decode(contentsOf: $0)) }
         }

@@ -120,3 +120,39 @@ extension FamilyCommandTests {
         #expect(events.contains { $0["event"] as? String == "done" })
     }
 }
+
+extension FamilyCommandTests {
+    /// `ponder logits --image --prompt-file` on the chat template's text with the family's own
+    /// image text (as transformers' processors take it): every position within 1e-3 of
+    /// transformers' logits.
+    @Test(arguments: [
+        ("gemma3", "gemma3-text-f32.gguf", "mmproj-gemma3-f32.gguf", "image_landscape", "images/landscape_240x150.png", [String]()),
+        ("qwen2_5_vl", "model.gguf", "mmproj.gguf", "image_down", "images/down_240x160.png",
+         ["--image-min-pixels", "9408", "--image-max-pixels", "23520"]),
+        ("qwen3_vl", "model.gguf", "mmproj.gguf", "image_up", "images/up_30x50.png",
+         ["--image-min-pixels", "12288", "--image-max-pixels", "30720"]),
+    ])
+    func logitsOfAPromptFileMatchTransformers(_ family: String, _ model: String, _ projector: String, _ prompt: String,
+                                              _ image: String, _ bounds: [String]) throws {
+        let folder = try ModelsCommandTests.Folder()
+        let references = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture("\(family)/references.json"))))
+            as? [String: Any]
+        let entry = try #require((references?["prompts"] as? [[String: Any]])?.first { $0["name"] as? String == prompt })
+        let text = try #require(entry["text"] as? String)
+        let logits = try #require((entry["logits"] as? [String: Any])?["file"] as? String)
+        let promptFile = folder.root + "/prompt.txt", out = folder.root + "/logits.bin"
+        try text.write(toFile: promptFile, atomically: true, encoding: .utf8)
+        let run = try folder.run(["logits", "--model", fixture("\(family)/\(model)"), "--mmproj", fixture("\(family)/\(projector)"),
+                                  "--image", fixture("\(family)/\(image)"), "--prompt-file", promptFile, "--out", out] + bounds)
+        #expect(run.status == 0, "\(run.stderr)")
+        func floats(_ path: String) throws -> [Float] {
+            try Data(contentsOf: URL(fileURLWithPath: path)).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        }
+        let mine = try floats(out), theirs = try floats(fixture("\(family)/\(logits)"))
+        #expect(mine.count == theirs.count, "\(family): \(mine.count) logits against \(theirs.count)")
+        guard mine.count == theirs.count else { return }
+        let peak = theirs.map { abs($0) }.max()!
+        let error = zip(mine, theirs).map { abs($0 - $1) }.max()! / peak
+        #expect(error < 1e-3, "\(family) \(prompt): max|Δ|/max|ref| = \(error)")
+    }
+}

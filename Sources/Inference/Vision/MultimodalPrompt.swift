@@ -14,6 +14,8 @@
 ///   `Gemma3Processor`); the text model lets the soft tokens see each other both ways.
 /// - `qwen2vl`: `<|vision_start|>`, the merged tokens, `<|vision_end|>` (the image carries its
 ///   grid for M-RoPE).
+/// In Gemma 3 and Qwen prompts the family's own image text (`<start_of_image>`;
+/// `<|vision_start|><|image_pad|><|vision_end|>`) stands for an image as the marker does.
 public struct MultimodalPrompt: Sendable {
     public let tokenizer: VocabularyTokenizer
     public let layout: ImagePromptLayout
@@ -53,6 +55,8 @@ public struct MultimodalPrompt: Sendable {
     public func inputs(for prompt: String, images: [EncodedImage], addSpecial: Bool = true) throws(Failure) -> GenerationPrompt {
         var text = layout == .mllama
             ? prompt.replacingOccurrences(of: Self.mllamaImageToken, with: ChatMessage.imageMarker) : prompt
+        // The family's own image text, as its chat template writes it, stands for an image too.
+        if let own = layout.familyMarker { text = text.replacingOccurrences(of: own, with: ChatMessage.imageMarker) }
         // The wrapping is text, tokenized with its neighbours as HF's processors do
         // ("user\n" + "\n\n" is "\n\n" + "\n", not "\n" + "\n\n").
         if let (open, close) = layout.wrapping {
@@ -128,6 +132,16 @@ public struct MultimodalPrompt: Sendable {
 }
 
 extension ImagePromptLayout {
+    /// The text a family's chat template writes where an image goes, which its processor
+    /// expands (Gemma 3's `<start_of_image>`, Qwen's `<|vision_start|><|image_pad|><|vision_end|>`).
+    var familyMarker: String? {
+        switch self {
+        case .gemma3: "<start_of_image>"
+        case .qwen2vl: "<|vision_start|><|image_pad|><|vision_end|>"
+        case .mlp, .idefics3, .mllama: nil
+        }
+    }
+
     /// The text around an image's rows, for layouts that wrap it in text.
     var wrapping: (String, String)? {
         switch self {
