@@ -29,10 +29,10 @@ extension Reasoner {
         var branchedFrom: BranchPoint?
     }
 
-    /// The tokens that open stage `index`: its tag, after a blank line except for the first.
-    func openingTokens(_ index: Int) -> [Int32] {
-        generator.tokenizer.encode((index == 0 ? "" : "\n\n") + Stage.allCases[index].openingTag,
-                                   addSpecial: false, parseSpecial: true)
+    /// The tokens that open stage `index` of `plan` (LLaVA-CoT: its tag, after a blank line
+    /// except for the first).
+    func openingTokens(_ index: Int, _ plan: StagePlan) -> [Int32] {
+        generator.tokenizer.encode(plan.opening(index), addSpecial: false, parseSpecial: true)
     }
 
     /// Stage-level beam search from stage `first` on, with `beams` as the accepted prefixes.
@@ -42,16 +42,17 @@ extension Reasoner {
         let configuration = search.configuration
         var beams = start
         defer { for beam in beams { if let sequence = beam.sequence { model.release(sequence) } } }
-        for index in first..<Stage.allCases.count where !search.stopped {
-            let stage = Stage.allCases[index]
-            let opening = openingTokens(index).map { Batch.Input.token($0) }
+        let plan = configuration.stagePlan
+        for index in first..<plan.stages.count where !search.stopped {
+            let stage = plan.stages[index]
+            let opening = openingTokens(index, plan).map { Batch.Input.token($0) }
             let perBeam = max(1, configuration.candidates / max(1, beams.count))
             let groups = beams.map { beam in
                 GenerationRequest.Group(prompt: GenerationPrompt(inputs: beam.pending + opening),
                                         continuing: beam.sequence ?? search.prepared.sequence, count: perBeam)
             }
             let parameters = configuration.parameters.offsettingSeed(by: 1000 * index)
-            let stop = StopCondition(stopStrings: [stage.closingTag], maxTokens: configuration.stageTokenBudget)
+            let stop = StopCondition(stopStrings: plan.stopStrings(index), maxTokens: configuration.stageTokenBudget)
             onEvent(.stageStarted(stage: stage.rawValue, candidates: perBeam * beams.count))
             let results: [GenerationResult]
             if let naivePrompt = configuration.naivePrompt {
@@ -82,7 +83,7 @@ extension Reasoner {
             do {
                 step = try await choose(stage: stage.rawValue, stageForJudge: stage, question: search.question,
                                         histories: beamOf.map { beams[$0].history }, candidates: candidates,
-                                        keep: index == Stage.allCases.count - 1 ? 1 : configuration.keep,
+                                        keep: index == plan.stages.count - 1 ? 1 : configuration.keep,
                                         shared: search.prepared.shared, onEvent: onEvent)
             }
             search.steps.append(step)
@@ -122,7 +123,8 @@ extension Reasoner {
         for (beamIndex, beam) in beams.enumerated() {
             let path = search.steps.isEmpty ? [] : search.steps.indices.flatMap { step -> [Batch.Input] in
                 let chosen = ReasoningRecord.pathIndices(steps: search.steps, to: beam.origin ?? 0, at: search.steps.count - 1)[step]
-                return (openingTokens(step) + search.steps[step].candidates[chosen].tokens).map { .token($0) }
+                return (openingTokens(step, search.configuration.stagePlan) + search.steps[step].candidates[chosen].tokens)
+                    .map { .token($0) }
             }
             for copy in 0..<perBeam {
                 let prompt = try naivePrompt()
@@ -181,7 +183,7 @@ extension Reasoner {
         let stage = record.steps[step].stage
         onEvent(.stageChosen(stage: stage, candidate: candidate, by: .user, scores: steps[step].verdict?.scores ?? []))
         let branchPoint = BranchPoint(step: step, candidate: candidate)
-        guard record.strategy == .stageBeam, step + 1 < Stage.allCases.count else {
+        guard record.strategy == .stageBeam, step + 1 < configuration.stagePlan.stages.count else {
             var picked = ReasoningRecord(strategy: record.strategy, steps: steps, stages: [:], answer: "",
                                          promptTokens: 0, generatedTokens: 0, seconds: 0, branchedFrom: branchPoint)
             if record.strategy == .stageBeam {
@@ -195,7 +197,7 @@ extension Reasoner {
             return finished(picked, start: start)
         }
         let pending = prepared.pending + path.enumerated().flatMap { index, chosen in
-            (openingTokens(index) + steps[index].candidates[chosen].tokens).map { Batch.Input.token($0) }
+            (openingTokens(index, configuration.stagePlan) + steps[index].candidates[chosen].tokens).map { Batch.Input.token($0) }
         }
         var search = Search(prepared: prepared, question: question, configuration: configuration, steps: steps,
                             branchedFrom: branchPoint)

@@ -29,6 +29,8 @@ public struct ReasoningConfiguration: Sendable {
     /// candidate from scratch on its own, with the prompt this builds (which may encode the
     /// image again). Nil is Ponder's shared-prefix search.
     public var naivePrompt: (@Sendable () throws -> GenerationPrompt)?
+    /// The stages a stage-beam search runs: LLaVA-CoT's four, or a thinking model's two.
+    public var stagePlan: StagePlan = .llavaCoT
 
     public init(strategy: Strategy = .greedy, candidates: Int = 4, keep: Int = 1, parameters: SamplingParameters = .greedy,
                 stageTokenBudget: Int = 512, maxTokens: Int = 2048) {

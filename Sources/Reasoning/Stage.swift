@@ -24,3 +24,36 @@ public enum StageInstruction {
         <CONCLUSION>: the answer itself, short and direct. </CONCLUSION>
         """
 }
+
+/// The stages a stage-level search goes through, and how each is opened and ended.
+public enum StagePlan: Sendable, Equatable {
+    /// LLaVA-CoT's four tagged stages: `<SUMMARY>` … `</CONCLUSION>`.
+    case llavaCoT
+    /// A thinking model's two (Qwen3-VL-Thinking and its kin): the reasoning inside
+    /// `<think>` … `</think>`, then the answer to the end of the turn as the conclusion.
+    case thinking
+
+    public var stages: [Stage] {
+        switch self {
+        case .llavaCoT: Stage.allCases
+        case .thinking: [.reasoning, .conclusion]
+        }
+    }
+
+    /// The text fed to open stage `index`: its tag, after a blank line except for the first
+    /// (thinking: `<think>\n`, and nothing before the answer).
+    public func opening(_ index: Int) -> String {
+        switch self {
+        case .llavaCoT: (index == 0 ? "" : "\n\n") + stages[index].openingTag
+        case .thinking: index == 0 ? "<think>\n" : ""
+        }
+    }
+
+    /// The strings that end stage `index` (none: the end of the turn or the token budget).
+    public func stopStrings(_ index: Int) -> [String] {
+        switch self {
+        case .llavaCoT: [stages[index].closingTag]
+        case .thinking: index == 0 ? ["</think>"] : []
+        }
+    }
+}

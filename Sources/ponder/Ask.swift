@@ -110,7 +110,7 @@ struct Ask: AsyncParsableCommand {
             throw CommandFailure(error)
         }
         let generator = Generator(model: chat.textModel, tokenizer: chat.tokenizer)
-        var configuration = search.configuration(parameters: parameters)
+        var configuration = search.configuration(parameters: parameters, chat: chat)
         configuration.naivePrompt = naivePrompt
         var printer = AnswerPrinter(json: json, showStages: showStages, streams: strategy == .greedy)
         let record: ReasoningRecord

@@ -92,7 +92,7 @@ struct Chat: AsyncParsableCommand {
         } catch {
             throw CommandFailure(error)
         }
-        let instruction = noStageInstruction || chat.knowsStageFormat ? nil : StageInstruction.standard
+        let instruction = noStageInstruction || chat.knowsStageFormat || chat.opensThinking ? nil : StageInstruction.standard
         let backend = ChatReasoningBackend(
             chat: chat, modelName: files.displayName,
             system: system, stageInstruction: instruction, parameters: sampling.parameters(defaultTemperature: 0),

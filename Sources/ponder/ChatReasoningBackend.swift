@@ -68,8 +68,10 @@ final class ChatReasoningBackend: ChatBackend, @unchecked Sendable {
         let strategy = Strategy(rawValue: settings.strategy) ?? .greedy
         parameters.temperature = Float(settings.temperature ?? (strategy == .greedy ? 0 : 0.6))
         if !fixedSeed { parameters.seed = UInt64.random(in: 0..<UInt64(UInt32.max)) }
-        return ReasoningConfiguration(strategy: strategy, candidates: max(1, settings.beam), keep: 1, parameters: parameters,
-                                      stageTokenBudget: maxTokens, maxTokens: maxTokens)
+        var configuration = ReasoningConfiguration(strategy: strategy, candidates: max(1, settings.beam), keep: 1,
+                                                   parameters: parameters, stageTokenBudget: maxTokens, maxTokens: maxTokens)
+        if chat.opensThinking { configuration.stagePlan = .thinking }
+        return configuration
     }
 
     private func judge(_ settings: ChatSettings, pick: @escaping @Sendable (PickRequest) async throws -> Int) -> any Judge {

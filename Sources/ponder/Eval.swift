@@ -72,7 +72,7 @@ struct Eval: AsyncParsableCommand {
             throw CommandFailure("The questions in \(data) have images, so --mmproj is needed with --model.")
         }
         let parameters = sampling.parameters(defaultTemperature: search.defaultTemperature)
-        let configuration = search.configuration(parameters: parameters)
+        let configuration = search.configuration(parameters: parameters, chat: chat)
         let generator = Generator(model: chat.textModel, tokenizer: chat.tokenizer)
         var tally = EvalTally()
         var progress = ProgressBar(total: records.count, quiet: runtime.quiet)

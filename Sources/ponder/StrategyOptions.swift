@@ -37,13 +37,17 @@ struct StrategyOptions: ParsableArguments {
     var defaultTemperature: Float { strategy == .greedy ? 0 : 0.6 }
 
     /// The instruction to append to questions for `chat`'s model, if any.
+    /// A thinking model reasons in its own `<think>` block: no instruction.
     func instruction(for chat: ChatModel) -> String? {
-        noStageInstruction || stageInstruction.isEmpty || chat.knowsStageFormat ? nil : stageInstruction
+        noStageInstruction || stageInstruction.isEmpty || chat.knowsStageFormat || chat.opensThinking ? nil : stageInstruction
     }
 
-    func configuration(parameters: SamplingParameters) -> ReasoningConfiguration {
-        ReasoningConfiguration(strategy: strategy, candidates: beam, keep: keep, parameters: parameters,
-                               stageTokenBudget: maxTokens, maxTokens: maxTokens)
+    /// The run's configuration; a thinking model's stage-beam runs over its two stages.
+    func configuration(parameters: SamplingParameters, chat: ChatModel) -> ReasoningConfiguration {
+        var configuration = ReasoningConfiguration(strategy: strategy, candidates: beam, keep: keep, parameters: parameters,
+                                                   stageTokenBudget: maxTokens, maxTokens: maxTokens)
+        if chat.opensThinking { configuration.stagePlan = .thinking }
+        return configuration
     }
 
     /// The judge; `self` compares with `images()` in view (the embeddings the run already

@@ -98,9 +98,10 @@ extension FamilyCommandTests {
 }
 
 extension FamilyCommandTests {
-    /// The Qwen3-VL fixture pair in a model folder: found by name, the projector paired, and
-    /// an answer in the four stages with stage-beam (the deepstack features go into the text
-    /// model's first layers).
+    /// The Qwen3-VL(-Thinking) fixture pair in a model folder: found by name, the projector
+    /// paired, and stage-beam over a thinking model's two stages: the reasoning opened with
+    /// `<think>` and ended at `</think>`, then the answer as the conclusion (no stage
+    /// instruction in the prompt).
     @Test func qwen3VLFromAModelFolderRunsStageBeam() throws {
         let folder = try ModelsCommandTests.Folder()
         let manager = FileManager.default
@@ -116,8 +117,12 @@ extension FamilyCommandTests {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }
         let started = events.filter { $0["event"] as? String == "stage_started" }
-        #expect(started.map { $0["stage"] as? String } == ["summary", "caption", "reasoning", "conclusion"])
-        #expect(events.contains { $0["event"] as? String == "done" })
+        #expect(started.map { $0["stage"] as? String } == ["reasoning", "conclusion"])
+        #expect(started.allSatisfy { $0["candidates"] as? Int == 2 })
+        let chosen = events.filter { $0["event"] as? String == "stage_chosen" }
+        #expect(chosen.map { $0["stage"] as? String } == ["reasoning", "conclusion"])
+        let done = try #require(events.first { $0["event"] as? String == "done" })
+        #expect((done["stages"] as? [String: String])?.keys.sorted() == ["conclusion", "reasoning"])
     }
 }
 

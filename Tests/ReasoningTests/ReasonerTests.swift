@@ -10,10 +10,11 @@ struct ScriptedModel {
     static let answer = "<SUMMARY>Count.</SUMMARY>\n\n<CAPTION>Three apples.</CAPTION>\n\n"
         + "<REASONING>1 + 1 + 1 = 3.</REASONING>\n\n<CONCLUSION>3</CONCLUSION>"
     let tokenizer = CharacterTokenizer()
+    var answer = Self.answer
 
     func model() -> FakeTextModel {
         let tokenizer = self.tokenizer
-        let answer = Array(Self.answer)
+        let answer = Array(self.answer)
         return FakeTextModel(vocabularySize: tokenizer.vocabularySize, contextLength: 1024) { history in
             let text = tokenizer.decode(history.filter { $0 >= 0 }, renderSpecial: true)
             let written = text.split(separator: "?", omittingEmptySubsequences: false).last.map(Array.init) ?? []
@@ -71,6 +72,36 @@ struct ReasonerTests {
         // feeds); every later batch is at most a few tag tokens per candidate.
         let promptLength = script.prompt().count
         #expect(model.forwardBatchSizes.filter { $0 >= promptLength - 1 }.count == 1)
+    }
+
+    @Test("stage-beam over a thinking model: the reasoning in <think>, then the answer as the conclusion")
+    func stageBeamOverAThinkingModel() async throws {
+        var script = ScriptedModel()
+        script.answer = "<think>\n1 + 1 + 1 = 3.</think>\n\nThere are 3."
+        let reasoner = Reasoner(generator: Generator(model: script.model(), tokenizer: script.tokenizer), judge: LogProbabilityJudge())
+        var configuration = ReasoningConfiguration(strategy: .stageBeam, candidates: 2, stageTokenBudget: 64)
+        configuration.stagePlan = .thinking
+        var events: [ReasoningEvent] = []
+        let record = try await reasoner.run(prompt: script.prompt(), question: "How many apples?",
+                                            configuration: configuration) { events.append($0) }
+        let started = events.compactMap { event -> String? in
+            if case .stageStarted(let stage, _) = event { return stage }
+            return nil
+        }
+        #expect(started == ["reasoning", "conclusion"])
+        #expect(record.stages == ["reasoning": "1 + 1 + 1 = 3.", "conclusion": "There are 3."])
+        #expect(record.answer == "There are 3.")
+        #expect(record.steps.map(\.stage) == ["reasoning", "conclusion"])
+    }
+
+    @Test("the stage plans: LLaVA-CoT's four tags, a thinking model's <think> and its answer")
+    func stagePlans() {
+        #expect(StagePlan.llavaCoT.stages == Stage.allCases)
+        #expect(StagePlan.llavaCoT.opening(0) == "<SUMMARY>" && StagePlan.llavaCoT.opening(1) == "\n\n<CAPTION>")
+        #expect(StagePlan.llavaCoT.stopStrings(3) == ["</CONCLUSION>"])
+        #expect(StagePlan.thinking.stages == [.reasoning, .conclusion])
+        #expect(StagePlan.thinking.opening(0) == "<think>\n" && StagePlan.thinking.opening(1) == "")
+        #expect(StagePlan.thinking.stopStrings(0) == ["</think>"] && StagePlan.thinking.stopStrings(1).isEmpty)
     }
 
     @Test("best-of-n: whole answers decoded together, one chosen by the judge")

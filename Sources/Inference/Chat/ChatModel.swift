@@ -17,6 +17,10 @@ public final class ChatModel: Sendable {
     /// Whether the model was trained to answer in the four tagged stages (the GGUF key
     /// `ponder.stage_format`), so it needs no instruction asking for them.
     public let knowsStageFormat: Bool
+    /// Whether the chat template's generation prompt opens a `<think>` block (a thinking model,
+    /// Qwen3-VL-Thinking's kind): its answers are reasoning in `<think>` … `</think>`, then the
+    /// answer.
+    public let opensThinking: Bool
 
     /// How many full contexts the KV cache holds by default.
     public static let cacheContexts = 3
@@ -44,6 +48,8 @@ public final class ChatModel: Sendable {
         textModel = try loadTextModel(file: file, options: options)
         template = try ChatTemplateFamily.resolve(name: chatTemplate, template: file.optionalString("tokenizer.chat_template"))
         knowsStageFormat = (try? file.bool("ponder.stage_format")) ?? false
+        let templateText = (try? file.optionalString("tokenizer.chat_template")) ?? nil
+        opensThinking = templateText.map { $0.contains("assistant\\n<think>") || $0.contains("assistant\n<think>") } ?? false
         path = model
         let source = mmproj ?? (ChatVisionEncoder.holdsVision(file) ? model : nil)
         if let source {
