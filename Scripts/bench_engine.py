@@ -68,6 +68,10 @@ from pathlib import Path
 import numpy as np
 
 SHAPE = dict(n_embd=2048, n_layer=16, n_head=32, n_head_kv=8, n_ff=8192, n_vocab=128256)
+# --arch gemma3: Gemma-3-1B-shaped (head dim 256, q width 1024 < embd, five sliding layers of
+# 512 per global one, q/k norms and post-norms), the text block of every Gemma 3 VLM.
+GEMMA3_SHAPE = dict(n_embd=1152, n_layer=26, n_head=4, n_head_kv=1, head_dim=256, n_ff=6912, n_vocab=262144)
+ARCH_PREFIX = {"llama": "llama1b", "gemma3": "gemma3-1b"}
 _quiet = None
 # llama.cpp's LLAMA_FTYPE_MOSTLY_* values (llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, ...)
 FTYPES = {"q8_0": 7, "q4_0": 2, "q4_k_m": 15, "q4_k_s": 14, "q5_k_m": 17, "q6_k": 18, "f16": 1}
@@ -79,23 +83,30 @@ REPACKED_TYPES = ("q8_0", "q4_0", "q4_k_m", "q6_k", "f16")
 
 # ---------------------------------------------------------------------------------- models
 
-def write_random_f16(path, seed=1234):
-    """A random-weight Llama-3.2-1B-shaped model in F16, with a byte-level BPE vocabulary that
-    llama.cpp can load (the 256 byte tokens plus filler tokens, no merges)."""
+def write_random_f16(path, seed=1234, arch="llama"):
+    """A random-weight Llama-3.2-1B-shaped (or, arch gemma3, Gemma-3-1B-shaped) model in F16,
+    with a byte-level BPE vocabulary that llama.cpp can load (the 256 byte tokens plus filler
+    tokens, no merges)."""
     import gguf
-    s = SHAPE
+    s = GEMMA3_SHAPE if arch == "gemma3" else SHAPE
     rng = np.random.default_rng(seed)
-    w = gguf.GGUFWriter(path, "llama")
-    w.add_name("random-llama-3.2-1b-shape")
+    w = gguf.GGUFWriter(path, arch)
+    w.add_name(f"random-{arch}-1b-shape")
+    if arch == "gemma3":
+        w.add_key_length(s["head_dim"])
+        w.add_value_length(s["head_dim"])
+        w.add_uint32("gemma3.attention.sliding_window", 512)
+        w.add_float32("gemma3.rope.freq_base_swa", 10000.0)
     w.add_context_length(8192)
     w.add_embedding_length(s["n_embd"])
     w.add_block_count(s["n_layer"])
     w.add_feed_forward_length(s["n_ff"])
     w.add_head_count(s["n_head"])
     w.add_head_count_kv(s["n_head_kv"])
-    w.add_rope_dimension_count(s["n_embd"] // s["n_head"])
-    w.add_rope_freq_base(500000.0)
-    w.add_layer_norm_rms_eps(1e-5)
+    hd = s.get("head_dim", s["n_embd"] // s["n_head"])
+    w.add_rope_dimension_count(hd)
+    w.add_rope_freq_base(1000000.0 if arch == "gemma3" else 500000.0)
+    w.add_layer_norm_rms_eps(1e-6 if arch == "gemma3" else 1e-5)
     w.add_file_type(1)
     w.add_vocab_size(s["n_vocab"])
     # bytes-to-unicode alphabet, as GPT-2
@@ -123,14 +134,17 @@ def write_random_f16(path, seed=1234):
 
     tensor("token_embd.weight", (s["n_vocab"], s["n_embd"]))
     w.add_tensor("output_norm.weight", np.ones(s["n_embd"], dtype=np.float32))
-    hd = s["n_embd"] // s["n_head"]
     for i in range(s["n_layer"]):
         w.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(s["n_embd"], dtype=np.float32))
         w.add_tensor(f"blk.{i}.ffn_norm.weight", np.ones(s["n_embd"], dtype=np.float32))
-        tensor(f"blk.{i}.attn_q.weight", (s["n_embd"], s["n_embd"]))
+        if arch == "gemma3":
+            for name, n in (("attn_q_norm", hd), ("attn_k_norm", hd), ("post_attention_norm", s["n_embd"]),
+                            ("post_ffw_norm", s["n_embd"])):
+                w.add_tensor(f"blk.{i}.{name}.weight", np.ones(n, dtype=np.float32))
+        tensor(f"blk.{i}.attn_q.weight", (s["n_head"] * hd, s["n_embd"]))
         tensor(f"blk.{i}.attn_k.weight", (s["n_head_kv"] * hd, s["n_embd"]))
         tensor(f"blk.{i}.attn_v.weight", (s["n_head_kv"] * hd, s["n_embd"]))
-        tensor(f"blk.{i}.attn_output.weight", (s["n_embd"], s["n_embd"]))
+        tensor(f"blk.{i}.attn_output.weight", (s["n_embd"], s["n_head"] * hd))
         tensor(f"blk.{i}.ffn_gate.weight", (s["n_ff"], s["n_embd"]))
         tensor(f"blk.{i}.ffn_up.weight", (s["n_ff"], s["n_embd"]))
         tensor(f"blk.{i}.ffn_down.weight", (s["n_embd"], s["n_ff"]))
@@ -140,17 +154,18 @@ def write_random_f16(path, seed=1234):
     w.close()
 
 
-def ensure_models(directory, types, threads):
+def ensure_models(directory, types, threads, arch="llama"):
     import llama_cpp
     os.makedirs(directory, exist_ok=True)
-    f16 = os.path.join(directory, "llama1b-f16.gguf")
+    prefix = ARCH_PREFIX[arch]
+    f16 = os.path.join(directory, f"{prefix}-f16.gguf")
     if not os.path.exists(f16):
         print(f"writing {f16} (random weights) ...", flush=True)
-        write_random_f16(f16 + ".tmp")
+        write_random_f16(f16 + ".tmp", arch=arch)
         os.rename(f16 + ".tmp", f16)
     paths = {}
     for t in types:
-        out = os.path.join(directory, f"llama1b-{t}.gguf")
+        out = os.path.join(directory, f"{prefix}-{t}.gguf")
         if t == "f16":
             paths[t] = f16
             continue
@@ -633,6 +648,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--types", default="q8_0,q4_0,q4_k_m,q5_k_m,q6_k,f16", help=f"of {','.join(FTYPES)}; '' for none")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--arch", default="llama", choices=sorted(ARCH_PREFIX),
+                    help="the random model's family: llama (Llama-3.2-1B-shaped) or gemma3 (Gemma-3-1B-shaped)")
     ap.add_argument("-p", type=int, default=512)
     ap.add_argument("-n", type=int, default=128)
     ap.add_argument("--batch", default="1,2,4,8", help="sequences decoded together, a comma-separated list")
@@ -678,7 +695,7 @@ def main():
           f"{args.repeat} alternating rounds per test")
 
     engine_rows = []
-    paths = ensure_models(args.models_dir, types, args.threads) if types else {}
+    paths = ensure_models(args.models_dir, types, args.threads, args.arch) if types else {}
     tests = plan_tests(args.p, args.n, batches, depths, args.all_combinations)
     for t in types:
         engine_rows += measure_model(t.upper(), paths[t], args, tests, args.skip_ponder)
