@@ -43,7 +43,8 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "Tests" / "InferenceTests" / "Fixtures" / "gemma3"
-DEFAULT_LLAMA_CPP_SRC = Path("/tmp/lcp/llama_cpp_python-0.3.36")
+# An unpacked llama-cpp-python 0.3.36 sdist, when one is there (git-ignored); else downloaded.
+DEFAULT_LLAMA_CPP_SRC = ROOT / ".build-bench" / "llama_cpp_python-0.3.36"
 LLAMA_CPP_PYTHON = "llama-cpp-python==0.3.36"
 SEED = 20250312
 
@@ -250,7 +251,7 @@ runpy.run_path(script, run_name="__main__")
 
 
 def find_llama_cpp_src(path: Path | None, scratch: Path) -> Path:
-    """The llama-cpp-python sdist's root: the given folder, /tmp/lcp/..., or downloaded."""
+    """The llama-cpp-python sdist's root: the given folder, .build-bench/llama_cpp_python-0.3.36, or downloaded."""
     for candidate in ([path] if path else []) + [DEFAULT_LLAMA_CPP_SRC]:
         if candidate and (candidate / "vendor" / "llama.cpp" / "convert_hf_to_gguf.py").is_file():
             return candidate
@@ -755,7 +756,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--llama-cpp-src", type=Path, default=None,
-                        help="the unpacked llama-cpp-python 0.3.36 sdist (default: /tmp/lcp/llama_cpp_python-0.3.36 "
+                        help="the unpacked llama-cpp-python 0.3.36 sdist (default: .build-bench/llama_cpp_python-0.3.36 "
                              "if there, else downloaded with pip)")
     args = parser.parse_args()
     out: Path = args.out

@@ -41,7 +41,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "Tests" / "InferenceTests" / "Fixtures"
 LLAMA_CPP_VERSION = "0.3.36"
-DEFAULT_LLAMA_SRC = Path("/tmp/lcp/llama_cpp_python-0.3.36")
+# An unpacked llama-cpp-python 0.3.36 sdist, when one is there (git-ignored); else downloaded.
+DEFAULT_LLAMA_SRC = ROOT / ".build-bench" / "llama_cpp_python-0.3.36"
 SEED = 20261206
 N_THREADS = 2
 CONTEXT = 256
@@ -871,7 +872,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (with --family all: the parent of qwen2_5_vl/ and qwen3_vl/)")
     parser.add_argument("--llama-cpp-src", default=None,
-                        help="the llama-cpp-python source tree (default: /tmp/lcp/llama_cpp_python-0.3.36 if "
+                        help="the llama-cpp-python source tree (default: .build-bench/llama_cpp_python-0.3.36 if "
                              "present, else pip download of the sdist into a temporary folder)")
     args = parser.parse_args()
     families = list(FAMILIES) if args.family == "all" else [args.family]
