@@ -2,7 +2,7 @@
 Gemma 3's chat template, the test images and the prompts."""
 from __future__ import annotations
 
-import numpy as np
+from mllama_fixture_data import make_image  # noqa: F401  (the same test-image generator)
 
 # ------------------------------------------------------------------ chat template
 
@@ -118,27 +118,6 @@ IMAGES = [
     dict(name="landscape", file="landscape_240x150.png", width=240, height=150, seed=31),
     dict(name="portrait", file="portrait_96x200.png", width=96, height=200, seed=32),
 ]
-
-
-def make_image(width: int, height: int, seed: int) -> np.ndarray:
-    """Smooth gradients, two solid shapes and pixel noise: textured enough that a wrong
-    resampling kernel shows, smooth enough to look like an image. [height, width, 3] uint8."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
-    u, v = x / max(width - 1, 1), y / max(height - 1, 1)
-    image = np.stack([
-        127.5 + 127.5 * np.sin(2 * np.pi * (1.3 * u + 0.4 * v) + seed),
-        255 * (0.7 * u + 0.3 * v),
-        127.5 + 127.5 * np.cos(2 * np.pi * (0.5 * u - 1.1 * v)),
-    ], axis=-1)
-    cx, cy = rng.uniform(0.2, 0.8) * width, rng.uniform(0.2, 0.8) * height
-    radius = rng.uniform(0.15, 0.35) * min(width, height) + 0.5
-    image[(x - cx) ** 2 + (y - cy) ** 2 <= radius ** 2] = rng.uniform(0, 255, 3)
-    x0, y0 = rng.uniform(0, 0.6) * width, rng.uniform(0, 0.6) * height
-    box = (x >= x0) & (x < x0 + 0.3 * width + 1) & (y >= y0) & (y < y0 + 0.25 * height + 1)
-    image[box] = rng.uniform(0, 255, 3)
-    image += rng.normal(0, 14, image.shape)
-    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
 # ------------------------------------------------------------------ prompts

@@ -51,24 +51,8 @@ SEED = 20250312
 torch.set_num_threads(2)
 
 
-def import_torchvision():
-    """Import torchvision. The PyPI wheel is built against CUDA torch; on a CPU-only torch its
-    C extension does not load and `import torchvision` fails registering fake kernels for
-    `torchvision::nms`. Those ops are not used here, so declaring their schemas lets the
-    pure-Python transforms import (transformers' image utilities import torchvision)."""
-    try:
-        import torchvision  # noqa: F401
-    except RuntimeError as error:
-        if "torchvision::" not in str(error):
-            raise
-        for name in [n for n in sys.modules if n.startswith("torchvision")]:
-            del sys.modules[name]
-        lib = torch.library.Library("torchvision", "FRAGMENT")
-        for op in ("nms", "qnms"):
-            lib.define(f"{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        import_torchvision.keep = lib
-        import torchvision  # noqa: F401
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_mllama_fixtures import import_torchvision  # noqa: E402  (CPU-only torchvision import fix)
 
 import_torchvision()
 
@@ -78,7 +62,6 @@ from transformers import (  # noqa: E402
     Gemma3Config, Gemma3ForConditionalGeneration, Gemma3ImageProcessorPil, Gemma3Processor, GemmaTokenizer,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gemma3_fixture_data import (  # noqa: E402
     CHAT_TEMPLATE, CHATS, IMAGES, PROMPTS, TOKENIZER_CORPUS, TRAINING_TEXT, make_image,
 )

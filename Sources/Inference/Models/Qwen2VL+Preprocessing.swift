@@ -1,3 +1,4 @@
+import GGUF
 import Foundation
 
 /// Qwen2-VL / Qwen2.5-VL's image preprocessing, as HF's `Qwen2VLImageProcessor` runs it with
@@ -121,5 +122,65 @@ public struct Qwen2VLImageProcessor: Sendable {
             }
         }
         return values
+    }
+}
+
+/// What the Qwen2.5-VL and Qwen3-VL projector files share, read and checked once: the
+/// projector type, the ViT's sizes, the epsilon, and the image processor (mean, std, the pixel
+/// limits: the caller's, else `clip.vision.image_min_pixels`/`image_max_pixels`, else
+/// llama.cpp's 8 to 4096 merged tokens).
+struct QwenVisionHeader {
+    let keys: MetadataReader<VisionError>
+    let patchSize, embeddingLength, feedForwardLength, blockCount, headCount, mergeSize: Int
+    let epsilon: Float
+    let processor: Qwen2VLImageProcessor
+
+    /// Whether `file` is a projector of `type`.
+    static func accepts(_ file: GGUFFile, type: String) -> Bool {
+        guard file.architecture == "clip" else { return false }
+        let stored = (try? file.optionalString("clip.vision.projector_type")) ?? (try? file.optionalString("clip.projector_type"))
+        return stored == type
+    }
+
+    init(file: GGUFFile, projectorType: String, minPixels: Int?, maxPixels: Int?) throws(VisionError) {
+        let path = file.path
+        guard file.architecture == "clip" else {
+            throw VisionError(file: path, kind: .notAProjector(architecture: file.architecture))
+        }
+        let keys = MetadataReader<VisionError>(vision: file, prefix: "clip")
+        self.keys = keys
+        if try keys.optionalBool("has_vision_encoder") == false { throw VisionError(file: path, kind: .noVisionEncoder) }
+        var type = try keys.optionalString("vision.projector_type")
+        if type == nil { type = try keys.optionalString("projector_type") }
+        guard let type else { throw VisionError(file: path, kind: .unsupportedProjector(nil)) }
+        guard type == projectorType else {
+            throw keys.invalid("projector_type", "'\(type)'", "this encoder runs '\(projectorType)' only")
+        }
+        patchSize = try keys.positive("vision.patch_size")
+        let d = try keys.positive("vision.embedding_length")
+        embeddingLength = d
+        feedForwardLength = try keys.positive("vision.feed_forward_length")
+        blockCount = try keys.positive("vision.block_count")
+        let heads = try keys.positive("vision.attention.head_count")
+        headCount = heads
+        mergeSize = try keys.positive("vision.spatial_merge_size", default: 2)
+        guard d % heads == 0, (d / heads) % 4 == 0 else {
+            throw keys.invalid("vision.attention.head_count", heads, "the head dimension (embedding_length \(d) / heads) must be a multiple of 4 for the 2-D rope")
+        }
+        let eps = try keys.optionalFloat("vision.attention.layer_norm_epsilon") ?? 1e-6
+        guard eps.isFinite, eps >= 0 else { throw keys.invalid("vision.attention.layer_norm_epsilon", eps, "it must be a non-negative number") }
+        epsilon = eps
+        func triple(_ suffix: String) throws(VisionError) -> [Float] {
+            guard let values = try keys.optionalFloatArray(suffix) else { throw keys.missing(suffix) }
+            guard values.count == 3, values.allSatisfy(\.isFinite) else { throw keys.invalid(suffix, values, "it must hold 3 finite numbers") }
+            return values
+        }
+        let mean = try triple("vision.image_mean"), std = try triple("vision.image_std")
+        guard std.allSatisfy({ $0 != 0 }) else { throw keys.invalid("vision.image_std", std, "a standard deviation of 0 divides by zero") }
+        let fileMin = try keys.optionalInt("vision.image_min_pixels"), fileMax = try keys.optionalInt("vision.image_max_pixels")
+        if let fileMin, fileMin <= 0 { throw keys.invalid("vision.image_min_pixels", fileMin, "it must be positive") }
+        if let fileMax, fileMax <= 0 { throw keys.invalid("vision.image_max_pixels", fileMax, "it must be positive") }
+        processor = Qwen2VLImageProcessor(patchSize: patchSize, mergeSize: mergeSize, mean: mean, std: std,
+                                          minPixels: minPixels ?? fileMin, maxPixels: maxPixels ?? fileMax)
     }
 }

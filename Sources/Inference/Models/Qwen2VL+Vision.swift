@@ -66,40 +66,17 @@ public final class Qwen2VLVisionEncoder: @unchecked Sendable {
     public static let projectorType = "qwen2.5vl_merger"
 
     /// Whether `file` is a Qwen2.5-VL projector this type runs.
-    public static func accepts(_ file: GGUFFile) -> Bool {
-        guard file.architecture == "clip" else { return false }
-        let type = (try? file.optionalString("clip.vision.projector_type")) ?? (try? file.optionalString("clip.projector_type"))
-        return type == projectorType
-    }
+    public static func accepts(_ file: GGUFFile) -> Bool { QwenVisionHeader.accepts(file, type: projectorType) }
 
     /// `minPixels`/`maxPixels` override the file's `clip.vision.image_min_pixels`/`image_max_pixels`,
     /// which default to llama.cpp's 8 to 4096 merged tokens.
     public init(file: GGUFFile, pool: ThreadPool = ThreadPool(), minPixels: Int? = nil, maxPixels: Int? = nil) throws(VisionError) {
         let path = file.path
         self.file = file
-        guard file.architecture == "clip" else {
-            throw VisionError(file: path, kind: .notAProjector(architecture: file.architecture))
-        }
-        let keys = MetadataReader<VisionError>(vision: file, prefix: "clip")
-        if try keys.optionalBool("has_vision_encoder") == false { throw VisionError(file: path, kind: .noVisionEncoder) }
-        var type = try keys.optionalString("vision.projector_type")
-        if type == nil { type = try keys.optionalString("projector_type") }
-        guard let type else { throw VisionError(file: path, kind: .unsupportedProjector(nil)) }
-        guard type == Self.projectorType else {
-            throw keys.invalid("projector_type", "'\(type)'", "this encoder runs '\(Self.projectorType)' only")
-        }
-
-        let patchSize = try keys.positive("vision.patch_size")
-        let d = try keys.positive("vision.embedding_length")
-        let ff = try keys.positive("vision.feed_forward_length")
-        let blockCount = try keys.positive("vision.block_count")
-        let heads = try keys.positive("vision.attention.head_count")
-        let mergeSize = try keys.positive("vision.spatial_merge_size", default: 2)
-        guard d % heads == 0, (d / heads) % 4 == 0 else {
-            throw keys.invalid("vision.attention.head_count", heads, "the head dimension (embedding_length \(d) / heads) must be a multiple of 4 for the 2-D rope")
-        }
-        let eps = try keys.optionalFloat("vision.attention.layer_norm_epsilon") ?? 1e-6
-        guard eps.isFinite, eps >= 0 else { throw keys.invalid("vision.attention.layer_norm_epsilon", eps, "it must be a non-negative number") }
+        let header = try QwenVisionHeader(file: file, projectorType: Self.projectorType, minPixels: minPixels, maxPixels: maxPixels)
+        let keys = header.keys
+        let patchSize = header.patchSize, d = header.embeddingLength, ff = header.feedForwardLength
+        let blockCount = header.blockCount, heads = header.headCount, mergeSize = header.mergeSize, eps = header.epsilon
         guard let pattern = try keys.optionalInt("vision.n_wa_pattern") else { throw keys.missing("vision.n_wa_pattern") }
         guard pattern >= 0, pattern <= blockCount else {
             throw keys.invalid("vision.n_wa_pattern", pattern, "it must be in 0...\(blockCount) (block_count)")
@@ -108,18 +85,7 @@ public final class Qwen2VLVisionEncoder: @unchecked Sendable {
         guard window % (patchSize * mergeSize) == 0 else {
             throw keys.invalid("vision.window_size", window, "it must be a multiple of patch_size × merge size (\(patchSize * mergeSize))")
         }
-        func triple(_ suffix: String) throws(VisionError) -> [Float] {
-            guard let values = try keys.optionalFloatArray(suffix) else { throw keys.missing(suffix) }
-            guard values.count == 3, values.allSatisfy(\.isFinite) else { throw keys.invalid(suffix, values, "it must hold 3 finite numbers") }
-            return values
-        }
-        let mean = try triple("vision.image_mean"), std = try triple("vision.image_std")
-        guard std.allSatisfy({ $0 != 0 }) else { throw keys.invalid("vision.image_std", std, "a standard deviation of 0 divides by zero") }
-        let fileMin = try keys.optionalInt("vision.image_min_pixels"), fileMax = try keys.optionalInt("vision.image_max_pixels")
-        if let fileMin, fileMin <= 0 { throw keys.invalid("vision.image_min_pixels", fileMin, "it must be positive") }
-        if let fileMax, fileMax <= 0 { throw keys.invalid("vision.image_max_pixels", fileMax, "it must be positive") }
-        processor = Qwen2VLImageProcessor(patchSize: patchSize, mergeSize: mergeSize, mean: mean, std: std,
-                                          minPixels: minPixels ?? fileMin, maxPixels: maxPixels ?? fileMax)
+        processor = header.processor
         embeddingLength = d
         headCount = heads
         epsilon = eps
