@@ -71,7 +71,10 @@ SHAPE = dict(n_embd=2048, n_layer=16, n_head=32, n_head_kv=8, n_ff=8192, n_vocab
 # --arch gemma3: Gemma-3-1B-shaped (head dim 256, q width 1024 < embd, five sliding layers of
 # 512 per global one, q/k norms and post-norms), the text block of every Gemma 3 VLM.
 GEMMA3_SHAPE = dict(n_embd=1152, n_layer=26, n_head=4, n_head_kv=1, head_dim=256, n_ff=6912, n_vocab=262144)
-ARCH_PREFIX = {"llama": "llama1b", "gemma3": "gemma3-1b"}
+# --arch qwen2vl: Qwen2.5-VL-3B's text model (q/k/v biases, M-RoPE sections 16/24/24, tied
+# output), for the image-prompt benchmark (Scripts/bench_image_prompt.py).
+QWEN2VL_SHAPE = dict(n_embd=2048, n_layer=36, n_head=16, n_head_kv=2, n_ff=11008, n_vocab=151936)
+ARCH_PREFIX = {"llama": "llama1b", "gemma3": "gemma3-1b", "qwen2vl": "qwen2vl-3b"}
 _quiet = None
 # llama.cpp's LLAMA_FTYPE_MOSTLY_* values (llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, ...)
 FTYPES = {"q8_0": 7, "q4_0": 2, "q4_k_m": 15, "q4_k_s": 14, "q5_k_m": 17, "q6_k": 18, "f16": 1}
@@ -84,19 +87,21 @@ REPACKED_TYPES = ("q8_0", "q4_0", "q4_k_m", "q6_k", "f16")
 # ---------------------------------------------------------------------------------- models
 
 def write_random_f16(path, seed=1234, arch="llama"):
-    """A random-weight Llama-3.2-1B-shaped (or, arch gemma3, Gemma-3-1B-shaped) model in F16,
-    with a byte-level BPE vocabulary that llama.cpp can load (the 256 byte tokens plus filler
-    tokens, no merges)."""
+    """A random-weight Llama-3.2-1B-shaped (or, arch gemma3, Gemma-3-1B-shaped; arch qwen2vl,
+    Qwen2.5-VL-3B-text-shaped) model in F16, with a byte-level BPE vocabulary that llama.cpp
+    can load (the 256 byte tokens plus filler tokens, no merges)."""
     import gguf
-    s = GEMMA3_SHAPE if arch == "gemma3" else SHAPE
+    s = {"gemma3": GEMMA3_SHAPE, "qwen2vl": QWEN2VL_SHAPE}.get(arch, SHAPE)
     rng = np.random.default_rng(seed)
     w = gguf.GGUFWriter(path, arch)
-    w.add_name(f"random-{arch}-1b-shape")
+    w.add_name(f"random-{ARCH_PREFIX[arch]}-shape")
     if arch == "gemma3":
         w.add_key_length(s["head_dim"])
         w.add_value_length(s["head_dim"])
         w.add_uint32("gemma3.attention.sliding_window", 512)
         w.add_float32("gemma3.rope.freq_base_swa", 10000.0)
+    if arch == "qwen2vl":
+        w.add_array("qwen2vl.rope.dimension_sections", [16, 24, 24, 0])
     w.add_context_length(8192)
     w.add_embedding_length(s["n_embd"])
     w.add_block_count(s["n_layer"])
@@ -105,8 +110,8 @@ def write_random_f16(path, seed=1234, arch="llama"):
     w.add_head_count_kv(s["n_head_kv"])
     hd = s.get("head_dim", s["n_embd"] // s["n_head"])
     w.add_rope_dimension_count(hd)
-    w.add_rope_freq_base(1000000.0 if arch == "gemma3" else 500000.0)
-    w.add_layer_norm_rms_eps(1e-6 if arch == "gemma3" else 1e-5)
+    w.add_rope_freq_base(500000.0 if arch == "llama" else 1000000.0)
+    w.add_layer_norm_rms_eps(1e-5 if arch == "llama" else 1e-6)
     w.add_file_type(1)
     w.add_vocab_size(s["n_vocab"])
     # bytes-to-unicode alphabet, as GPT-2
@@ -132,7 +137,7 @@ def write_random_f16(path, seed=1234, arch="llama"):
     def tensor(name, shape, scale=0.02):
         w.add_tensor(name, (rng.standard_normal(shape, dtype=np.float32) * scale).astype(np.float16))
 
-    tensor("token_embd.weight", (s["n_vocab"], s["n_embd"]))
+    tensor("token_embd.weight", (s["n_vocab"], s["n_embd"]))   # the output is tied to it
     w.add_tensor("output_norm.weight", np.ones(s["n_embd"], dtype=np.float32))
     for i in range(s["n_layer"]):
         w.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(s["n_embd"], dtype=np.float32))
@@ -145,6 +150,9 @@ def write_random_f16(path, seed=1234, arch="llama"):
         tensor(f"blk.{i}.attn_k.weight", (s["n_head_kv"] * hd, s["n_embd"]))
         tensor(f"blk.{i}.attn_v.weight", (s["n_head_kv"] * hd, s["n_embd"]))
         tensor(f"blk.{i}.attn_output.weight", (s["n_embd"], s["n_head"] * hd))
+        if arch == "qwen2vl":
+            for name, n in (("attn_q", s["n_head"] * hd), ("attn_k", s["n_head_kv"] * hd), ("attn_v", s["n_head_kv"] * hd)):
+                w.add_tensor(f"blk.{i}.{name}.bias", (rng.standard_normal(n, dtype=np.float32) * 0.02))
         tensor(f"blk.{i}.ffn_gate.weight", (s["n_ff"], s["n_embd"]))
         tensor(f"blk.{i}.ffn_up.weight", (s["n_ff"], s["n_embd"]))
         tensor(f"blk.{i}.ffn_down.weight", (s["n_embd"], s["n_ff"]))
@@ -649,7 +657,8 @@ def main():
     ap.add_argument("--types", default="q8_0,q4_0,q4_k_m,q5_k_m,q6_k,f16", help=f"of {','.join(FTYPES)}; '' for none")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--arch", default="llama", choices=sorted(ARCH_PREFIX),
-                    help="the random model's family: llama (Llama-3.2-1B-shaped) or gemma3 (Gemma-3-1B-shaped)")
+                    help="the random model's family: llama (Llama-3.2-1B-shaped), gemma3 (Gemma-3-1B-shaped) "
+                         "or qwen2vl (Qwen2.5-VL-3B's text model)")
     ap.add_argument("-p", type=int, default=512)
     ap.add_argument("-n", type=int, default=128)
     ap.add_argument("--batch", default="1,2,4,8", help="sequences decoded together, a comma-separated list")

@@ -1,14 +1,31 @@
 import Foundation
 
 /// One question of an evaluation set, from a LLaVA-CoT-100k JSON line:
-/// `{"id", "image", "conversations": [{"from": "human", "value"}, {"from": "gpt", "value"}]}`.
+/// `{"id", "image", "conversations": [{"from": "human", "value"}, {"from": "gpt", "value"}, …]}`.
+/// Several human/gpt pairs make one conversation: the earlier pairs are its history and the
+/// last human turn is the question.
 public struct EvalRecord: Sendable, Equatable {
+    /// One earlier exchange of a multi-turn record: the question, and the reference answer's
+    /// conclusion as the assistant turn (what the chat keeps of an answer).
+    public struct Turn: Sendable, Equatable {
+        public var question: String
+        public var answer: String
+
+        public init(question: String, answer: String) {
+            self.question = question
+            self.answer = answer
+        }
+    }
+
     public var id: String
     /// The image path, resolved against the data file's folder; nil for a text question.
     public var image: String?
-    /// The question, without LLaVA's `<image>` placeholder.
+    /// The earlier exchanges, oldest first; empty for a one-question record.
+    public var history: [Turn]
+    /// The question (the last human turn), without LLaVA's `<image>` placeholder.
     public var question: String
-    /// The reference answer: the conclusion of the reference response (all of it if untagged).
+    /// The reference answer: the conclusion of the last reference response (all of it if
+    /// untagged).
     public var answer: String
     /// The record's `type` (or `kind`, or `category`) field, for per-type accuracy.
     public var type: String?
@@ -22,14 +39,41 @@ public struct EvalRecord: Sendable, Equatable {
         guard let turns = object["conversations"] as? [[String: Any]] else {
             throw EvalDataError(file: file, line: line, problem: "has no \"conversations\" list")
         }
-        let human = turns.first { ($0["from"] as? String) == "human" }?["value"] as? String
-        let gpt = turns.first { ($0["from"] as? String) == "gpt" }?["value"] as? String
-        guard let human, let gpt else {
+        // Human/gpt pairs in order; other speakers (a "system" turn) are skipped.
+        var pairs: [(human: String, gpt: String)] = []
+        var waiting: String?
+        for turn in turns {
+            guard let value = turn["value"] as? String else { continue }
+            switch turn["from"] as? String {
+            case "human":
+                if waiting != nil {
+                    throw EvalDataError(file: file, line: line, problem: "has two \"human\" turns in a row (turn \(pairs.count * 2 + 2))")
+                }
+                waiting = value
+            case "gpt":
+                guard let human = waiting else {
+                    throw EvalDataError(file: file, line: line, problem: "has a \"gpt\" turn with no \"human\" turn before it")
+                }
+                pairs.append((human, value))
+                waiting = nil
+            default:
+                continue
+            }
+        }
+        if waiting != nil, !pairs.isEmpty {
+            throw EvalDataError(file: file, line: line, problem: "ends with a \"human\" turn that has no \"gpt\" reference answer")
+        }
+        guard let last = pairs.last else {
             throw EvalDataError(file: file, line: line, problem: "needs a \"human\" and a \"gpt\" turn with a \"value\"")
         }
+        func question(_ human: String) -> String {
+            human.replacingOccurrences(of: "<image>", with: "").trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        func conclusion(_ gpt: String) -> String { StageParser.stages(of: gpt)[.conclusion]?.trimmed ?? gpt.trimmed }
         id = (object["id"] as? String) ?? (object["id"] as? Int).map(String.init) ?? "line \(line)"
-        question = human.replacingOccurrences(of: "<image>", with: "").trimmingCharacters(in: .whitespacesAndNewlines)
-        answer = StageParser.stages(of: gpt)[.conclusion]?.trimmed ?? gpt.trimmed
+        history = pairs.dropLast().map { Turn(question: question($0.human), answer: conclusion($0.gpt)) }
+        self.question = question(last.human)
+        answer = conclusion(last.gpt)
         type = (object["type"] as? String) ?? (object["kind"] as? String) ?? (object["category"] as? String)
         if let path = object["image"] as? String, !path.isEmpty {
             image = path.hasPrefix("/") ? path

@@ -19,6 +19,10 @@ struct Bench: ParsableCommand {
             image test times, in seconds, preprocessing and encoding of the (already decoded) \
             image; for Llama 3.2 Vision (mllama) the prompt starts with that image, so the prompt \
             test includes its cross-attention K/V and the cross-attention layers run in both tests. \
+            For the families that read an image as embedding rows (Gemma 3, Qwen-VL, LLaVA, \
+            SmolVLM), an image-prompt test img{rows}+pp{p} prefills the image's rows (with the \
+            family's masks and positions: Gemma 3's two-way image span, Qwen's M-RoPE) followed by \
+            -p random tokens, and counts every position in its tokens/s. \
             --json prints one object per test instead, with the best run (tokens_per_second, \
             seconds) and the mean and standard deviation.
 
@@ -157,7 +161,13 @@ struct Bench: ParsableCommand {
         var benchmark = TextModelBenchmark(promptTokens: promptTokens, generatedTokens: generatedTokens,
                                            batches: batches, depths: depths, repeats: repeats, threads: threads,
                                            measuresBandwidth: bandwidth, warmup: warmup)
-        if let encoded, encoded.image.layout == .mllama { benchmark.image = encoded.image.parts.first }
+        if let encoded {
+            if encoded.image.layout == .mllama {
+                benchmark.image = encoded.image.parts.first
+            } else {
+                benchmark.imageParts = encoded.image.parts
+            }
+        }
         let textModel: any TextModel
         let loadStart = ContinuousClock.now
         do {

@@ -97,16 +97,9 @@ final class ChatReasoningBackend: ChatBackend, @unchecked Sendable {
     func ask(turn: Int, question: String, settings: ChatSettings, pick: @escaping @Sendable (PickRequest) async throws -> Int,
              events: @escaping @Sendable (BackendEvent) -> Void) async throws -> AnswerSummary {
         let (images, history) = lock.withLock { (self.images, self.history) }
-        var messages: [ChatMessage] = []
-        if let system { messages.append(.system(system)) }
-        func asked(_ text: String) -> String { stageInstruction.map { text + "\n\n" + $0 } ?? text }
-        for (index, earlier) in history.enumerated() {
-            messages.append(.user(asked(earlier.question), images: index == 0 ? images.count : 0))
-            messages.append(.assistant(earlier.answer))
-        }
-        messages.append(.user(asked(question), images: history.isEmpty ? images.count : 0))
         let reasoner = Reasoner(generator: generator, judge: judge(settings, pick: pick))
-        let prompt = try chat.prompt(messages, images: images)
+        let prompt = try chat.prompt(question: question, instruction: stageInstruction, system: system, images: images,
+                                     history: history)
         guard prompt.count < chat.textModel.contextLength else {
             throw CommandFailure("The conversation is \(prompt.count) positions (image included), more than the context of \(chat.textModel.contextLength); load the image again (/image) to start over.")
         }

@@ -83,7 +83,8 @@ struct Eval: AsyncParsableCommand {
             do {
                 let images = try record.image.map { [try chat.encodeImage(atPath: $0)] } ?? []
                 let prompt = try chat.prompt(question: record.question, instruction: search.instruction(for: chat),
-                                             system: nil, images: images)
+                                             system: nil, images: images,
+                                             history: record.history.map { ($0.question, $0.answer) })
                 let judge = search.makeJudge(chat: chat, system: nil) { images }
                 let result = try await Reasoner(generator: generator, judge: judge)
                     .run(prompt: prompt, question: record.question, configuration: configuration)

@@ -42,4 +42,21 @@ struct TextModelBenchmarkTests {
         try benchmark.run(model: model, pool: ThreadPool(threadCount: 1)) { _ in }
         #expect(model.forwardBatchSizes == [3])
     }
+
+    /// With embedding-row images, one more prompt test prefills their rows then the text.
+    @Test func imagePromptTestPrefillsTheRowsThenTheText() throws {
+        let model = FakeTextModel(vocabularySize: 50, contextLength: 64)
+        var benchmark = TextModelBenchmark(promptTokens: 3, generatedTokens: 0, repeats: 2, threads: 1,
+                                           measuresBandwidth: false, warmup: false)
+        let width = model.embeddingLength
+        benchmark.imageParts = [PromptImage(.embeddings(values: [Float](repeating: 0.5, count: 4 * width), width: width)),
+                                PromptImage(.embeddings(values: [Float](repeating: 0.25, count: 2 * width), width: width))]
+        #expect(benchmark.tests.map(\.test) == ["pp3", "img6+pp3"])
+        #expect(benchmark.contextNeeded >= 9)
+        var reported: [TextModelBenchmark.Measurement] = []
+        try benchmark.run(model: model, pool: ThreadPool(threadCount: 1)) { reported.append($0) }
+        #expect(reported.map(\.test) == ["pp3", "img6+pp3"])
+        #expect(model.forwardBatchSizes == [3, 3, 9, 9])
+        #expect(abs(reported[1].seconds * reported[1].tokensPerSecond - 9) < 1e-9)
+    }
 }

@@ -14,6 +14,35 @@ struct EvalRecordTests {
         #expect(record.image == "/data/set/images/7.jpg")
     }
 
+    @Test("several human/gpt pairs: the earlier ones are the history, with their conclusions as the answers")
+    func multiTurnRecord() throws {
+        let line = #"{"id": "t2", "image": "i.jpg", "conversations": [{"from": "human", "value": "<image>\nHow many circles?"}, {"from": "gpt", "value": "<SUMMARY>s</SUMMARY><CAPTION>c</CAPTION><REASONING>r</REASONING><CONCLUSION>2</CONCLUSION>"}, {"from": "human", "value": "What colour is the square?"}, {"from": "gpt", "value": "<SUMMARY>s</SUMMARY><CAPTION>c</CAPTION><REASONING>r</REASONING><CONCLUSION>red</CONCLUSION>"}, {"from": "human", "value": "Is there a diamond?"}, {"from": "gpt", "value": "<CONCLUSION> no </CONCLUSION>"}]}"#
+        let record = try EvalRecord(json: Substring(line), line: 1, file: "d.jsonl")
+        #expect(record.history == [EvalRecord.Turn(question: "How many circles?", answer: "2"),
+                                   EvalRecord.Turn(question: "What colour is the square?", answer: "red")])
+        #expect(record.question == "Is there a diamond?")
+        #expect(record.answer == "no")
+        let single = try EvalRecord(json: Substring(#"{"conversations": [{"from": "system", "value": "Be brief."}, {"from": "human", "value": "Q?"}, {"from": "gpt", "value": "A"}]}"#),
+                                    line: 4, file: "d.jsonl")
+        #expect(single.history.isEmpty && single.question == "Q?" && single.answer == "A" && single.id == "line 4")
+    }
+
+    @Test(arguments: [
+        (#"{"conversations": [{"from": "human", "value": "a"}, {"from": "human", "value": "b"}, {"from": "gpt", "value": "c"}]}"#,
+         #"Line 2 of d.jsonl has two "human" turns in a row (turn 2)."#),
+        (#"{"conversations": [{"from": "gpt", "value": "a"}, {"from": "human", "value": "b"}]}"#,
+         #"Line 2 of d.jsonl has a "gpt" turn with no "human" turn before it."#),
+        (#"{"conversations": [{"from": "human", "value": "a"}, {"from": "gpt", "value": "b"}, {"from": "human", "value": "c"}]}"#,
+         #"Line 2 of d.jsonl ends with a "human" turn that has no "gpt" reference answer."#),
+    ])
+    func malformedConversationsNameTheTurn(_ line: String, _ message: String) {
+        #expect {
+            _ = try EvalRecord(json: Substring(line), line: 2, file: "d.jsonl")
+        } throws: { error in
+            String(describing: error) == message
+        }
+    }
+
     @Test(arguments: [
         (#"not json"#, "Line 2 of d.jsonl is not a JSON object."),
         (#"{"id": 1}"#, #"Line 2 of d.jsonl has no "conversations" list."#),

@@ -76,6 +76,10 @@ public struct TextModelBenchmark: Sendable {
     /// includes computing its K/V (a new copy each run), and the generation test's context
     /// starts with it, so the cross-attention layers run.
     public var image: PromptImage?
+    /// Images of embedding rows (Gemma 3, Qwen-VL, LLaVA, SmolVLM's tiles) for the image-prompt
+    /// test: a prompt of their rows, back to back, then `promptTokens` random tokens, named
+    /// `img{rows}+pp{promptTokens}`; its tokens/s counts every position. Empty: no such test.
+    public var imageParts: [PromptImage] = []
 
     public init(promptTokens: Int = 512, generatedTokens: Int = 128, batches: [Int] = [1], depths: [Int] = [0],
                 repeats: Int = 3, threads: Int, measuresBandwidth: Bool = true, warmup: Bool = true) {
@@ -97,19 +101,23 @@ public struct TextModelBenchmark: Sendable {
 
     private var maxDepth: Int { depths.max() ?? 0 }
     private var maxBatch: Int { batches.max() ?? 1 }
+    /// Positions of the image-prompt test's images.
+    public var imageRows: Int { imageParts.reduce(0) { $0 + $1.spanLength } }
+    private var imagePromptTest: String { "img\(imageRows)+pp\(promptTokens)" }
 
     /// The positions one sequence needs, and the cache capacity for all of them.
-    public var contextNeeded: Int { max(promptTokens, maxDepth + generatedTokens) + 2 }
+    public var contextNeeded: Int { max(promptTokens + imageRows, maxDepth + generatedTokens) + 2 }
     /// The generation sequences are forked from the context; a fork copies the shared, partly
     /// filled last block before writing, so each needs up to a block more than its own tokens;
     /// 32 covers any block size up to 32.
-    public var cacheNeeded: Int { max(promptTokens, maxDepth + 2 + maxBatch * (generatedTokens + 32)) }
+    public var cacheNeeded: Int { max(promptTokens + imageRows, maxDepth + 2 + maxBatch * (generatedTokens + 32)) }
 
     /// The tests in the order `run` reports them: the prompt test (when `promptTokens` > 0),
     /// then generation for each depth and, within it, each batch (when `generatedTokens` > 0).
     public var tests: [(test: String, batch: Int, depth: Int)] {
         var tests: [(test: String, batch: Int, depth: Int)] = []
         if promptTokens > 0 { tests.append(("pp\(promptTokens)", 1, 0)) }
+        if !imageParts.isEmpty { tests.append((imagePromptTest, 1, 0)) }
         if generatedTokens > 0 {
             for depth in depths { for batch in batches { tests.append(("tg\(generatedTokens)", batch, depth)) } }
         }
@@ -137,23 +145,42 @@ public struct TextModelBenchmark: Sendable {
             _ = try model.forward(Batch(prompt: tokens(1), sequence: sequence, logits: .last))
         }
 
-        if promptTokens > 0 {
+        /// `repeats` prefills of a fresh sequence with `inputs`, reported as `test`.
+        func promptTest(_ test: String, inputs: () -> [Batch.Input]) throws(TextModelError) {
             var samples: [Double] = []
             let before = bandwidth()
+            var count = 0
             for _ in 0..<repeats {
                 let sequence = try model.makeSequence()
                 defer { model.release(sequence) }
-                var batch = Batch(prompt: tokens(promptTokens), sequence: sequence, logits: .last)
-                if let image {
-                    batch.items[0].input = .image(PromptImage(image.content), index: 0)
+                let prompt = inputs()
+                count = prompt.count
+                var batch = Batch()
+                for (position, input) in prompt.enumerated() {
+                    batch.items.append(Batch.Item(sequence: sequence, position: position, input: input,
+                                                  wantsLogits: position == prompt.count - 1))
                 }
                 let start = clock.now
                 _ = try model.forward(batch)
-                samples.append(Double(promptTokens) / seconds(clock.now - start))
+                samples.append(Double(count) / seconds(clock.now - start))
             }
             let after = bandwidth()
-            report(Measurement(test: "pp\(promptTokens)", samples: samples, tokens: promptTokens, threads: threads,
+            report(Measurement(test: test, samples: samples, tokens: count, threads: threads,
                                batch: 1, depth: 0, bandwidthBefore: before, bandwidthAfter: after))
+        }
+
+        if promptTokens > 0 {
+            try promptTest("pp\(promptTokens)") {
+                var inputs = tokens(promptTokens).map { Batch.Input.token($0) }
+                if let image { inputs[0] = .image(PromptImage(image.content), index: 0) }   // a new K/V copy each run
+                return inputs
+            }
+        }
+        if !imageParts.isEmpty {
+            try promptTest(imagePromptTest) {
+                imageParts.flatMap { part in (0..<part.spanLength).map { Batch.Input.image(part, index: $0) } }
+                    + tokens(promptTokens).map { .token($0) }
+            }
         }
 
         guard generatedTokens > 0 else { return }

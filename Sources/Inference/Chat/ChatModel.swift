@@ -102,13 +102,20 @@ public final class ChatModel: Sendable {
         return try MultimodalPrompt(tokenizer: tokenizer, layout: imageLayout).inputs(for: text, images: images)
     }
 
-    /// The prompt of one question (with the stage instruction appended when given), an
-    /// optional system message first and the images in front of the question.
-    public func prompt(question: String, instruction: String?, system: String?, images: [EncodedImage]) throws -> GenerationPrompt {
+    /// The prompt of one question (with the stage instruction appended when given), after an
+    /// optional system message and the earlier exchanges of the conversation (each question
+    /// with the instruction too, each answer as the assistant turn). The images go in front of
+    /// the first question.
+    public func prompt(question: String, instruction: String?, system: String?, images: [EncodedImage],
+                       history: [(question: String, answer: String)] = []) throws -> GenerationPrompt {
         var messages: [ChatMessage] = []
         if let system { messages.append(.system(system)) }
-        let asked = instruction.map { question + "\n\n" + $0 } ?? question
-        messages.append(.user(asked, images: images.count))
+        func asked(_ text: String) -> String { instruction.map { text + "\n\n" + $0 } ?? text }
+        for (index, earlier) in history.enumerated() {
+            messages.append(.user(asked(earlier.question), images: index == 0 ? images.count : 0))
+            messages.append(.assistant(earlier.answer))
+        }
+        messages.append(.user(asked(question), images: history.isEmpty ? images.count : 0))
         return try prompt(messages, images: images)
     }
 }
