@@ -49,13 +49,15 @@ public enum WordDiff {
                                                 : max(L[(i + 1) * width + j], L[i * width + j + 1])
             }
         }
+        // On ties a reference word is passed over first, so a word put in place of another
+        // lines up with it: "2 + 0" against "0 + 1" marks "2" and "0", not "2 +".
         var i = 0, j = 0
         while i < a.count, j < b.count {
             if a[i] == b[j] {
                 changed[start + i] = false
                 i += 1
                 j += 1
-            } else if L[(i + 1) * width + j] >= L[i * width + j + 1] {
+            } else if L[(i + 1) * width + j] > L[i * width + j + 1] {
                 i += 1
             } else {
                 j += 1

@@ -29,6 +29,11 @@ struct WordDiffTests {
         #expect(Self.changed("one two three four", "one three two four").count == 1)
         #expect(Self.changed("x a b c y", "p a b c q") == ["x", "y"])
         #expect(Self.changed("red, green and blue.", "red, blue and green.") == ["green", "blue."])
+        // Words put in place of others line up with them.
+        #expect(Self.changed("There are 2 diamonds and 0 triangles. In total 2 + 0 = 2.",
+                             "There are 0 diamonds and 1 triangle. In total 0 + 1 = 1.")
+                == ["2", "0", "triangles.", "2", "0", "2."])
+        #expect(Self.changed("x + y", "y + z") == ["x", "y"])
     }
 
     @Test func longTextsAreMarkedBetweenTheirCommonEnds() {
