@@ -4,18 +4,27 @@ import Inference
 public struct Candidate: Sendable, Equatable, Codable {
     /// The stage text, tags removed.
     public var text: String
+    /// The tokens a later stage continues from: the sampled tokens (with the closing tag that
+    /// ended the stage), or for a cut candidate the sampled tokens before the cut and then the
+    /// stage's own closing tag.
     public var tokens: [Int32]
-    /// Natural-log probability of each generated token under the sampling distribution's model.
+    /// Natural-log probability of each sampled token under the sampling distribution's model
+    /// (a cut candidate: of the sampled tokens it keeps).
     public var logProbabilities: [Float]
     /// The candidate of the previous step that this one continues, when a run keeps several
     /// beams (nil: the previous step's chosen candidate).
     public var parent: Int?
+    /// The tag of another stage that the candidate ran into and was cut at (e.g. `</SUMMARY>`
+    /// in a caption); nil when it ended as its stage should.
+    public var cutAt: String?
 
-    public init(text: String, tokens: [Int32] = [], logProbabilities: [Float] = [], parent: Int? = nil) {
+    public init(text: String, tokens: [Int32] = [], logProbabilities: [Float] = [], parent: Int? = nil,
+                cutAt: String? = nil) {
         self.text = text
         self.tokens = tokens
         self.logProbabilities = logProbabilities
         self.parent = parent
+        self.cutAt = cutAt
     }
 
     /// Mean log-probability per token; −∞ for an empty candidate.

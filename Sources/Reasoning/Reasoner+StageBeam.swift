@@ -52,17 +52,19 @@ extension Reasoner {
                                         continuing: beam.sequence ?? search.prepared.sequence, count: perBeam)
             }
             let parameters = configuration.parameters.offsettingSeed(by: 1000 * index)
-            let stop = StopCondition(stopStrings: plan.stopStrings(index), maxTokens: configuration.stageTokenBudget)
+            // Another stage's tag ends a candidate too: it is cut there (`Reasoner+Cut`).
+            let cuts = plan.cutStrings(index)
+            let stop = StopCondition(stopStrings: plan.stopStrings(index) + cuts, maxTokens: configuration.stageTokenBudget)
             onEvent(.stageStarted(stage: stage.rawValue, candidates: perBeam * beams.count))
             let results: [GenerationResult]
             if let naivePrompt = configuration.naivePrompt {
                 results = try await naiveCandidates(naivePrompt, beams: beams, opening: opening, perBeam: perBeam,
-                                                    parameters: parameters, stop: stop, stage: stage, search: &search,
-                                                    onEvent: onEvent)
+                                                    parameters: parameters, stop: stop, stage: stage, cuts: cuts,
+                                                    search: &search, onEvent: onEvent)
             } else {
                 let request = GenerationRequest(groups: groups, parameters: parameters, stop: stop, keepsSequences: true)
                 let (generated, stats) = await generator.run(request) { event in
-                    Self.forward(event, stage: stage.rawValue, onEvent)
+                    Self.forward(event, stage: stage.rawValue, cuts: cuts, onEvent)
                 }
                 search.promptTokens += stats.promptTokens
                 search.generatedTokens += stats.generatedTokens
@@ -76,8 +78,7 @@ extension Reasoner {
             }
             let beamOf = results.indices.map { $0 / perBeam }
             let candidates = results.enumerated().map { i, result in
-                Candidate(text: result.text, tokens: result.tokens, logProbabilities: result.logProbabilities,
-                          parent: beams[beamOf[i]].origin)
+                candidate(from: result, cuts: cuts, closing: plan.closing(index), parent: beams[beamOf[i]].origin)
             }
             let step: StageRecord
             do {
@@ -92,17 +93,24 @@ extension Reasoner {
                 search.stopped = true
                 break
             }
-            // The kept candidates' sequences are the next beams; the rest are released.
+            // The kept candidates' sequences are the next beams; the rest are released. A sequence
+            // holds the sampled tokens but the last; one that departs from the candidate's tokens
+            // (a cut candidate: the tag that cut it) is truncated where they part, and the
+            // candidate's tokens from there on are fed before the next stage.
             var next: [Beam] = []
             for kept in step.kept {
                 let parent = beams[beamOf[kept]]
                 let result = results[kept]
+                let tokens = candidates[kept].tokens
                 var pending: [Batch.Input] = []
                 if let sequence = result.sequence {
                     keptSequences.insert(sequence)
                     let parentLength = try parent.sequence.map { try model.length(of: $0) } ?? search.prepared.held.count
-                    let held = try model.length(of: sequence) - parentLength - parent.pending.count - opening.count
-                    pending = result.tokens.suffix(max(0, result.tokens.count - held)).map { .token($0) }
+                    let length = try model.length(of: sequence)
+                    let held = min(max(0, length - parentLength - parent.pending.count - opening.count), result.tokens.count)
+                    let reused = Self.commonPrefixLength(result.tokens.prefix(held), tokens)
+                    if reused < held { try model.truncate(sequence, to: length - held + reused) }
+                    pending = tokens.dropFirst(reused).map { .token($0) }
                 }
                 next.append(Beam(sequence: result.sequence, pending: pending,
                                  history: parent.history + [(stage, candidates[kept].text.trimmed)], origin: kept))
@@ -117,7 +125,7 @@ extension Reasoner {
     /// anew (the image encoded again) and prefilled with its whole accepted path.
     private func naiveCandidates(_ naivePrompt: @Sendable () throws -> GenerationPrompt, beams: [Beam],
                                  opening: [Batch.Input], perBeam: Int, parameters: SamplingParameters,
-                                 stop: StopCondition, stage: Stage, search: inout Search,
+                                 stop: StopCondition, stage: Stage, cuts: [String], search: inout Search,
                                  onEvent: (ReasoningEvent) -> Void) async throws -> [GenerationResult] {
         var results: [GenerationResult] = []
         for (beamIndex, beam) in beams.enumerated() {
@@ -132,7 +140,7 @@ extension Reasoner {
                 let request = GenerationRequest(prompt: GenerationPrompt(inputs: prompt.inputs + path + opening),
                                                 parameters: parameters.offsettingSeed(by: offset), stop: stop)
                 let (generated, stats) = await generator.run(request) { event in
-                    Self.forward(event, stage: stage.rawValue, candidateOffset: offset, onEvent)
+                    Self.forward(event, stage: stage.rawValue, candidateOffset: offset, cuts: cuts, onEvent)
                 }
                 search.promptTokens += stats.promptTokens
                 search.generatedTokens += stats.generatedTokens

@@ -48,7 +48,8 @@ public enum ReasoningEvent: Sendable, Equatable {
     /// `stage` is a stage name, or `answer` for best-of-n's whole-answer candidates.
     case stageStarted(stage: String, candidates: Int)
     case token(stage: String, candidate: Int, text: String)
-    case candidateFinished(stage: String, candidate: Int, text: String, tokens: Int, logprob: Double)
+    /// `cutAt`: the other stage's tag the candidate ran into and was cut at (stage-beam), if any.
+    case candidateFinished(stage: String, candidate: Int, text: String, tokens: Int, logprob: Double, cutAt: String? = nil)
     case stageChosen(stage: String, candidate: Int, by: ChoiceSource, scores: [Double])
     /// Stage-beam keeping several beams: the candidates kept, best first.
     case beamsKept(stage: String, candidates: [Int])
@@ -180,14 +181,18 @@ public struct Reasoner: Sendable {
         return shared
     }
 
-    static func forward(_ event: BatchGenerationEvent, stage: String, candidateOffset: Int = 0,
+    /// Passes a generation event on as a reasoning event; a candidate that stopped at one of
+    /// `cuts` is reported cut there, with its text up to the tag.
+    static func forward(_ event: BatchGenerationEvent, stage: String, candidateOffset: Int = 0, cuts: [String] = [],
                         _ onEvent: (ReasoningEvent) -> Void) {
         switch event {
         case .token(let candidate, let token):
             if !token.text.isEmpty { onEvent(.token(stage: stage, candidate: candidate + candidateOffset, text: token.text)) }
         case .finished(let candidate, let result):
-            onEvent(.candidateFinished(stage: stage, candidate: candidate + candidateOffset, text: result.text,
-                                       tokens: result.tokens.count, logprob: result.totalLogProbability))
+            let cut = cutTag(of: result, cuts: cuts)
+            onEvent(.candidateFinished(stage: stage, candidate: candidate + candidateOffset,
+                                       text: cut == nil ? result.text : result.text.trimmedAtEnd,
+                                       tokens: result.tokens.count, logprob: result.totalLogProbability, cutAt: cut))
         case .done:
             break
         }

@@ -2,12 +2,14 @@
 /// from DESIGN.md's command-line contract):
 /// `{"event": "stage_started", "stage": "summary", "candidates": 4}`,
 /// `{"event": "token", "stage": …, "candidate": i, "text": …}`,
-/// `{"event": "candidate_finished", "stage": …, "candidate": i, "text": …, "tokens": n, "logprob": x}`,
+/// `{"event": "candidate_finished", "stage": …, "candidate": i, "text": …, "tokens": n, "logprob": x}`
+/// (with `"cut_at": "</SUMMARY>"` when the candidate ran into another stage's tag and was cut there),
 /// `{"event": "stage_chosen", "stage": …, "candidate": i, "by": "judge" | "user" | "only" | "stopped", "scores": […]}`,
 /// and, when stage-beam keeps several beams, `{"event": "beams_kept", "stage": …, "kept": [i, …]}`.
 extension ReasoningEvent: Encodable {
     private enum Key: String, CodingKey {
         case event, stage, candidates, candidate, text, tokens, logprob, by, scores, kept
+        case cutAt = "cut_at"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -22,7 +24,7 @@ extension ReasoningEvent: Encodable {
             try container.encode(stage, forKey: .stage)
             try container.encode(candidate, forKey: .candidate)
             try container.encode(text, forKey: .text)
-        case .candidateFinished(let stage, let candidate, let text, let tokens, let logprob):
+        case .candidateFinished(let stage, let candidate, let text, let tokens, let logprob, let cutAt):
             try container.encode("candidate_finished", forKey: .event)
             try container.encode(stage, forKey: .stage)
             try container.encode(candidate, forKey: .candidate)
@@ -30,6 +32,7 @@ extension ReasoningEvent: Encodable {
             try container.encode(tokens, forKey: .tokens)
             // JSON has no infinities: an empty candidate's log-probability is null.
             if logprob.isFinite { try container.encode(logprob, forKey: .logprob) } else { try container.encodeNil(forKey: .logprob) }
+            try container.encodeIfPresent(cutAt, forKey: .cutAt)
         case .stageChosen(let stage, let candidate, let by, let scores):
             try container.encode("stage_chosen", forKey: .event)
             try container.encode(stage, forKey: .stage)

@@ -56,4 +56,22 @@ public enum StagePlan: Sendable, Equatable {
         case .thinking: index == 0 ? ["</think>"] : []
         }
     }
+
+    /// The tag that ends stage `index` properly, written after a candidate cut at another tag
+    /// (nil: the stage ends with the turn).
+    public func closing(_ index: Int) -> String? {
+        stopStrings(index).first
+    }
+
+    /// The tags that cut a candidate of stage `index` short: LLaVA-CoT's other tags (the
+    /// other stages' opening and closing tags, and the stage's own opening tag), which a
+    /// candidate that writes one has run past its stage. A thinking model's stages are not
+    /// a tag pair each, so nothing cuts them.
+    public func cutStrings(_ index: Int) -> [String] {
+        switch self {
+        case .llavaCoT:
+            stages.flatMap { [$0.openingTag, $0.closingTag] }.filter { $0 != stages[index].closingTag }
+        case .thinking: []
+        }
+    }
 }

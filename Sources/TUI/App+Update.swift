@@ -103,11 +103,12 @@ extension AppState {
             turns[turn].branches[branch].stages[index].candidates[candidate].text += isFirst ? text.trimmingLeadingNewlines : text
             turns[turn].branches[branch].stages[index].candidates[candidate].tokens += 1
             runTokens += 1
-        case .candidateFinished(let name, let candidate, let tokens):
+        case .candidateFinished(let name, let candidate, let tokens, let cutAt):
             guard let index = stageIndex(name), turns[turn].branches[branch].stages[index].candidates.indices.contains(candidate)
             else { return }
             turns[turn].branches[branch].stages[index].candidates[candidate].tokens = tokens
             turns[turn].branches[branch].stages[index].candidates[candidate].finished = true
+            turns[turn].branches[branch].stages[index].candidates[candidate].cutAt = cutAt
         case .stageChosen(let name, let candidate, let by, let scores):
             guard let index = stageIndex(name) else { return }
             var stage = turns[turn].branches[branch].stages[index]

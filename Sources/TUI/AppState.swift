@@ -3,8 +3,10 @@ public struct CandidateState: Sendable, Equatable, Codable {
     public var text = ""
     public var tokens = 0
     public var finished = false
-    public init(text: String = "", tokens: Int = 0, finished: Bool = false) {
-        self.text = text; self.tokens = tokens; self.finished = finished
+    /// The other stage's tag the candidate ran into and was cut at (the compare view marks it).
+    public var cutAt: String?
+    public init(text: String = "", tokens: Int = 0, finished: Bool = false, cutAt: String? = nil) {
+        self.text = text; self.tokens = tokens; self.finished = finished; self.cutAt = cutAt
     }
 }
 

@@ -45,7 +45,8 @@ public struct ChatSettings: Sendable, Equatable, Codable {
 public enum BackendEvent: Sendable, Equatable {
     case stageStarted(stage: String, candidates: Int)
     case token(stage: String, candidate: Int, text: String)
-    case candidateFinished(stage: String, candidate: Int, tokens: Int)
+    /// `cutAt`: the other stage's tag the candidate ran into and was cut at, if any.
+    case candidateFinished(stage: String, candidate: Int, tokens: Int, cutAt: String? = nil)
     /// `by`: judge, user, only or stopped. `scores` may be empty.
     case stageChosen(stage: String, candidate: Int, by: String, scores: [Double])
 }

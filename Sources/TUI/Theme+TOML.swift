@@ -10,9 +10,10 @@ public struct ThemeError: Error, Sendable, Equatable, CustomStringConvertible {
 extension Theme {
     /// The UI roles a theme file sets under `[ui]`, and the stages under `[stages]`.
     public static let roles = ["text", "background", "muted", "accent", "user", "border", "error", "status_fg",
-                               "status_bg", "selection_fg", "selection_bg"]
+                               "status_bg", "selection_fg", "selection_bg", "diff"]
 
-    /// Reads a theme from TOML: `name`, `[ui]` (every role in `roles`) and `[stages]` (a colour
+    /// Reads a theme from TOML: `name`, `[ui]` (every role in `roles`; a theme written before
+    /// `diff` existed may leave it out, and `error`'s colour stands in) and `[stages]` (a colour
     /// per stage). A colour is `"default"` (the terminal's), an ANSI name (`"red"`,
     /// `"bright-blue"`), `"ansi:N"` (0–15), `"N"`/N (0–255, xterm) or `"#rrggbb"`.
     public init(toml: String, source: String) throws {
@@ -41,7 +42,8 @@ extension Theme {
                   error: try color(ui, "error", "ui"), statusForeground: try color(ui, "status_fg", "ui"),
                   statusBackground: try color(ui, "status_bg", "ui"),
                   selectionForeground: try color(ui, "selection_fg", "ui"),
-                  selectionBackground: try color(ui, "selection_bg", "ui"), stages: stages)
+                  selectionBackground: try color(ui, "selection_bg", "ui"),
+                  diff: try color(ui, ui["diff"] == nil ? "error" : "diff", "ui"), stages: stages)
     }
 
     /// The folders searched for `NAME.toml`, first match wins: the user's

@@ -12,12 +12,14 @@ public struct Theme: Sendable, Equatable {
     public var statusBackground: Color
     public var selectionForeground: Color
     public var selectionBackground: Color
+    /// The words where a candidate differs from the chosen one, in the compare view.
+    public var diff: Color
     public var stages: [StageName: Color]
 
     public init(name: String, text: Color = .terminal, background: Color = .terminal, muted: Color = .ansi(8),
                 accent: Color = .ansi(6), user: Color = .ansi(4), border: Color = .ansi(8), error: Color = .ansi(1),
                 statusForeground: Color = .ansi(0), statusBackground: Color = .ansi(7),
-                selectionForeground: Color = .ansi(0), selectionBackground: Color = .ansi(6),
+                selectionForeground: Color = .ansi(0), selectionBackground: Color = .ansi(6), diff: Color = .ansi(9),
                 stages: [StageName: Color] = [.summary: .ansi(5), .caption: .ansi(6), .reasoning: .ansi(3),
                                               .conclusion: .ansi(2)]) {
         self.name = name
@@ -32,6 +34,7 @@ public struct Theme: Sendable, Equatable {
         self.statusBackground = statusBackground
         self.selectionForeground = selectionForeground
         self.selectionBackground = selectionBackground
+        self.diff = diff
         self.stages = stages
     }
 
@@ -47,6 +50,8 @@ public struct Theme: Sendable, Equatable {
     public var accentStyle: Style { Style(foreground: accent, background: background, bold: true) }
     public var status: Style { Style(foreground: statusForeground, background: statusBackground) }
     public var selection: Style { Style(foreground: selectionForeground, background: selectionBackground, bold: true) }
+    /// Differing words: the `diff` colour, bold and underlined (the attributes stay under `NO_COLOR`).
+    public var diffStyle: Style { Style(foreground: diff, background: background, bold: true, underline: true) }
     public func header(_ stage: StageName) -> Style {
         Style(foreground: stages[stage] ?? accent, background: background, bold: true)
     }

@@ -23,6 +23,9 @@ public final class View {
 
     private var wraps: [TextKey: WrappedText] = [:]
     private var preview: (key: String, rows: [[Cell]])?
+    /// The compare view's candidates drawn with their differences marked (`View+Compare`),
+    /// with what they were made from.
+    var marked: [TextKey: MarkedLines] = [:]
 
     public init() {}
 
@@ -194,53 +197,6 @@ public final class View {
             for (column, cell) in cells.enumerated() { buffer[rect.x + column, rect.y + row] = cell }
         }
         buffer.put(caption, x: rect.x, y: rect.y + rows.count, style: state.theme.dimmed, limit: rect.maxX)
-    }
-
-    // MARK: compare view
-
-    private func drawCompare(_ state: AppState, stage index: Int, selected: Int, manual: Bool, in rect: Rect,
-                             into buffer: inout CellBuffer) {
-        let theme = state.theme
-        guard let stage = state.lastBranch?.stages[index], rect.height >= 3 else { return }
-        let count = stage.candidates.count
-        let judge = manual ? "you pick" : "judge: \(stage.by == "user" ? "you" : state.settings.judge)"
-        buffer.put("\(stage.name.title) · \(count) candidates · \(judge)", x: rect.x, y: rect.y,
-                   style: theme.header(stage.name), limit: rect.maxX)
-        let hint = manual ? "1–\(min(9, count)) or ←/→ Enter: pick · Esc: stop"
-                          : "1–\(min(9, count)) or ←/→ Enter: take it (later stages regenerate) · Esc: close"
-        buffer.put(hint, x: rect.x, y: rect.y + 1, style: theme.dimmed, limit: rect.maxX)
-        guard count > 0 else { return }
-        let area = Rect(x: rect.x, y: rect.y + 2, width: rect.width, height: rect.height - 2)
-        let sideBySide = (area.width - (count - 1)) / count >= 24
-        for candidate in 0..<count {
-            let box: Rect
-            if sideBySide {
-                let width = (area.width - (count - 1)) / count
-                box = Rect(x: area.x + candidate * (width + 1), y: area.y, width: width, height: area.height)
-                if candidate > 0 {
-                    for y in box.y..<box.maxY { buffer.put("│", x: box.x - 1, y: y, style: theme.borderStyle) }
-                }
-            } else {
-                let height = max(2, area.height / count)
-                box = Rect(x: area.x, y: area.y + candidate * height, width: area.width, height: height)
-                if box.y >= area.maxY { break }
-            }
-            let data = stage.candidates[candidate]
-            var head = (candidate == selected ? "▶ " : "  ") + "\(candidate + 1)"
-            if stage.chosen == candidate { head += " ★" }
-            if candidate < stage.scores.count { head += String(format: " · score %.2f", stage.scores[candidate]) }
-            head += " · \(data.tokens) tok"
-            let style = candidate == selected ? theme.selection : theme.accentStyle
-            buffer.fill(Rect(x: box.x, y: box.y, width: box.width, height: 1), with: Cell(" ", style: style))
-            buffer.put(head, x: box.x, y: box.y, style: style, limit: box.maxX)
-            let lines = wrapped(.compare(stage: index, candidate: candidate), data.text.trimmingLeadingNewlines,
-                                width: max(1, sideBySide ? box.width - 1 : box.width))
-            let room = min(box.height - 1, area.maxY - box.y - 1)
-            for (row, line) in lines.prefix(max(0, room)).enumerated() {
-                let text = row == room - 1 && lines.count > room ? "…" : line
-                buffer.put(text, x: box.x, y: box.y + 1 + row, style: theme.body(stage.name), limit: box.maxX)
-            }
-        }
     }
 
     // MARK: help

@@ -191,7 +191,7 @@ struct EventTranslator {
             guard parsers.indices.contains(candidate) else { return }
             let parsed = parsers[candidate].feed(text)
             for piece in parsed { forward(piece, candidate: candidate) }
-        case .candidateFinished(let stage, let candidate, _, _, _) where stage == "answer":
+        case .candidateFinished(let stage, let candidate, _, _, _, _) where stage == "answer":
             guard parsers.indices.contains(candidate) else { return }
             for piece in parsers[candidate].finish() { forward(piece, candidate: candidate) }
             for stage in started {
@@ -205,8 +205,8 @@ struct EventTranslator {
             events(.stageStarted(stage: stage, candidates: count))
         case .token(let stage, let candidate, let text):
             events(.token(stage: stage, candidate: candidate, text: text))
-        case .candidateFinished(let stage, let candidate, _, let tokens, _):
-            events(.candidateFinished(stage: stage, candidate: candidate, tokens: tokens))
+        case .candidateFinished(let stage, let candidate, _, let tokens, _, let cutAt):
+            events(.candidateFinished(stage: stage, candidate: candidate, tokens: tokens, cutAt: cutAt))
         case .stageChosen(let stage, let candidate, let by, let scores):
             events(.stageChosen(stage: stage, candidate: candidate, by: by.rawValue, scores: scores))
         case .beamsKept:

@@ -62,6 +62,7 @@ struct ReasonerTests {
         #expect(record.stages == Self.expectedStages)
         #expect(record.steps.map(\.stage) == ["summary", "caption", "reasoning", "conclusion"])
         #expect(record.steps.allSatisfy { $0.candidates.count == 3 && $0.by == .judge })
+        #expect(record.steps.allSatisfy { $0.candidates.allSatisfy { $0.cutAt == nil } })
         let started = events.compactMap { if case .stageStarted(let stage, let n) = $0 { "\(stage)×\(n)" } else { nil } }
         #expect(started == ["summary×3", "caption×3", "reasoning×3", "conclusion×3"])
         let chosen = events.filter { if case .stageChosen = $0 { true } else { false } }
@@ -255,4 +256,5 @@ final class HistoryLog: @unchecked Sendable {
     private let lock = NSLock()
     func add(_ text: String) { lock.withLock { texts.append(text) } }
     func contains(_ text: String) -> Bool { lock.withLock { texts.contains { $0.contains(text) } } }
+    var all: [String] { lock.withLock { texts } }
 }
