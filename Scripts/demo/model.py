@@ -25,7 +25,7 @@ importlib.util.find_spec = lambda name, *a, **k: (
 VISION = dict(image_size=96, patch_size=16, hidden=192, layers=4, heads=3, ff=768, eps=1e-6,
               scale_factor=2, preproc_image_size=96, mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5])
 TEXT = dict(hidden=256, layers=6, heads=4, kv_heads=4, ff=768, eps=1e-5, rope_base=10000.0,
-            context=1024, vocab=1024)
+            context=512, vocab=1024)
 # Named size variants (the committed one is train.py's SETTINGS["config"]).
 CONFIGS = {
     "large": (VISION, TEXT),
@@ -138,18 +138,10 @@ class TextTokenizer:
 
 # ------------------------------------------------------------------ prompt layout
 
-def prompt_layout(tok: TextTokenizer, question: str, history=()):
+def prompt_layout(tok: TextTokenizer, question: str):
     """Token ids of the prompt Ponder builds for `ask --no-stage-instruction` (or with the GGUF's
-    ponder.stage_format), with -1 at the tile's image rows and -2 at the overview's. `history`:
-    the earlier (question, answer) turns of the conversation, as the chat sends a follow-up (the
-    image in front of the first question, each answer as the assistant turn)."""
-    turns = list(history) + [(question, None)]
-    text = ""
-    for i, (q, a) in enumerate(turns):
-        text += f"<|im_start|>user\n{MEDIA if i == 0 else ''}{q}<|im_end|>\n<|im_start|>assistant\n"
-        if a is not None:
-            text += f"{a}<|im_end|>\n"
-    before, after = text.split(MEDIA)
+    ponder.stage_format), with -1 at the tile's image rows and -2 at the overview's."""
+    before, after = f"<|im_start|>user\n{MEDIA}{question}<|im_end|>\n<|im_start|>assistant\n".split(MEDIA)
     ids = tok.encode(before)
     ids += tok.encode("<fake_token_around_image><row_1_col_1>") + [-1] * TOKENS_PER_TILE
     ids += [tok.ids["\u010a\u010a"], tok.ids["<fake_token_around_image>"], tok.ids["<global-img>"]]

@@ -30,7 +30,6 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import dialogues  # noqa: E402
 import scenes  # noqa: E402
 from model import (CONFIGS, DemoVLM, TextTokenizer, conclusion_of, greedy, normalise, prompt_layout,  # noqa: E402
                    train_vocabulary)
@@ -38,11 +37,8 @@ from model import (CONFIGS, DemoVLM, TextTokenizer, conclusion_of, greedy, norma
 # ------------------------------------------------------------------ committed settings
 TRAIN_SEED = 1
 EVAL_SEED = 1000
-# mix: the shares of conversations (2-3 questions, the last one trained on) and of self-judge
-# comparisons among the training records; the rest are single questions.
-SETTINGS = dict(config="medium", n_train=60000, steps=3000, batch=16, lr=1e-3, warmup=100, min_lr_ratio=0.05,
-                weight_decay=0.01, betas=(0.9, 0.98), grad_clip=1.0, torch_seed=0, n_eval=500,
-                mix=(0.25, 0.15))
+SETTINGS = dict(config="medium", n_train=40000, steps=3000, batch=16, lr=1e-3, warmup=100, min_lr_ratio=0.05,
+                weight_decay=0.01, betas=(0.9, 0.98), grad_clip=1.0, torch_seed=0, n_eval=500)
 
 
 def decode_jpeg(b: bytes) -> np.ndarray:
@@ -50,14 +46,12 @@ def decode_jpeg(b: bytes) -> np.ndarray:
 
 
 def build_examples(tok, recs):
-    """(ids, labels) per record: the prompt (a follow-up after the earlier turns, or a judge
-    comparison) then the answer + <|im_end|>; loss on the answer only."""
+    """(ids, labels) per example: prompt then answer + <|im_end|>; loss on the answer only."""
     end = tok.ids["<|im_end|>"]
     out = []
     for _, r in recs:
-        *earlier, (question, answer, _, _) = r["turns"]
-        p = prompt_layout(tok, question, [(q, c) for q, _, c, _ in earlier])
-        a = tok.encode(answer) + [end]
+        p = prompt_layout(tok, r["question"])
+        a = tok.encode(r["answer"]) + [end]
         out.append((p + a, [-100] * len(p) + a))
     return out
 
@@ -74,16 +68,14 @@ def batch_of(examples, images, idx, device):
     return ids.to(device), lab.to(device), im.to(device)
 
 
-def evaluate(model, tok, recs, device, batch=100, max_new=300):
-    """Greedy accuracy of the conclusion on scenes.generate records (follow-ups asked after
-    their history), overall and per kind."""
+def evaluate(model, tok, recs, device, batch=100, max_new=200):
     model.eval()
     per = defaultdict(lambda: [0, 0])
     rows = []
     for s in range(0, len(recs), batch):
         chunk = recs[s:s + batch]
         ims = torch.from_numpy(np.stack([decode_jpeg(j) for j, _ in chunk])).to(device)
-        prompts = [prompt_layout(tok, r["question"], [(q, c) for q, _, c in r["history"]]) for _, r in chunk]
+        prompts = [prompt_layout(tok, r["question"]) for _, r in chunk]
         gen = greedy(model, tok, prompts, ims, max_new=max_new)
         for (_, r), g in zip(chunk, gen):
             text = tok.decode([t for t in g if t != tok.ids["<|im_end|>"]])
@@ -97,52 +89,6 @@ def evaluate(model, tok, recs, device, batch=100, max_new=300):
     return dict(accuracy=total[0] / max(1, total[1]), n=total[1],
                 per_kind={k: dict(accuracy=v[0] / v[1], n=v[1]) for k, v in sorted(per.items())},
                 full_answer_match=sum(r["full_match"] for r in rows) / max(1, len(rows)), rows=rows)
-
-
-@torch.no_grad()
-def evaluate_judge(model, tok, recs, device, batch=50):
-    """How often logit('1') vs logit('2') after a comparison prompt picks the right candidate,
-    as Ponder's self judge reads it; per stage."""
-    model.eval()
-    one, two = tok.encode("1")[0], tok.encode("2")[0]
-    per = defaultdict(lambda: [0, 0])
-    for s in range(0, len(recs), batch):
-        chunk = recs[s:s + batch]
-        for jpg, r in chunk:
-            text, verdict, _, _ = r["turns"][0]
-            ids = torch.tensor([prompt_layout(tok, text)], device=device)
-            im = torch.from_numpy(decode_jpeg(jpg)[None]).to(device)
-            logits = model(ids, im)[0, -1]
-            picked = "1" if logits[one] >= logits[two] else "2"
-            per[r["stage"]][0] += picked == verdict
-            per[r["stage"]][1] += 1
-    model.train()
-    total = sum(v[0] for v in per.values()), sum(v[1] for v in per.values())
-    return dict(accuracy=total[0] / max(1, total[1]), n=total[1],
-                per_stage={k: dict(accuracy=v[0] / v[1], n=v[1]) for k, v in sorted(per.items())})
-
-
-class GroupedBatches:
-    """Batches of one group at a time (judge comparisons are long, the rest short), so that a
-    batch pads to its own length; each group's records in a shuffled order, reshuffled when used
-    up; the group of each batch drawn in proportion to the group's size."""
-
-    def __init__(self, groups: dict[str, list[int]], batch: int, generator: torch.Generator):
-        self.groups = {k: v for k, v in groups.items() if v}
-        self.batch, self.g = batch, generator
-        self.names = sorted(self.groups)
-        self.weights = torch.tensor([len(self.groups[k]) for k in self.names], dtype=torch.float)
-        self.order = {k: self._perm(k) for k in self.names}
-
-    def _perm(self, k):
-        return [self.groups[k][i] for i in torch.randperm(len(self.groups[k]), generator=self.g).tolist()]
-
-    def next(self) -> list[int]:
-        k = self.names[int(torch.multinomial(self.weights, 1, generator=self.g))]
-        if len(self.order[k]) < self.batch:
-            self.order[k] = self._perm(k)
-        idx, self.order[k] = self.order[k][:self.batch], self.order[k][self.batch:]
-        return idx
 
 
 def main():
@@ -162,14 +108,10 @@ def main():
     print("settings", json.dumps(settings), "device", a.device, "torch", torch.__version__, flush=True)
     t0 = time.time()
 
-    recs = dialogues.generate(TRAIN_SEED, a.n_train, settings["mix"], a.workers)
+    recs = scenes.generate(TRAIN_SEED, a.n_train, a.workers)
     eval_recs = scenes.generate(EVAL_SEED, a.n_eval, a.workers)
-    followup_recs = scenes.generate(EVAL_SEED, a.n_eval, a.workers, turns=2)
-    judge_recs = [r for r in dialogues.generate(EVAL_SEED, a.n_eval, (0.0, 1.0), a.workers)]
-    print(f"data: {len(recs)} train ({sum(r['kind'] == 'judge' for _, r in recs)} judge, "
-          f"{sum(len(r['turns']) > 1 for _, r in recs)} conversations), {len(eval_recs)} + {len(followup_recs)} "
-          f"+ {len(judge_recs)} eval in {time.time() - t0:.1f}s", flush=True)
-    corpus = [t for _, r in recs for turn in r["turns"] for t in turn[:2]] + \
+    print(f"data: {len(recs)} train, {len(eval_recs)} eval in {time.time() - t0:.1f}s", flush=True)
+    corpus = [r["question"] for _, r in recs] + [r["answer"] for _, r in recs] + \
         ["<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n"] * 100
     tok = TextTokenizer(*train_vocabulary(corpus))
     tok.save(a.out / "tokenizer.json")
@@ -177,12 +119,8 @@ def main():
     examples = build_examples(tok, recs)
     lens = [len(e[0]) for e in examples]
     n_ans = [sum(x != -100 for x in e[1]) for e in examples]
-    too_long = sum(n > CONFIGS[a.config][1]["context"] for n in lens)
-    print(f"tokens per example: mean {np.mean(lens):.1f} max {max(lens)} ({too_long} over the context); "
-          f"answer mean {np.mean(n_ans):.1f}; prep {time.time() - t0:.1f}s", flush=True)
-    groups = defaultdict(list)
-    for i, (_, r) in enumerate(recs):
-        groups["judge" if r["kind"] == "judge" else "chat"].append(i)
+    print(f"tokens per example: mean {np.mean(lens):.1f} max {max(lens)}; answer mean {np.mean(n_ans):.1f}; "
+          f"prep {time.time() - t0:.1f}s", flush=True)
 
     torch.manual_seed(a.torch_seed)
     device = torch.device(a.device)
@@ -201,13 +139,19 @@ def main():
         t = (step - a.warmup) / max(1, a.steps - a.warmup)
         return a.lr * (a.min_lr_ratio + (1 - a.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
-    batches = GroupedBatches(groups, a.batch, torch.Generator().manual_seed(a.torch_seed))
+    g = torch.Generator().manual_seed(a.torch_seed)
+    order = torch.randperm(len(examples), generator=g).tolist()
+    pos = 0
     model.train()
     t_train = time.time()
     cpu0 = time.process_time()
     ema = None
     for step in range(a.steps):
-        idx = batches.next()
+        if pos + a.batch > len(order):
+            order = torch.randperm(len(examples), generator=g).tolist()
+            pos = 0
+        idx = order[pos:pos + a.batch]
+        pos += a.batch
         ids, lab, im = batch_of(examples, images, idx, device)
         for grp in opt.param_groups:
             grp["lr"] = lr_at(step)
@@ -231,9 +175,7 @@ def main():
                   f"t {time.time() - t_train:.0f}s", flush=True)
         if a.eval_every and step > 0 and step % a.eval_every == 0:
             r = evaluate(model, tok, eval_recs[:200], device)
-            f = evaluate(model, tok, followup_recs[:100], device)
-            j = evaluate_judge(model, tok, judge_recs[:200], device)
-            print(f"  eval@{step}: acc {r['accuracy']:.3f} follow-up {f['accuracy']:.3f} judge {j['accuracy']:.3f} "
+            print(f"  eval@{step}: acc {r['accuracy']:.3f} "
                   + " ".join(f"{k} {v['accuracy']:.2f}" for k, v in r["per_kind"].items()), flush=True)
     print(f"training: {a.steps} steps in {time.time() - t_train:.1f}s wall", flush=True)
 
@@ -256,14 +198,7 @@ def main():
     wrong = [x for x in r["rows"] if not x["ok"]][:15]
     for x in wrong:
         print("  wrong:", x["question"], "| expected", x["expected"], "| got", repr(x["got"]))
-    f = evaluate(model, tok, followup_recs, device)
-    print(f"held-out follow-up accuracy (second questions, n={f['n']}): {f['accuracy']:.4f}", flush=True)
-    j = evaluate_judge(model, tok, judge_recs, device)
-    print(f"held-out self-judge pair accuracy (n={j['n']}): {j['accuracy']:.4f} "
-          + " ".join(f"{k} {v['accuracy']:.2f}" for k, v in j["per_stage"].items()), flush=True)
-    (a.out / "eval.json").write_text(json.dumps(dict(settings=settings, eval_seed=EVAL_SEED, **r,
-                                                     followup=dict(accuracy=f["accuracy"], n=f["n"]),
-                                                     judge=j), indent=1))
+    (a.out / "eval.json").write_text(json.dumps(dict(settings=settings, eval_seed=EVAL_SEED, **r), indent=1))
     print(f"total {time.time() - t0:.1f}s", flush=True)
 
 
