@@ -320,7 +320,18 @@ struct PonderCLITests {
                                             "--image", fixture("vision/square56.png"),
                                             "-p", "0", "-n", "0", "--repeat", "1", "--threads", "1", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
-        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let objects = result.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(objects.count == 2, "\(result.stdout)")
+        // The image-prompt test: the image's rows prefilled (idefics3: 4 per tile and the overview).
+        let prompt = objects.first
+        let name = prompt?["test"] as? String ?? ""
+        #expect(name.hasPrefix("img") && name.hasSuffix("+pp0"), "\(name)")
+        let rows = Int(name.dropFirst(3).dropLast(4)) ?? 0
+        #expect(rows > 0 && rows % 4 == 0, "\(name)")
+        #expect((prompt?["tokens_per_second"] as? Double ?? 0) > 0)
+        let object = objects.last
         #expect(object?["test"] as? String == "image")
         #expect((object?["seconds"] as? Double ?? 0) > 0)
         #expect(object?["threads"] as? Int == 1)
