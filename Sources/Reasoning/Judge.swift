@@ -89,19 +89,6 @@ public struct Verdict: Sendable, Equatable, Codable {
     }
 }
 
-/// A sequence already in the model that a judge may fork (never release) to skip prefilling
-/// the inputs it holds: the run's prompt, image included.
-public struct SharedPrefix: Sendable {
-    public var sequence: SequenceID
-    /// The inputs the sequence holds, from position 0.
-    public var inputs: [Batch.Input]
-
-    public init(sequence: SequenceID, inputs: [Batch.Input]) {
-        self.sequence = sequence
-        self.inputs = inputs
-    }
-}
-
 /// What a judge sees: the stage, the accepted text of the earlier stages, and the candidates.
 public struct JudgeContext: Sendable {
     public var stage: Stage
@@ -113,11 +100,11 @@ public struct JudgeContext: Sendable {
     /// Per candidate, the earlier stages it continues (all equal to `acceptedStages` unless
     /// the run keeps several beams).
     public var histories: [[(Stage, String)]]
-    /// The run's prompt in the model, for a judge that runs the model (see `SharedPrefix`).
-    public var sharedPrefix: SharedPrefix?
+    /// The run's prepared prompt, for a judge that runs the model and may share it.
+    public var sharedPrefix: (any ReasoningPrefix)?
 
     public init(stage: Stage, question: String, acceptedStages: [(Stage, String)] = [], candidates: [Candidate],
-                histories: [[(Stage, String)]]? = nil, sharedPrefix: SharedPrefix? = nil) {
+                histories: [[(Stage, String)]]? = nil, sharedPrefix: (any ReasoningPrefix)? = nil) {
         self.stage = stage
         self.question = question
         self.acceptedStages = acceptedStages

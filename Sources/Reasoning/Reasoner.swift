@@ -25,10 +25,6 @@ public struct ReasoningConfiguration: Sendable {
     public var stageTokenBudget: Int
     /// Most tokens of a whole answer (greedy, best-of-n).
     public var maxTokens: Int
-    /// For benchmarks only: stage-beam as the reference implementation runs it, every
-    /// candidate from scratch on its own, with the prompt this builds (which may encode the
-    /// image again). Nil is Ponder's shared-prefix search.
-    public var naivePrompt: (@Sendable () throws -> GenerationPrompt)?
     /// The stages a stage-beam search runs: LLaVA-CoT's four, or a thinking model's two.
     public var stagePlan: StagePlan = .llavaCoT
 
@@ -58,47 +54,52 @@ public enum ReasoningEvent: Sendable, Equatable {
 /// Why a reasoning request cannot run. `description` is one sentence naming the value.
 public enum ReasoningError: Error, Sendable, Equatable, CustomStringConvertible {
     case noSuchCandidate(step: Int, candidate: Int)
+    /// The model returned no continuation for a kept candidate (a model's fault).
+    case noContinuation(stage: String, candidate: Int)
 
     public var description: String {
         switch self {
         case .noSuchCandidate(let step, let candidate):
             "The run has no candidate \(candidate + 1) at step \(step + 1) to continue from."
+        case .noContinuation(let stage, let candidate):
+            "The model kept no continuation of \(stage) candidate \(candidate + 1), so the next stage cannot start from it."
         }
     }
 }
 
-/// Runs a strategy over a text model: the model's stream is cut into stages by
-/// `StageParser`, candidates are decoded together in one batch per step, and every
-/// continuation forks the prompt prefilled once (`PreparedPrompt`), so nothing is prefilled
-/// twice. Cancelling the calling task stops the run and returns a consistent record marked
-/// `stopped`.
+/// Runs a strategy over a `ReasoningModel`: the model's stream is cut into stages by
+/// `StageParser`, candidates are sampled together in one request per step, and every
+/// continuation starts from the prompt prepared once (the model shares what the candidates
+/// have in common: forked KV caches locally, the server's prefix cache remotely). Cancelling
+/// the calling task stops the run and returns a consistent record marked `stopped`.
 public struct Reasoner: Sendable {
-    public let generator: Generator
+    public let model: any ReasoningModel
     public let judge: any Judge
 
-    public init(generator: Generator, judge: any Judge) {
-        self.generator = generator
+    public init(model: any ReasoningModel, judge: any Judge) {
+        self.model = model
         self.judge = judge
     }
 
-    /// Prefills `prompt` once, for `run(prepared:…)` and `branch(…)`.
-    public func prepare(_ prompt: GenerationPrompt) throws -> PreparedPrompt {
-        try PreparedPrompt(model: generator.model, prompt: prompt)
+    /// Prepares `conversation` once, for `run(prepared:…)` and `branch(…)`.
+    public func prepare(_ conversation: ReasoningConversation) async throws -> any ReasoningPrefix {
+        try await model.prepare(conversation)
     }
 
-    /// Prepares `prompt` and runs `configuration.strategy` on it.
-    public func run(prompt: GenerationPrompt, question: String, configuration: ReasoningConfiguration,
+    /// Prepares `conversation` and runs `configuration.strategy` on it.
+    public func run(conversation: ReasoningConversation, configuration: ReasoningConfiguration,
                     onEvent: (ReasoningEvent) -> Void = { _ in }) async throws -> ReasoningRecord {
         let start = Date()
-        let prepared = try prepare(prompt)
-        var record = try await run(prepared: prepared, question: question, configuration: configuration, onEvent: onEvent)
-        record.promptTokens += prepared.held.count
+        let prepared = try await prepare(conversation)
+        var record = try await run(prepared: prepared, question: conversation.question, configuration: configuration,
+                                   onEvent: onEvent)
+        record.promptTokens += prepared.promptPositions
         record.seconds = Date().timeIntervalSince(start)
         return record
     }
 
     /// Runs `configuration.strategy` from a prepared prompt (which stays usable afterwards).
-    public func run(prepared: PreparedPrompt, question: String, configuration: ReasoningConfiguration,
+    public func run(prepared: any ReasoningPrefix, question: String, configuration: ReasoningConfiguration,
                     onEvent: (ReasoningEvent) -> Void = { _ in }) async throws -> ReasoningRecord {
         let start = Date()
         switch configuration.strategy {
@@ -108,7 +109,7 @@ public struct Reasoner: Sendable {
             record.seconds = Date().timeIntervalSince(start)
             return record
         case .stageBeam:
-            let beam = Beam(sequence: nil, pending: prepared.pending, history: [], origin: nil)
+            let beam = Beam(prefix: prepared, history: [], origin: nil)
             var search = Search(prepared: prepared, question: question, configuration: configuration)
             let record = try await stageBeam(&search, from: 0, beams: [beam], onEvent: onEvent)
             return finished(record, start: start)
@@ -116,33 +117,31 @@ public struct Reasoner: Sendable {
     }
 
     /// Greedy and best-of-n: whole answers from the prompt, then the judge's choice.
-    private func wholeAnswers(prepared: PreparedPrompt, question: String, configuration: ReasoningConfiguration,
+    private func wholeAnswers(prepared: any ReasoningPrefix, question: String, configuration: ReasoningConfiguration,
                               onEvent: (ReasoningEvent) -> Void) async throws -> ReasoningRecord {
         let count = configuration.strategy == .greedy ? 1 : max(1, configuration.candidates)
-        let request = GenerationRequest(prompt: GenerationPrompt(inputs: prepared.pending), continuing: prepared.sequence,
-                                        parameters: configuration.parameters,
-                                        stop: StopCondition(maxTokens: configuration.maxTokens), count: count)
+        let request = SampleRequest(groups: [.init(prefix: prepared, count: count)], parameters: configuration.parameters,
+                                    maxTokens: configuration.maxTokens)
         let label = "answer"
         onEvent(.stageStarted(stage: label, candidates: count))
-        let (results, stats) = await generator.run(request) { event in
-            Self.forward(event, stage: label, onEvent)
-        }
-        if case .failed(let error)? = results.first?.reason { throw error }
-        let candidates = results.map { Candidate(text: $0.text, tokens: $0.tokens, logProbabilities: $0.logProbabilities) }
+        let result = try await model.sample(request) { Self.forward($0, stage: label, onEvent) }
+        if let failure = result.failure { throw failure }
+        let candidates = result.candidates
         let step = try await choose(stage: label, stageForJudge: .conclusion, question: question, histories: nil,
-                                    candidates: candidates, keep: 1, shared: prepared.shared, onEvent: onEvent)
+                                    candidates: candidates, keep: 1, shared: prepared, onEvent: onEvent)
         let stages = StageParser.stages(of: candidates[step.chosen].text)
         return ReasoningRecord(strategy: configuration.strategy, steps: [step],
                                stages: Dictionary(uniqueKeysWithValues: stages.map { ($0.key.rawValue, $0.value) }),
                                answer: stages[.conclusion] ?? "",
-                               promptTokens: stats.promptTokens + (step.verdict?.prefilledTokens ?? 0),
-                               generatedTokens: stats.generatedTokens, seconds: 0, stopped: step.by == .stopped)
+                               promptTokens: result.promptTokens + (step.verdict?.prefilledTokens ?? 0),
+                               generatedTokens: result.generatedTokens, seconds: 0, stopped: step.by == .stopped,
+                               cachedTokens: result.cachedTokens)
     }
 
     /// Picks among a step's candidates: the judge's ranking, or `.stopped` when the run was
     /// cancelled before or during the judging.
     func choose(stage: String, stageForJudge: Stage, question: String, histories: [[(Stage, String)]]?,
-                candidates: [Candidate], keep: Int, shared: SharedPrefix?,
+                candidates: [Candidate], keep: Int, shared: (any ReasoningPrefix)?,
                 onEvent: (ReasoningEvent) -> Void) async throws -> StageRecord {
         func stopped() -> StageRecord {
             onEvent(.stageChosen(stage: stage, candidate: 0, by: .stopped, scores: []))
@@ -181,20 +180,14 @@ public struct Reasoner: Sendable {
         return shared
     }
 
-    /// Passes a generation event on as a reasoning event; a candidate that stopped at one of
-    /// `cuts` is reported cut there, with its text up to the tag.
-    static func forward(_ event: BatchGenerationEvent, stage: String, candidateOffset: Int = 0, cuts: [String] = [],
-                        _ onEvent: (ReasoningEvent) -> Void) {
+    /// Passes a model's event on as a reasoning event of `stage`.
+    static func forward(_ event: SampleEvent, stage: String, _ onEvent: (ReasoningEvent) -> Void) {
         switch event {
-        case .token(let candidate, let token):
-            if !token.text.isEmpty { onEvent(.token(stage: stage, candidate: candidate + candidateOffset, text: token.text)) }
-        case .finished(let candidate, let result):
-            let cut = cutTag(of: result, cuts: cuts)
-            onEvent(.candidateFinished(stage: stage, candidate: candidate + candidateOffset,
-                                       text: cut == nil ? result.text : result.text.trimmedAtEnd,
-                                       tokens: result.tokens.count, logprob: result.totalLogProbability, cutAt: cut))
-        case .done:
-            break
+        case .token(let candidate, let text):
+            onEvent(.token(stage: stage, candidate: candidate, text: text))
+        case .finished(let candidate, let text, let generated, let logprob, let cutAt):
+            onEvent(.candidateFinished(stage: stage, candidate: candidate, text: text, tokens: generated, logprob: logprob,
+                                       cutAt: cutAt))
         }
     }
 }

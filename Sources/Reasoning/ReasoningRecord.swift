@@ -50,6 +50,9 @@ public struct ReasoningRecord: Sendable, Codable, Equatable {
     /// self judge's comparison prompts.
     public var promptTokens: Int
     public var generatedTokens: Int
+    /// Of the prompt positions, those a server reported served from its prefix cache (nil: a
+    /// local run, or a server that does not say).
+    public var cachedTokens: Int?
     public var seconds: Double
     /// True when the run was stopped (cancelled) before it finished: the steps so far are
     /// complete records, and the last one holds the partial candidates.
@@ -59,8 +62,9 @@ public struct ReasoningRecord: Sendable, Codable, Equatable {
 
     public init(strategy: Strategy, steps: [StageRecord], stages: [String: String], answer: String,
                 promptTokens: Int, generatedTokens: Int, seconds: Double, stopped: Bool = false,
-                branchedFrom: BranchPoint? = nil) {
+                branchedFrom: BranchPoint? = nil, cachedTokens: Int? = nil) {
         self.strategy = strategy
+        self.cachedTokens = cachedTokens
         self.steps = steps
         self.stages = stages
         self.answer = answer

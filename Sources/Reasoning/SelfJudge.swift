@@ -8,24 +8,13 @@ import Inference
 /// generated. Each comparison forks what it shares with the run's prompt (the image) or with
 /// the previous comparison (question, earlier stages, criterion) and prefills only the rest.
 public struct SelfJudge: Judge {
-    /// Builds the inputs of one comparison: the rendered judge conversation (chat template,
-    /// image included) around `instruction`, with the generation prompt.
-    public typealias PromptBuilder = @Sendable (_ instruction: String) throws -> GenerationPrompt
+    public let model: any ReasoningModel
+    /// The system prompt of the comparison conversations (the run's own, if any).
+    public let system: String?
 
-    public let model: any TextModel
-    public let tokenizer: any Tokenizer
-    public let prompt: PromptBuilder
-    /// Whether comparisons reuse the run's prompt and each other's prefix in the model. Off,
-    /// every comparison is prefilled from scratch, as the reference implementation does (for
-    /// benchmarks).
-    public let sharesPrefixes: Bool
-
-    public init(model: any TextModel, tokenizer: any Tokenizer, sharesPrefixes: Bool = true,
-                prompt: @escaping PromptBuilder) {
+    public init(model: any ReasoningModel, system: String? = nil) {
         self.model = model
-        self.tokenizer = tokenizer
-        self.sharesPrefixes = sharesPrefixes
-        self.prompt = prompt
+        self.system = system
     }
 
     public var name: String { "self" }
@@ -77,76 +66,16 @@ public struct SelfJudge: Judge {
         index < context.histories.count ? context.histories[index] : context.acceptedStages
     }
 
-    /// A sequence in the model and the inputs it holds, that a comparison may fork.
-    struct Cached {
-        var sequence: SequenceID
-        var inputs: [Batch.Input]
-        /// Whether the judge made it (and releases it) or borrowed it (the run's prompt).
-        var owned: Bool
-    }
-
-    /// Whether the first candidate wins: logit("1") ≥ logit("2") after the comparison prompt.
-    /// The comparison's sequence forks the cached sequence that shares the longest prefix with
-    /// its prompt and prefills only the rest; it then becomes the cache for the next one.
-    func firstWins(_ context: JudgeContext, _ first: Int, _ second: Int,
-                   cache: inout [Cached], prefilled: inout Int) throws -> (Bool, Double) {
-        let inputs = try prompt(Self.instruction(context, first, second, context.candidates[first],
-                                                 context.candidates[second])).inputs
-        guard let one = tokenizer.encode("1", addSpecial: false, parseSpecial: false).first,
-              let two = tokenizer.encode("2", addSpecial: false, parseSpecial: false).first else {
-            throw JudgeError.noAnswerTokens
-        }
-        guard !inputs.isEmpty else { throw GenerationError.emptyPrompt }
-        // The longest usable shared prefix; at least the last input is always fed.
-        var best: (index: Int, length: Int)?
-        if sharesPrefixes {
-            for (index, cached) in cache.enumerated() {
-                var length = 0
-                let limit = min(cached.inputs.count, inputs.count - 1)
-                while length < limit, cached.inputs[length] == inputs[length] { length += 1 }
-                if length > 0, length > (best?.length ?? 0) { best = (index, length) }
-            }
-        }
-        let sequence: SequenceID
-        var reused = 0
-        if let best {
-            sequence = try model.fork(cache[best.index].sequence)
-            try model.truncate(sequence, to: best.length)
-            reused = best.length
-        } else {
-            sequence = try model.makeSequence()
-        }
-        var batch = Batch()
-        for position in reused..<inputs.count {
-            batch.items.append(Batch.Item(sequence: sequence, position: position, input: inputs[position],
-                                          wantsLogits: position == inputs.count - 1))
-        }
-        let logits: Logits
-        prefilled += batch.items.count
-        do {
-            logits = try model.forward(batch)
-        } catch {
-            model.release(sequence)
-            throw error
-        }
-        // This comparison's sequence replaces the judge's own earlier one.
-        if let index = cache.firstIndex(where: \.owned) {
-            model.release(cache[index].sequence)
-            cache.remove(at: index)
-        }
-        if sharesPrefixes {
-            cache.append(Cached(sequence: sequence, inputs: inputs, owned: true))
-        } else {
-            model.release(sequence)
-        }
-        let row = logits.row(0)
-        let margin = Double(row[row.startIndex + Int(one)] - row[row.startIndex + Int(two)])
-        return (margin >= 0, margin)
-    }
-
     public enum JudgeError: Error, CustomStringConvertible {
         case noAnswerTokens
         public var description: String { "The model's vocabulary cannot encode the answers '1' and '2' the self judge reads." }
+    }
+
+    /// The conversation of one comparison: the instruction as the question, the image in view.
+    func conversation(_ context: JudgeContext, _ first: Int, _ second: Int) -> ReasoningConversation {
+        ReasoningConversation(question: Self.instruction(context, first, second, context.candidates[first],
+                                                         context.candidates[second]),
+                              system: system, withImage: true)
     }
 
     public func judge(_ context: JudgeContext) async throws -> Verdict {
@@ -154,19 +83,15 @@ public struct SelfJudge: Judge {
         var winner = 0
         var wins = [Double](repeating: 0, count: context.candidates.count)
         var comparisons: [Verdict.Comparison] = []
-        var prefilled = 0
-        var cache: [Cached] = context.sharedPrefix.map {
-            [Cached(sequence: $0.sequence, inputs: $0.inputs, owned: false)]
-        } ?? []
-        defer { for cached in cache where cached.owned { model.release(cached.sequence) } }
+        let session = model.choiceSession(sharing: context.sharedPrefix)
         for challenger in context.candidates.indices.dropFirst() {
             try Task.checkCancellation()
-            let (firstWins, _) = try firstWins(context, winner, challenger, cache: &cache, prefilled: &prefilled)
-            let next = firstWins ? winner : challenger
+            let answers = try await session.logProbabilities(conversation(context, winner, challenger), choices: ["1", "2"])
+            let next = answers[0] >= answers[1] ? winner : challenger
             comparisons.append(.init(first: winner, second: challenger, winner: next))
             wins[next] += 1
             winner = next
         }
-        return Verdict(chosen: winner, scores: wins, comparisons: comparisons, prefilledTokens: prefilled)
+        return Verdict(chosen: winner, scores: wins, comparisons: comparisons, prefilledTokens: session.promptTokens)
     }
 }

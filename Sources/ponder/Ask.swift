@@ -111,11 +111,10 @@ struct Ask: AsyncParsableCommand {
         }
         let generator = Generator(model: chat.textModel, tokenizer: chat.tokenizer)
         var configuration = search.configuration(parameters: parameters, chat: chat)
-        configuration.naivePrompt = naivePrompt
         var printer = AnswerPrinter(json: json, showStages: showStages, streams: strategy == .greedy)
         let record: ReasoningRecord
         do {
-            record = try await Reasoner(generator: generator, judge: judge)
+            record = try await Reasoner(generator: generator, judge: judge, naivePrompt: naivePrompt)
                 .run(prompt: prompt, question: question, configuration: configuration) { printer.handle($0) }
         } catch {
             throw CommandFailure(error)

@@ -24,7 +24,7 @@ final class ChatReasoningBackend: ChatBackend, @unchecked Sendable {
     private var runs: [Int: Run] = [:]
 
     private struct Run {
-        var prepared: PreparedPrompt
+        var prepared: LocalPrefix
         var question: String
         var records: [ReasoningRecord]
         /// Where its answer is in `history` (nil: stopped, not part of the conversation).

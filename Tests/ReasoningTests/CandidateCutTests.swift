@@ -114,19 +114,19 @@ struct CandidateCutTests {
     @Test("a cut keeps the sampled tokens before the tag, drops the whitespace before it and writes the closing tag")
     func cutCandidate() throws {
         let tokenizer = CharacterTokenizer()
-        let reasoner = Reasoner(generator: Generator(model: FakeTextModel(vocabularySize: tokenizer.vocabularySize),
-                                                     tokenizer: tokenizer), judge: FirstJudge())
+        let model = LocalReasoningModel(generator: Generator(model: FakeTextModel(vocabularySize: tokenizer.vocabularySize),
+                                                             tokenizer: tokenizer)) { _ in GenerationPrompt(tokens: []) }
         let sampled = tokenizer.encode("Count. \n<CAPTION>", addSpecial: false, parseSpecial: false)
         let result = GenerationResult(text: "Count. \n", tokens: sampled, logProbabilities: sampled.map { _ in -0.5 },
                                       reason: .stopString("<CAPTION>"), sequence: nil)
-        let cut = reasoner.candidate(from: result, cuts: StagePlan.llavaCoT.cutStrings(0), closing: "</SUMMARY>", parent: 2)
-        #expect(cut.cutAt == "<CAPTION>" && cut.text == "Count." && cut.parent == 2)
+        let cut = model.candidate(from: result, cuts: StagePlan.llavaCoT.cutStrings(0), closing: "</SUMMARY>")
+        #expect(cut.cutAt == "<CAPTION>" && cut.text == "Count.")
         #expect(tokenizer.decode(cut.tokens) == "Count.</SUMMARY>")
         #expect(cut.logProbabilities.count == 6)
         // Its own closing tag is no cut.
         let ended = GenerationResult(text: "Count.", tokens: sampled, logProbabilities: [], reason: .stopString("</SUMMARY>"),
                                      sequence: nil)
-        let whole = reasoner.candidate(from: ended, cuts: StagePlan.llavaCoT.cutStrings(0), closing: "</SUMMARY>", parent: nil)
+        let whole = model.candidate(from: ended, cuts: StagePlan.llavaCoT.cutStrings(0), closing: "</SUMMARY>")
         #expect(whole.cutAt == nil && whole.tokens == sampled && whole.text == "Count.")
     }
 

@@ -67,14 +67,14 @@ struct SelfJudgeTests {
         // Shared: the run's prompt (the preamble) is already in the model.
         let model = Self.judgeModel(tokenizer: tokenizer)
         let held = tokenizer.encode(preamble, addSpecial: true, parseSpecial: false)
-        let prompt = try model.makeSequence()
-        _ = try model.forward(Batch(items: held.enumerated().map {
-            Batch.Item(sequence: prompt, position: $0.offset, input: .token($0.element), wantsLogits: false)
-        }))
+        let local = LocalReasoningModel(generator: Generator(model: model, tokenizer: tokenizer)) { try build($0.question) }
+        // A prepared prompt holds every input but the last.
+        let prepared = try local.prepare(prompt: GenerationPrompt(tokens: held + [held[0]]))
+        let prompt = prepared.sequence
         let before = model.forwardBatchSizes.count
         var shared = context
-        shared.sharedPrefix = SharedPrefix(sequence: prompt, inputs: held.map { .token($0) })
-        let judge = SelfJudge(model: model, tokenizer: tokenizer, prompt: build)
+        shared.sharedPrefix = prepared
+        let judge = SelfJudge(model: local)
         let verdict = try await judge.judge(shared)
         #expect(verdict.chosen == expected.chosen && verdict.comparisons == expected.comparisons && verdict.scores == expected.scores)
         let fed = Array(model.forwardBatchSizes.dropFirst(before))

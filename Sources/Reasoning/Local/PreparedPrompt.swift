@@ -39,5 +39,5 @@ public final class PreparedPrompt: Sendable {
     /// The input a continuation feeds first.
     public var pending: [Batch.Input] { [inputs[inputs.count - 1]] }
     /// The prompt as a judge may reuse it.
-    public var shared: SharedPrefix { SharedPrefix(sequence: sequence, inputs: Array(held)) }
+    var shared: SharedPrefix { SharedPrefix(sequence: sequence, inputs: Array(held)) }
 }
