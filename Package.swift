@@ -39,10 +39,13 @@ let package = Package(
         // Terminal UI (issue 6). Does not import Inference.
         .target(name: "TUI", dependencies: ["CNCurses", .product(name: "TOMLKit", package: "TOMLKit")]),
 
+        // The chat the TUI talks to, over any ReasoningModel.
+        .target(name: "ChatService", dependencies: ["Inference", "Reasoning", "TUI"]),
+
         .executableTarget(
             name: "ponder",
             dependencies: [
-                "GGUF", "Inference", "Reasoning", "TUI",
+                "GGUF", "Inference", "Reasoning", "TUI", "ChatService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -52,6 +55,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "GGUF"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ReasoningTests", dependencies: ["Reasoning"]),
+        .testTarget(name: "ChatServiceTests", dependencies: ["ChatService", "Reasoning", "TUI"]),
         // Runs the built `ponder` binary: the command-line contract, exit codes, error lines.
         .testTarget(name: "PonderCLITests", dependencies: ["ponder", "GGUF", "Inference"]),
         // The terminal app against an in-memory terminal and a scripted backend (snapshots of

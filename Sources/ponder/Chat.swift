@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChatService
 import Foundation
 import Inference
 import Reasoning
@@ -93,10 +94,14 @@ struct Chat: AsyncParsableCommand {
             throw CommandFailure(error)
         }
         let instruction = noStageInstruction || chat.knowsStageFormat || chat.opensThinking ? nil : StageInstruction.standard
-        let backend = ChatReasoningBackend(
-            chat: chat, modelName: files.displayName,
-            system: system, stageInstruction: instruction, parameters: sampling.parameters(defaultTemperature: 0),
-            fixedSeed: sampling.seed != nil, maxTokens: maxTokens)
+        let backend: ChatService
+        do {
+            backend = try ChatService(source: LocalChatSource(chat: chat, name: files.displayName), system: system,
+                                      instruction: instruction, parameters: sampling.parameters(defaultTemperature: 0),
+                                      fixedSeed: sampling.seed != nil, maxTokens: maxTokens)
+        } catch {
+            throw CommandFailure(error)
+        }
         let imagePath = image ?? files.sampleImage
         let question = image == nil ? files.sampleQuestion ?? "" : ""
         let settings = ChatSettings(strategy: strategy, beam: beam, judge: judge,

@@ -41,7 +41,11 @@ public struct LocalReasoningModel: ReasoningModel {
     public var tokenizer: any Tokenizer { generator.tokenizer }
 
     public func prepare(_ conversation: ReasoningConversation) async throws -> any ReasoningPrefix {
-        try prepare(prompt: render(conversation))
+        let prompt = try render(conversation)
+        guard prompt.count < model.contextLength else {
+            throw LocalModelError.conversationTooLong(positions: prompt.count, context: model.contextLength)
+        }
+        return try prepare(prompt: prompt)
     }
 
     /// Prefills `prompt` once: the prefix every continuation of the run forks.
@@ -197,12 +201,15 @@ public enum LocalModelError: Error, Sendable, CustomStringConvertible {
     case foreignPrefix
     case noRenderer
     case notLocal
+    case conversationTooLong(positions: Int, context: Int)
 
     public var description: String {
         switch self {
         case .foreignPrefix: "The prefix to continue was not made by the local model."
         case .noRenderer: "This local model takes rendered prompts only; it has no chat template to render a conversation with."
         case .notLocal: "A rendered prompt can only be run on the local model."
+        case .conversationTooLong(let positions, let context):
+            "The conversation is \(positions) positions (image included), more than the context of \(context); load the image again (/image) to start over, or raise --context-length."
         }
     }
 }
