@@ -12,6 +12,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System-library shims.
@@ -39,8 +41,17 @@ let package = Package(
         // Terminal UI (issue 6). Does not import Inference.
         .target(name: "TUI", dependencies: ["CNCurses", .product(name: "TOMLKit", package: "TOMLKit")]),
 
+        // ReasoningModel over an OpenAI-compatible server (vLLM, SGLang, llama-server, Ollama).
+        .target(name: "RemoteModel", dependencies: [
+            "Inference", "Reasoning",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+        ]),
+
         // The chat the TUI talks to, over any ReasoningModel.
-        .target(name: "ChatService", dependencies: ["Inference", "Reasoning", "TUI"]),
+        .target(name: "ChatService", dependencies: ["Inference", "Reasoning", "RemoteModel", "TUI"]),
 
         .executableTarget(
             name: "ponder",
@@ -56,6 +67,13 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ReasoningTests", dependencies: ["Reasoning"]),
         .testTarget(name: "ChatServiceTests", dependencies: ["ChatService", "Reasoning", "TUI"]),
+        // The remote model against a test server of its own (faults) on 127.0.0.1.
+        .testTarget(name: "RemoteModelTests", dependencies: [
+            "RemoteModel", "Reasoning",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         // Runs the built `ponder` binary: the command-line contract, exit codes, error lines.
         .testTarget(name: "PonderCLITests", dependencies: ["ponder", "GGUF", "Inference"]),
         // The terminal app against an in-memory terminal and a scripted backend (snapshots of
