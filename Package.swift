@@ -56,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "ponder",
             dependencies: [
-                "GGUF", "Inference", "Reasoning", "TUI", "ChatService",
+                "GGUF", "Inference", "Reasoning", "RemoteModel", "TUI", "ChatService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

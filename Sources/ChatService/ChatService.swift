@@ -7,16 +7,23 @@ import TUI
 /// conversation since the image was loaded, the model that sees it, and each turn's records,
 /// so that a candidate can be taken instead (`branch`) while the old branch stays.
 public final class ChatService: ChatBackend, @unchecked Sendable {
-    public let source: any ChatModelSource
+    /// Connects to a server for `/server` (nil: the chat cannot switch).
+    public typealias Connector = @Sendable (_ server: String) async throws -> any ChatModelSource
+
     public let system: String?
+    /// The stage instruction, for models that want it (`ChatModelSource.wantsStageInstruction`).
     public let instruction: String?
+    public let connector: Connector?
     public let baseParameters: SamplingParameters
     public let fixedSeed: Bool
     public let maxTokens: Int
 
     private let lock = NSLock()
+    private var source: any ChatModelSource
     /// The model that answers: with the loaded image in view, or the text-only one.
     private var model: any ReasoningModel
+    /// The loaded image, attached again when the source changes.
+    private var imagePath: String?
     /// Questions and answers (conclusions) since the image was loaded.
     private var history: [ReasoningConversation.Turn] = []
     /// The turns' runs: per turn, the prepared prompt and each branch's record.
@@ -31,11 +38,12 @@ public final class ChatService: ChatBackend, @unchecked Sendable {
         var historyIndex: Int?
     }
 
-    /// `instruction`: asks for the four stages with every question (nil: the model knows
-    /// the format). `fixedSeed`: every answer samples with `parameters.seed` (else a new one).
+    /// `instruction`: asks for the four stages with every question, for the sources that want
+    /// it (nil: never). `fixedSeed`: every answer samples with `parameters.seed` (else a new one).
     public init(source: any ChatModelSource, system: String?, instruction: String?, parameters: SamplingParameters,
-                fixedSeed: Bool, maxTokens: Int) throws {
+                fixedSeed: Bool, maxTokens: Int, connector: Connector? = nil) throws {
         self.source = source
+        self.connector = connector
         self.system = system
         self.instruction = instruction
         baseParameters = parameters
@@ -44,17 +52,33 @@ public final class ChatService: ChatBackend, @unchecked Sendable {
         model = try source.textOnlyModel()
     }
 
-    public var modelName: String { source.name }
+    public var modelName: String { lock.withLock { source.name } }
 
     /// Loads the image for the preview and for the model; later questions are about it (the
     /// conversation starts again).
     public func loadImage(path: String, progress: @escaping @Sendable (String) -> Void) async throws -> PreviewImage {
+        let source = lock.withLock { self.source }
         let (preview, model) = try await source.attach(imageAt: path, progress: progress)
         lock.withLock {
             self.model = model
+            imagePath = path
             history = []
         }
         return preview
+    }
+
+    /// Answers from now on with the model `server` serves; the conversation goes on, and the
+    /// loaded image is sent to it.
+    public func connect(server: String, progress: @escaping @Sendable (String) -> Void) async throws -> String {
+        guard let connector else { throw ChatFailure("This chat cannot switch to a server.") }
+        let source = try await connector(server)
+        var model = try source.textOnlyModel()
+        if let path = lock.withLock({ imagePath }) { model = try await source.attach(imageAt: path, progress: progress).1 }
+        lock.withLock {
+            self.source = source
+            self.model = model
+        }
+        return source.name
     }
 
     func configuration(_ settings: ChatSettings) -> ReasoningConfiguration {
@@ -64,7 +88,7 @@ public final class ChatService: ChatBackend, @unchecked Sendable {
         if !fixedSeed { parameters.seed = UInt64.random(in: 0..<UInt64(UInt32.max)) }
         var configuration = ReasoningConfiguration(strategy: strategy, candidates: max(1, settings.beam), keep: 1,
                                                    parameters: parameters, stageTokenBudget: maxTokens, maxTokens: maxTokens)
-        configuration.stagePlan = source.stagePlan
+        configuration.stagePlan = lock.withLock { source.stagePlan }
         return configuration
     }
 
@@ -85,10 +109,10 @@ public final class ChatService: ChatBackend, @unchecked Sendable {
     public func ask(turn: Int, question: String, settings: ChatSettings,
                     pick: @escaping @Sendable (PickRequest) async throws -> Int,
                     events: @escaping @Sendable (BackendEvent) -> Void) async throws -> AnswerSummary {
-        let (model, history) = lock.withLock { (self.model, self.history) }
+        let (model, history, wantsInstruction) = lock.withLock { (self.model, self.history, source.wantsStageInstruction) }
         let reasoner = Reasoner(model: model, judge: judge(settings, model: model, pick: pick))
         let conversation = ReasoningConversation(question: question, system: system, history: history,
-                                                 instruction: instruction)
+                                                 instruction: wantsInstruction ? instruction : nil)
         let start = Date()
         let prepared = try await reasoner.prepare(conversation)
         var translator = EventTranslator(events: events)
@@ -160,6 +184,8 @@ public protocol ChatModelSource: Sendable {
     var name: String { get }
     /// The stages a stage-beam run goes through (a thinking model's two).
     var stagePlan: StagePlan { get }
+    /// Whether questions get the stage instruction (not for a model trained on the format).
+    var wantsStageInstruction: Bool { get }
     /// The model for questions without an image.
     func textOnlyModel() throws -> any ReasoningModel
     /// Loads the image at `path`: its pixels for the preview, and the model that sees it.

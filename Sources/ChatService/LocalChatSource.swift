@@ -14,6 +14,7 @@ public struct LocalChatSource: ChatModelSource {
     }
 
     public var stagePlan: StagePlan { chat.opensThinking ? .thinking : .llavaCoT }
+    public var wantsStageInstruction: Bool { !(chat.knowsStageFormat || chat.opensThinking) }
 
     public func textOnlyModel() throws -> any ReasoningModel { LocalReasoningModel(chat: chat, images: []) }
 

@@ -4,6 +4,7 @@ extension AppState {
     /// The slash commands, for the help overlay.
     public static let commands: [(String, String)] = [
         ("/image PATH", "load another image (Tab completes the path)"),
+        ("/server URL", "answer with a server's model (vLLM, SGLang, llama-server, Ollama)"),
         ("/strategy S", "greedy, best-of-n or stage-beam"),
         ("/beam N", "candidates per stage (1–9)"),
         ("/judge J", "self, logprob, first or manual (you pick)"),
@@ -22,6 +23,10 @@ extension AppState {
         case "/image":
             guard !argument.isEmpty else { notice = "/image needs a path."; return [] }
             return [.loadImage(PathCompletion.expand(argument))]
+        case "/server":
+            guard !argument.isEmpty else { notice = "/server needs a URL, like http://127.0.0.1:8000."; return [] }
+            notice = "Connecting to \(argument)…"
+            return [.connect(server: argument)]
         case "/strategy":
             guard ChatSettings.strategies.contains(argument) else {
                 notice = "/strategy takes one of: \(ChatSettings.strategies.joined(separator: ", "))."; return []

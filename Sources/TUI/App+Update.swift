@@ -7,6 +7,9 @@ public enum Message: Sendable {
     case pickRequested(turn: Int, branch: Int, PickRequest)
     case imageLoaded(path: String, PreviewImage)
     case imageFailed(path: String, String)
+    /// `/server`: the backend now answers with the model this names (or could not connect).
+    case serverConnected(model: String)
+    case serverFailed(String)
     case sessionLoaded(Session)
     case notice(String)
     case tick(Double)
@@ -21,6 +24,7 @@ public enum Effect: Sendable, Equatable {
     case stop
     case answerPick(Int)
     case loadImage(String)
+    case connect(server: String)
     case save(name: String)
     case load(name: String)
     case savePreferences(Preferences)
@@ -55,6 +59,11 @@ extension AppState {
             self.image = image
             notice = "Image \(path) loaded."
         case .imageFailed(_, let error):
+            notice = error
+        case .serverConnected(let model):
+            modelName = model
+            notice = "Answering with \(model); the conversation goes on."
+        case .serverFailed(let error):
             notice = error
         case .sessionLoaded(let session):
             turns = session.turns

@@ -198,6 +198,17 @@ public final class ChatApp {
                 }
                 pending.add(-1)
             }
+        case .connect(let server):
+            pending.add(1)
+            Task {
+                do {
+                    let model = try await backend.connect(server: server) { text in mailbox.post(.notice(text)) }
+                    mailbox.post(.serverConnected(model: model))
+                } catch {
+                    mailbox.post(.serverFailed(String(describing: error)))
+                }
+                pending.add(-1)
+            }
         case .save(let name):
             let url = Session.file(named: name, in: sessionDirectory)
             do {

@@ -91,4 +91,18 @@ public protocol ChatBackend: Sendable {
     func branch(turn: Int, from: Int, stage: String, candidate: Int, settings: ChatSettings,
                 pick: @escaping @Sendable (PickRequest) async throws -> Int,
                 events: @escaping @Sendable (BackendEvent) -> Void) async throws -> AnswerSummary
+    /// `/server URL`: answers from now on with the model that server serves (the conversation
+    /// and the image stay); returns the model's name for the status bar.
+    func connect(server: String, progress: @escaping @Sendable (String) -> Void) async throws -> String
+}
+
+extension ChatBackend {
+    public func connect(server: String, progress: @escaping @Sendable (String) -> Void) async throws -> String {
+        throw BackendUnsupported(description: "This chat cannot switch to a server.")
+    }
+}
+
+/// A request the backend does not support: one sentence.
+public struct BackendUnsupported: Error, CustomStringConvertible {
+    public let description: String
 }

@@ -3,6 +3,7 @@ import Foundation
 import GGUF
 import Inference
 import Reasoning
+import RemoteModel
 
 struct Ask: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,6 +19,7 @@ struct Ask: AsyncParsableCommand {
               ponder ask --model llava.gguf --mmproj mmproj.gguf --image cat.jpg "What is the cat doing?"
               ponder ask --model ggml-org/SmolVLM-256M-Instruct-GGUF --image cat.jpg "What is this?"
               ponder ask --model smolvlm.gguf --mmproj mmproj.gguf --image chart.png --temperature 0 "Which bar is tallest?"
+              ponder ask --server http://127.0.0.1:8000 --image cat.jpg --strategy stage-beam --judge self "What is this?"
             """)
 
     @Option(help: "The GGUF text model, or a name that ponder models lists (default: the bundled demo model).", completion: .file(extensions: ["gguf"]))
@@ -28,6 +30,7 @@ struct Ask: AsyncParsableCommand {
 
     @OptionGroup var modelStore: ModelStoreOptions
     @OptionGroup var imagePixels: ImagePixelOptions
+    @OptionGroup var remote: ServerOptions
 
     @Option(help: "The image: JPEG, PNG or PPM.", completion: .file())
     var image: String?
@@ -59,9 +62,16 @@ struct Ask: AsyncParsableCommand {
 
     func validate() throws {
         if naive && search.strategy != .stageBeam { throw ValidationError("--naive measures stage-beam only.") }
+        if remote.server != nil && (model != nil || mmproj != nil || naive) {
+            throw ValidationError("--server answers with the served model: leave out --model, --mmproj and --naive.")
+        }
     }
 
     func run() async throws {
+        if let server = try await remote.connect() {
+            try await run(on: server)
+            return
+        }
         let files = try ModelFiles(model: model, mmproj: mmproj, store: modelStore)
         try files.checkVision(image: image)
         let parameters = sampling.parameters(defaultTemperature: search.defaultTemperature)
@@ -124,6 +134,31 @@ struct Ask: AsyncParsableCommand {
             let line = String(format: "%d prompt tokens, %d generated in %.2f s", record.promptTokens,
                               record.generatedTokens, record.seconds)
                 + ", strategy \(strategy.rawValue), seed \(parameters.seed)\n"
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+
+    /// The question asked of a served model (the image sent with it).
+    private func run(on server: RemoteModel) async throws {
+        let parameters = sampling.parameters(defaultTemperature: search.defaultTemperature)
+        var printer = AnswerPrinter(json: json, showStages: showStages, streams: search.strategy == .greedy)
+        let record: ReasoningRecord
+        do {
+            let model = try image.map { try server.attaching(imageAt: $0) } ?? server
+            let conversation = ReasoningConversation(question: question, system: system, instruction: search.remoteInstruction)
+            record = try await Reasoner(model: model, judge: search.judge(for: model, system: system))
+                .run(conversation: conversation, configuration: search.configuration(parameters: parameters, plan: .llavaCoT)) {
+                    printer.handle($0)
+                }
+        } catch {
+            throw CommandFailure(error)
+        }
+        printer.finish(record)
+        if !runtime.quiet && !json {
+            let cached = record.cachedTokens.map { " (\($0) cached)" } ?? ""
+            let line = "\(record.promptTokens) prompt tokens\(cached), \(record.generatedTokens) generated in "
+                + String(format: "%.2f s", record.seconds)
+                + ", strategy \(search.strategy.rawValue), seed \(parameters.seed), \(server.connection.server)\n"
             FileHandle.standardError.write(Data(line.utf8))
         }
     }

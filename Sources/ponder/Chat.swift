@@ -3,6 +3,7 @@ import ChatService
 import Foundation
 import Inference
 import Reasoning
+import RemoteModel
 import TUI
 
 /// `ponder chat` (and bare `ponder`): the terminal app.
@@ -21,6 +22,7 @@ struct Chat: AsyncParsableCommand {
               ponder chat --model llava.gguf --mmproj mmproj.gguf --image cat.jpg
               ponder chat --model llama3.2-vision:11b --image cat.jpg   (a name that ponder models lists)
               ponder chat --strategy stage-beam --beam 4 --judge manual --theme light
+              ponder chat --server http://127.0.0.1:8000 --image cat.jpg --strategy stage-beam --judge self
             """)
 
     @Option(help: "The GGUF text model, or a name that ponder models lists (default: the bundled demo model).", completion: .file(extensions: ["gguf"]))
@@ -31,6 +33,7 @@ struct Chat: AsyncParsableCommand {
 
     @OptionGroup var modelStore: ModelStoreOptions
     @OptionGroup var imagePixels: ImagePixelOptions
+    @OptionGroup var remote: ServerOptions
 
     @Option(help: "The image to open with: JPEG, PNG or PPM (default: the demo model's sample).", completion: .file())
     var image: String?
@@ -79,31 +82,47 @@ struct Chat: AsyncParsableCommand {
         let noColor = !(environment["NO_COLOR"] ?? "").isEmpty
         let colours: Theme
         do { colours = try Theme.load(named: theme) } catch { throw CommandFailure(error) }
-        let files = try ModelFiles(model: model, mmproj: mmproj, store: modelStore)
-        try files.checkVision(image: image)
-        guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
-            throw CommandFailure("ponder chat needs a terminal: standard input and output must be a TTY (use ponder ask in scripts).")
+        func requireTerminal() throws {
+            guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
+                throw CommandFailure("ponder chat needs a terminal: standard input and output must be a TTY (use ponder ask in scripts).")
+            }
         }
-        if !runtime.quiet { FileHandle.standardError.write(Data("Loading \(files.model)…\n".utf8)) }
-        let chat: ChatModel
-        do {
-            chat = try ChatModel(model: files.model, mmproj: files.mmproj,
-                                 options: TextModelOptions(contextLength: runtime.contextLength, threadCount: runtime.threads),
-                                 chatTemplate: chatTemplate, imagePixels: imagePixels.bounds)
-        } catch {
-            throw CommandFailure(error)
+        let keyVariable = remote.apiKeyEnv
+        let connector: ChatService.Connector = { server in
+            try await RemoteChatSource.connect(server: server, keyVariable: keyVariable)
         }
-        let instruction = noStageInstruction || chat.knowsStageFormat || chat.opensThinking ? nil : StageInstruction.standard
+        let source: any ChatModelSource
+        var imagePath = image
+        var question = ""
+        if let server = try await remote.connect() {
+            try requireTerminal()
+            source = RemoteChatSource(model: server)
+        } else {
+            let files = try ModelFiles(model: model, mmproj: mmproj, store: modelStore)
+            try files.checkVision(image: image)
+            try requireTerminal()
+            if !runtime.quiet { FileHandle.standardError.write(Data("Loading \(files.model)…\n".utf8)) }
+            let chat: ChatModel
+            do {
+                chat = try ChatModel(model: files.model, mmproj: files.mmproj,
+                                     options: TextModelOptions(contextLength: runtime.contextLength, threadCount: runtime.threads),
+                                     chatTemplate: chatTemplate, imagePixels: imagePixels.bounds)
+            } catch {
+                throw CommandFailure(error)
+            }
+            source = LocalChatSource(chat: chat, name: files.displayName)
+            imagePath = image ?? files.sampleImage
+            question = image == nil ? files.sampleQuestion ?? "" : ""
+        }
         let backend: ChatService
         do {
-            backend = try ChatService(source: LocalChatSource(chat: chat, name: files.displayName), system: system,
-                                      instruction: instruction, parameters: sampling.parameters(defaultTemperature: 0),
-                                      fixedSeed: sampling.seed != nil, maxTokens: maxTokens)
+            backend = try ChatService(source: source, system: system,
+                                      instruction: noStageInstruction ? nil : StageInstruction.standard,
+                                      parameters: sampling.parameters(defaultTemperature: 0), fixedSeed: sampling.seed != nil,
+                                      maxTokens: maxTokens, connector: connector)
         } catch {
             throw CommandFailure(error)
         }
-        let imagePath = image ?? files.sampleImage
-        let question = image == nil ? files.sampleQuestion ?? "" : ""
         let settings = ChatSettings(strategy: strategy, beam: beam, judge: judge,
                                     temperature: sampling.temperature.map(Double.init))
         let state = AppState(size: Size(width: 80, height: 24), theme: colours, settings: settings,

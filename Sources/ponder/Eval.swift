@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Inference
 import Reasoning
+import RemoteModel
 
 struct Eval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,6 +21,7 @@ struct Eval: AsyncParsableCommand {
             Examples:
               ponder eval --data Models/demo/eval-sample.jsonl
               ponder eval --data held-out.jsonl --strategy stage-beam --beam 4 --judge self --limit 100 --json
+              ponder eval --data held-out.jsonl --server http://127.0.0.1:8000 --strategy stage-beam --judge self
             """)
 
     @Option(help: "The question set: LLaVA-CoT-100k JSON lines.", completion: .file(extensions: ["jsonl"]))
@@ -33,6 +35,7 @@ struct Eval: AsyncParsableCommand {
 
     @OptionGroup var modelStore: ModelStoreOptions
     @OptionGroup var imagePixels: ImagePixelOptions
+    @OptionGroup var remote: ServerOptions
 
     @Option(help: "Score only the first K questions.")
     var limit: Int?
@@ -58,22 +61,35 @@ struct Eval: AsyncParsableCommand {
             throw CommandFailure(error)
         }
         if let limit { records = Array(records.prefix(limit)) }
-        let files = try ModelFiles(model: model, mmproj: mmproj, store: modelStore)
-        let needsImages = records.contains { $0.image != nil }
-        let chat: ChatModel
-        do {
-            chat = try ChatModel(model: files.model, mmproj: needsImages ? files.mmproj : nil,
-                                 options: TextModelOptions(contextLength: runtime.contextLength, threadCount: runtime.threads),
-                                 imagePixels: imagePixels.bounds)
-        } catch {
-            throw CommandFailure(error)
-        }
-        if needsImages && chat.vision == nil {
-            throw CommandFailure("The questions in \(data) have images, so --mmproj is needed with --model.")
-        }
         let parameters = sampling.parameters(defaultTemperature: search.defaultTemperature)
-        let configuration = search.configuration(parameters: parameters, chat: chat)
-        let generator = Generator(model: chat.textModel, tokenizer: chat.tokenizer)
+        let configuration: ReasoningConfiguration
+        let instruction: String?
+        /// The model that answers a record, its image in view.
+        let modelFor: (EvalRecord) throws -> any ReasoningModel
+        if let server = try await remote.connect() {
+            configuration = search.configuration(parameters: parameters, plan: .llavaCoT)
+            instruction = search.remoteInstruction
+            modelFor = { record in try record.image.map { try server.attaching(imageAt: $0) } ?? server }
+        } else {
+            let files = try ModelFiles(model: model, mmproj: mmproj, store: modelStore)
+            let needsImages = records.contains { $0.image != nil }
+            let chat: ChatModel
+            do {
+                chat = try ChatModel(model: files.model, mmproj: needsImages ? files.mmproj : nil,
+                                     options: TextModelOptions(contextLength: runtime.contextLength, threadCount: runtime.threads),
+                                     imagePixels: imagePixels.bounds)
+            } catch {
+                throw CommandFailure(error)
+            }
+            if needsImages && chat.vision == nil {
+                throw CommandFailure("The questions in \(data) have images, so --mmproj is needed with --model.")
+            }
+            configuration = search.configuration(parameters: parameters, chat: chat)
+            instruction = search.instruction(for: chat)
+            modelFor = { record in
+                LocalReasoningModel(chat: chat, images: try record.image.map { [try chat.encodeImage(atPath: $0)] } ?? [])
+            }
+        }
         var tally = EvalTally()
         var progress = ProgressBar(total: records.count, quiet: runtime.quiet)
         let start = Date()
@@ -81,13 +97,12 @@ struct Eval: AsyncParsableCommand {
             try Task.checkCancellation()
             let outcome: EvalOutcome
             do {
-                let images = try record.image.map { [try chat.encodeImage(atPath: $0)] } ?? []
-                let prompt = try chat.prompt(question: record.question, instruction: search.instruction(for: chat),
-                                             system: nil, images: images,
-                                             history: record.history.map { ($0.question, $0.answer) })
-                let judge = search.makeJudge(chat: chat, system: nil) { images }
-                let result = try await Reasoner(generator: generator, judge: judge)
-                    .run(prompt: prompt, question: record.question, configuration: configuration)
+                let model = try modelFor(record)
+                let conversation = ReasoningConversation(
+                    question: record.question, history: record.history.map { .init(question: $0.question, answer: $0.answer) },
+                    instruction: instruction)
+                let result = try await Reasoner(model: model, judge: search.judge(for: model, system: nil))
+                    .run(conversation: conversation, configuration: configuration)
                 outcome = EvalOutcome(record: record, predicted: result.answer,
                                       correct: AnswerMatch.matches(result.answer, reference: record.answer),
                                       generatedTokens: result.generatedTokens, seconds: result.seconds, error: nil)

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
 import Inference
+import RemoteModel
 
 /// `ponder models`: the models already on this machine, by the names `--model` takes.
-struct Models: ParsableCommand {
+struct Models: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the vision-language and text models already on this machine.",
         discussion: """
@@ -27,6 +28,7 @@ struct Models: ParsableCommand {
               ponder models --json
               ponder models --models-dir ~/gguf --verbose
               ponder models llama3.2-vision:11b
+              ponder models --server http://127.0.0.1:8000
               ponder ask --model llama3.2-vision:11b --image cat.jpg "What is in the picture?"
             """)
 
@@ -41,7 +43,37 @@ struct Models: ParsableCommand {
     @Argument(help: "Show this model only, in detail.")
     var name: String?
 
-    func run() throws {
+    @Option(help: "List the models an OpenAI-compatible server serves instead (vLLM, SGLang, llama-server, Ollama).")
+    var server: String?
+
+    @Option(help: "With --server: the environment variable that holds the API key.")
+    var apiKeyEnv: String?
+
+    func run() async throws {
+        if let server {
+            let (dialect, names): (Dialect, [String])
+            do {
+                (dialect, names) = try await RemoteModel.servedModels(server: server, keyVariable: apiKeyEnv)
+            } catch {
+                throw CommandFailure(error)
+            }
+            for name in names {
+                if json {
+                    let object: [String: Any] = ["name": name, "source": "server", "server": server, "dialect": dialect.rawValue]
+                    if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
+                        print(String(decoding: data, as: UTF8.self))
+                    }
+                } else {
+                    print("\(name)  (\(dialect.rawValue) at \(server))")
+                }
+            }
+            if names.isEmpty && !json { print("\(server) serves no models.") }
+            return
+        }
+        try runLocal()
+    }
+
+    func runLocal() throws {
         let store = modelStore.store
         let listing = store.scan()
         if verbose {

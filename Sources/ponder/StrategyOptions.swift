@@ -42,6 +42,27 @@ struct StrategyOptions: ParsableArguments {
         noStageInstruction || stageInstruction.isEmpty || chat.knowsStageFormat || chat.opensThinking ? nil : stageInstruction
     }
 
+    /// The instruction to append to questions for a served model (nothing is known of its
+    /// training, so the instruction goes unless turned off).
+    var remoteInstruction: String? { noStageInstruction || stageInstruction.isEmpty ? nil : stageInstruction }
+
+    /// The run's configuration over the stages of `plan`.
+    func configuration(parameters: SamplingParameters, plan: StagePlan) -> ReasoningConfiguration {
+        var configuration = ReasoningConfiguration(strategy: strategy, candidates: beam, keep: keep, parameters: parameters,
+                                                   stageTokenBudget: maxTokens, maxTokens: maxTokens)
+        configuration.stagePlan = plan
+        return configuration
+    }
+
+    /// The judge over `model`; `self` compares on it, with the run's system prompt.
+    func judge(for model: any ReasoningModel, system: String?) -> any Judge {
+        switch judge {
+        case .self: SelfJudge(model: model, system: system)
+        case .logprob: LogProbabilityJudge()
+        case .first: FirstJudge()
+        }
+    }
+
     /// The run's configuration; a thinking model's stage-beam runs over its two stages.
     func configuration(parameters: SamplingParameters, chat: ChatModel) -> ReasoningConfiguration {
         var configuration = ReasoningConfiguration(strategy: strategy, candidates: beam, keep: keep, parameters: parameters,
