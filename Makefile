@@ -1,11 +1,11 @@
 # Ponder: `make run` opens Ponder, `make test` runs the tests. Both install the Debian
 # packages Ponder links against when they are missing (with sudo when not root).
 
-DEBIAN_PACKAGES := pkg-config libncurses-dev libopenblas-dev libjpeg-dev libpng-dev tmux
+DEBIAN_PACKAGES := pkg-config libncurses-dev libopenblas-dev libjpeg-dev libpng-dev tmux curl python3-venv
 SWIFT ?= swift
 ARGS ?=
 
-.PHONY: run test build deps fuzz fuzz-images bench-tokenizer clean
+.PHONY: run test test-server build deps fuzz fuzz-images bench-tokenizer clean
 
 deps:
 	@command -v $(SWIFT) >/dev/null 2>&1 || { echo "Swift 6 is required: install the toolchain from swift.org and put swift on PATH." >&2; exit 1; }
@@ -28,6 +28,12 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter TUITests
 	$(SWIFT) test --skip-build --skip TUITests
+	$(MAKE) test-server
+
+# The remote model against a real vLLM on 127.0.0.1 (installed into .build-server on first use).
+test-server:
+	$(SWIFT) build --build-tests
+	Scripts/server/test_server.sh
 
 fuzz:
 	Scripts/fuzz-gguf.sh $(or $(SECONDS),300)
@@ -39,4 +45,4 @@ bench-tokenizer: build
 	python3 Scripts/bench_tokenizer.py
 
 clean:
-	rm -rf .build .build-fuzz .build-fuzz-images
+	rm -rf .build .build-fuzz .build-fuzz-images .build-server

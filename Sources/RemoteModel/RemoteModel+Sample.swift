@@ -29,6 +29,47 @@ extension RemoteModel {
         var stop: String?
         /// llama-server: the echoed assistant text still to strip from the start.
         var echo: String?
+        /// Text received but not shown yet: it may be the start of a cut tag.
+        var held = ""
+        /// A cut tag found in the text (one not sent as a stop string): nothing after it counts.
+        var cutHere: String?
+
+        /// Takes streamed text; returns what can be shown now. Text from a cut tag on is
+        /// dropped; a tail that may begin one waits for the next text.
+        mutating func receive(_ piece: String, cuts: [String]) -> String? {
+            guard cutHere == nil else { return nil }
+            held += piece
+            if let (tag, range) = cuts.compactMap({ tag in held.range(of: tag).map { (tag, $0) } })
+                .min(by: { $0.1.lowerBound < $1.1.lowerBound }) {
+                cutHere = tag
+                let shown = String(held[..<range.lowerBound])
+                held = ""
+                text += shown
+                return shown.isEmpty ? nil : shown
+            }
+            // Keep back the longest tail that is a proper prefix of a tag.
+            var keep = 0
+            for tag in cuts {
+                for length in stride(from: min(tag.count - 1, held.count), to: 0, by: -1)
+                where length > keep && held.hasSuffix(tag.prefix(length)) {
+                    keep = length
+                    break
+                }
+            }
+            let shown = String(held.dropLast(keep))
+            held = String(held.suffix(keep))
+            text += shown
+            return shown.isEmpty ? nil : shown
+        }
+
+        /// What was held back, at the end.
+        mutating func flush() -> String? {
+            guard cutHere == nil, !held.isEmpty else { return nil }
+            let rest = held
+            held = ""
+            text += rest
+            return rest
+        }
     }
 
     public func sample(_ request: SampleRequest, onEvent: (SampleEvent) -> Void) async throws -> SampleResult {
@@ -111,16 +152,14 @@ extension RemoteModel {
                             building[k].echo = nil
                         }
                     }
-                    if !text.isEmpty {
-                        building[k].text += text
-                        onEvent(.token(candidate: k, text: text))
-                    }
+                    if !text.isEmpty { building[k].receive(text, cuts: request.cuts).map { onEvent(.token(candidate: k, text: $0)) } }
                 case .logprobs(let k, let values):
                     building[k].logprobs += values
                 case .finished(let k, let reason, let stop):
                     building[k].finished = true
                     building[k].reason = reason
-                    building[k].stop = stop
+                    building[k].stop = building[k].cutHere ?? stop
+                    if let rest = building[k].flush() { onEvent(.token(candidate: k, text: rest)) }
                     let cut = stop.flatMap { request.cuts.contains($0) ? $0 : nil }
                     let text = cut == nil ? building[k].text : String(building[k].text.reversed().drop { $0.isWhitespace }.reversed())
                     onEvent(.finished(candidate: k, text: text, generated: building[k].logprobs.count,
@@ -149,7 +188,8 @@ extension RemoteModel {
         } onCancel: {
             task.cancel()
         }
-        if Task.isCancelled { throw CancellationError() }
+        // Cancelled: the candidates as far as they got (the caller marks the run stopped).
+        if Task.isCancelled { return [] }
         if let failure { throw failure }
         return retry
     }

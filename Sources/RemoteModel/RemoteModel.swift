@@ -151,10 +151,23 @@ public struct RemoteModel: ReasoningModel {
             top_p: parameters.topP < 1 ? Double(parameters.topP) : nil,
             top_k: extras && parameters.topK > 0 ? parameters.topK : nil,
             seed: parameters.seed &+ UInt64(seedOffset),
-            stop: request.stops + request.cuts, logprobs: true, top_logprobs: nil, logit_bias: nil,
+            stop: Array((request.stops + Self.serverCuts(request.cuts)).prefix(Self.maxStops)), logprobs: true,
+            top_logprobs: nil, logit_bias: nil,
             continue_final_message: extras && !assistant.isEmpty ? true : nil,
             add_generation_prompt: extras && !assistant.isEmpty ? false : nil,
             stream_options: .init())
+    }
+}
+
+extension RemoteModel {
+    /// The most stop strings a request carries (OpenAI's limit, which vLLM enforces); the other
+    /// cut tags are found in the streamed text.
+    static let maxStops = 4
+
+    /// The cut tags worth sending as stop strings: opening tags first (a candidate that runs on
+    /// writes the next stage's opening tag before anything else).
+    static func serverCuts(_ cuts: [String]) -> [String] {
+        cuts.filter { !$0.hasPrefix("</") } + cuts.filter { $0.hasPrefix("</") }
     }
 }
 

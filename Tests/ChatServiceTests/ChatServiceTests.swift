@@ -88,6 +88,7 @@ final class ScriptSource: ChatModelSource, @unchecked Sendable {
     private(set) var images: [String: ScriptModel] = [:]
     var name: String { "script" }
     var stagePlan: StagePlan { .llavaCoT }
+    var wantsStageInstruction: Bool { true }
     func textOnlyModel() throws -> any ReasoningModel { text }
     func attach(imageAt path: String, progress: @escaping @Sendable (String) -> Void) async throws
         -> (PreviewImage, any ReasoningModel) {
@@ -119,9 +120,26 @@ final class EventLog: @unchecked Sendable {
 struct ChatServiceTests {
     static let noPick: @Sendable (PickRequest) async throws -> Int = { _ in Issue.record("no pick expected"); return 0 }
 
-    func service(_ source: ScriptSource = ScriptSource()) throws -> ChatService {
+    func service(_ source: ScriptSource = ScriptSource(), connector: ChatService.Connector? = nil) throws -> ChatService {
         try ChatService(source: source, system: "Be brief.", instruction: "Use the four stages.",
-                        parameters: .greedy, fixedSeed: true, maxTokens: 64)
+                        parameters: .greedy, fixedSeed: true, maxTokens: 64, connector: connector)
+    }
+
+    @Test("/server: the conversation goes on with the new model, which gets the loaded image")
+    func connect() async throws {
+        let other = ScriptSource()
+        let chat = try service(connector: { url in
+            guard url == "http://127.0.0.1:8000" else { throw ChatFailure("Nothing is listening at \(url).") }
+            return other
+        })
+        _ = try await chat.loadImage(path: "cats.png") { _ in }
+        _ = try await chat.ask(turn: 0, question: "How many cats?", settings: ChatSettings(), pick: Self.noPick) { _ in }
+        #expect(try await chat.connect(server: "http://127.0.0.1:8000") { _ in } == "script")
+        _ = try await chat.ask(turn: 1, question: "Sure?", settings: ChatSettings(), pick: Self.noPick) { _ in }
+        #expect(other.images["cats.png"]?.prepared.last?.history.map(\.question) == ["How many cats?"])
+        await #expect(throws: ChatFailure.self) { _ = try await chat.connect(server: "http://127.0.0.1:9") { _ in } }
+        let plain = try service()
+        await #expect(throws: ChatFailure.self) { _ = try await plain.connect(server: "http://127.0.0.1:8000") { _ in } }
     }
 
     @Test("a greedy answer streams as four stages, and the next question carries the first as history")

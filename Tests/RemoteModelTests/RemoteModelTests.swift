@@ -184,7 +184,7 @@ struct RemoteModelTests {
         }
     }
 
-    @Test("cancelling mid-stream stops the request and returns at once")
+    @Test("cancelling mid-stream closes the request and returns the candidates as far as they got, at once")
     func cancellation() async throws {
         let server = try FaultServer(["/v1/models": [models("vllm")], "/v1/chat/completions": [.silence(seconds: 30)]])
         let model = try await RemoteModel.connect(server: server.url)
@@ -195,8 +195,8 @@ struct RemoteModelTests {
         }
         try await Task.sleep(nanoseconds: 200_000_000)
         task.cancel()
-        await #expect(throws: CancellationError.self) { _ = try await task.value }
-        #expect(Date().timeIntervalSince(start) < 5)
+        let result = try await task.value
+        #expect(result.candidates.map(\.text) == [""] && Date().timeIntervalSince(start) < 5)
     }
 
     @Test("an image goes with the first question as a data URL")
