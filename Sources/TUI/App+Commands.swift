@@ -9,8 +9,7 @@ extension AppState {
         ("/beam N", "candidates per stage (1–9)"),
         ("/judge J", "self, logprob, first or manual (you pick)"),
         ("/temp T", "sampling temperature (default: 0 greedy, 0.6 else)"),
-        ("/save [NAME]", "save the session as JSON (XDG data dir)"),
-        ("/load NAME", "load a saved session"),
+        ("/save, /load N", "save or load a session as JSON (XDG data dir)"),
         ("/regen", "regenerate the last answer"),
         ("/quit", "quit"),
     ]

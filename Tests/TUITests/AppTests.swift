@@ -192,6 +192,26 @@ struct AppTests {
         #expect(state.update(.input(.key(.enter))) == [.loadImage(PathCompletion.expand("~/x.png"))])
     }
 
+    @Test func serverCommandConnectsAndRenamesTheModel() {
+        var state = AppState(size: Size(width: 80, height: 24), modelName: "demo")
+        state.input.insert("/server")
+        #expect(state.update(.input(.key(.enter))).isEmpty && state.notice?.hasPrefix("/server needs a URL") == true)
+        state.input.insert("/server http://127.0.0.1:8000")
+        #expect(state.update(.input(.key(.enter))) == [.connect(server: "http://127.0.0.1:8000")])
+        _ = state.update(.serverConnected(model: "tiny @ http://127.0.0.1:8000"))
+        #expect(state.modelName == "tiny @ http://127.0.0.1:8000")
+        _ = state.update(.serverFailed("Nothing is listening at http://127.0.0.1:9 (connection refused)."))
+        #expect(state.modelName == "tiny @ http://127.0.0.1:8000" && state.notice?.hasPrefix("Nothing is listening") == true)
+    }
+
+    @Test func serverCommandOnABackendThatCannotSwitch() async {
+        let (app, _) = makeApp(image: nil)
+        app.type("/server http://127.0.0.1:8000")
+        app.send(.key(.enter))
+        #expect(await app.settle())
+        #expect(app.state.notice == "This chat cannot switch to a server.")
+    }
+
     @Test func imageCommandLoadsOrReportsAnError() async {
         let (app, terminal) = makeApp(image: nil)
         app.type("/image other.png")
