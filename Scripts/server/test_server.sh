@@ -49,6 +49,10 @@ out=$(PONDER_SERVER_URL="$url" swift test --skip-build --filter "ServerIntegrati
 echo "$out" | grep -E "Test run with|✘" || true
 echo "$out" | grep -q "Suite \"Against a real server\" passed" || { echo "the server suite did not run" >&2; echo "$out" >&2; exit 1; }
 
+out=$(PONDER_SERVER_URL="$url" swift test --skip-build --filter "chatOverAServer" 2>&1) || { echo "$out" >&2; exit 1; }
+echo "$out" | grep -q 'Test chatOverAServer() passed' || { echo "ponder chat --server did not run under tmux" >&2; echo "$out" >&2; exit 1; }
+echo "ponder chat --server under tmux: four stages, then a follow-up"
+
 ponder=$(swift build --show-bin-path)/ponder
 "$ponder" models --server "$url" | grep -q ponder-demo
 json=$("$ponder" ask --server "$url" --strategy stage-beam --beam 2 --judge self --max-tokens 24 --json --seed 3 \

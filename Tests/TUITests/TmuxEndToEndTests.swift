@@ -108,4 +108,42 @@ struct TmuxEndToEndTests {
         }
         #expect(!running, "ponder did not quit on Ctrl-C Ctrl-C")
     }
+
+    /// `ponder chat --server` against the real server `make test-server` starts (skipped without one).
+    @Test(.enabled(if: Tmux.available && ProcessInfo.processInfo.environment["PONDER_SERVER_URL"] != nil,
+                   "no server (PONDER_SERVER_URL) or no tmux: skipping ponder chat --server"))
+    func chatOverAServer() throws {
+        let url = ProcessInfo.processInfo.environment["PONDER_SERVER_URL"] ?? ""
+        let socket = "ponder-server-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))"
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent(socket).path
+        defer {
+            Tmux.run(socket, ["kill-server"])
+            try? FileManager.default.removeItem(atPath: home)
+        }
+        let command = [
+            "env", "XDG_CONFIG_HOME=\(home)/config", "XDG_DATA_HOME=\(home)/data", Tmux.ponder.path, "chat",
+            "--server", url, "--strategy", "stage-beam", "--beam", "2", "--judge", "self", "--max-tokens", "8",
+            "--seed", "7", "--no-stage-instruction",
+        ].map(Tmux.quote).joined(separator: " ")
+        let started = Tmux.run(socket, ["new-session", "-d", "-s", "ponder", "-x", "160", "-y", "30", command + "; sleep 2"])
+        try #require(started.status == 0, "tmux could not start a session: \(started.output)")
+        let (opened, start) = Self.waitFor(socket) { $0.contains("›") && $0.contains("ponder-demo") }
+        try #require(opened, "the app did not open on the served model:\n\(start)")
+        Tmux.run(socket, ["send-keys", "-t", "ponder", "-l", "How many red circles are there?"])
+        Tmux.run(socket, ["send-keys", "-t", "ponder", "Enter"])
+        let headers = ["Summary · done", "Caption · done", "Reasoning · done", "Conclusion · done"]
+        let (answered, answer) = Self.waitFor(socket) { screen in headers.allSatisfy { screen.contains($0) } }
+        #expect(answered, "the four stages did not stream from the server:\n\(answer)")
+        // A second question goes on in the same conversation.
+        Tmux.run(socket, ["send-keys", "-t", "ponder", "-l", "And blue ones?"])
+        Tmux.run(socket, ["send-keys", "-t", "ponder", "Enter"])
+        // Done when the question is in the conversation, the input line is empty and the app is idle.
+        let (followed, second) = Self.waitFor(socket) { screen in
+            let lines = screen.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            guard lines.count >= 2, lines[lines.count - 1].contains("Tab/^O stages") else { return false }
+            return screen.contains("› And blue ones?") && !lines[lines.count - 2].contains("And blue ones?")
+        }
+        #expect(followed, "the follow-up question did not finish:\n\(second)")
+        Tmux.run(socket, ["send-keys", "-t", "ponder", "C-c", "C-c"])
+    }
 }
