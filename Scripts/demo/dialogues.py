@@ -133,17 +133,29 @@ def judge_example(rng):
         return objs, scenes.render(objs, rng), text, "1" if first_right else "2", stage
 
 
+def cell_labels(objs):
+    """Per cell of the 3 x 3 grid, in reading order (the order of the image tokens): (0, 0, 0, 0)
+    when empty, else (1, colour, shape, size) as indices; for an auxiliary loss on the image
+    tokens (train.py --aux-cells)."""
+    cells = [(0, 0, 0, 0)] * 9
+    for o in objs:
+        cells[3 * o["row"] + o["col"]] = (1, qs.COLOURS.index(o["colour"]), qs.SHAPES.index(o["shape"]),
+                                          int(o["size"] == "large"))
+    return cells
+
+
 def record(seed, index, mix):
     """One training record, a pure function of (seed, index): mix = (P(conversation), P(judge));
     conversations have two or three turns."""
     rng = np.random.default_rng([seed, index])
     u = rng.random()
     if u < mix[1]:
-        _, im, text, verdict, stage = judge_example(rng)
-        return scenes.jpeg_bytes(im), dict(kind="judge", stage=stage, turns=[(text, verdict, verdict, "judge")])
+        objs, im, text, verdict, stage = judge_example(rng)
+        return scenes.jpeg_bytes(im), dict(kind="judge", stage=stage, turns=[(text, verdict, verdict, "judge")],
+                                           cells=cell_labels(objs))
     turns = 1 if u >= mix[0] + mix[1] else (2 if rng.random() < 0.6 else 3)
-    _, im, out = conversation(rng, turns)
-    return scenes.jpeg_bytes(im), dict(kind=out[-1][3], turns=out)
+    objs, im, out = conversation(rng, turns)
+    return scenes.jpeg_bytes(im), dict(kind=out[-1][3], turns=out, cells=cell_labels(objs))
 
 
 def _worker(args):

@@ -39,10 +39,12 @@ from model import (CONFIGS, DemoVLM, TextTokenizer, conclusion_of, greedy, norma
 TRAIN_SEED = 1
 EVAL_SEED = 1000
 # mix: the shares of conversations (2-3 questions, the last one trained on) and of self-judge
-# comparisons among the training records; the rest are single questions.
+# comparisons among the training records; the rest are single questions. aux_cells: the weight
+# of an auxiliary loss on the image tokens (each token classifies its grid cell: empty or not,
+# colour, shape, size) through a linear head used only in training, not exported.
 SETTINGS = dict(config="medium", n_train=60000, steps=3000, batch=16, lr=1e-3, warmup=100, min_lr_ratio=0.05,
                 weight_decay=0.01, betas=(0.9, 0.98), grad_clip=1.0, torch_seed=0, n_eval=500,
-                mix=(0.25, 0.15))
+                mix=(0.25, 0.15), aux_cells=0.0)
 
 
 def decode_jpeg(b: bytes) -> np.ndarray:
@@ -60,6 +62,23 @@ def build_examples(tok, recs):
         a = tok.encode(answer) + [end]
         out.append((p + a, [-100] * len(p) + a))
     return out
+
+
+class CellHead(torch.nn.Module):
+    """Training-only linear heads on the image tokens: occupancy (2), colour (6), shape (4), size (2)."""
+
+    def __init__(self, width):
+        super().__init__()
+        self.heads = torch.nn.ModuleList(torch.nn.Linear(width, n) for n in (2, 6, 4, 2))
+
+    def loss(self, tokens, cells):
+        """tokens [B, 9, D], cells [B, 9, 4] long: occupancy on every cell, the rest on occupied ones."""
+        present = cells[..., 0] == 1
+        total = F.cross_entropy(self.heads[0](tokens).flatten(0, 1), cells[..., 0].flatten())
+        if present.any():
+            for k in (1, 2, 3):
+                total = total + F.cross_entropy(self.heads[k](tokens[present]), cells[..., k][present])
+        return total
 
 
 def batch_of(examples, images, idx, device):
@@ -190,8 +209,10 @@ def main():
     n_vis = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("llm."))
     n_txt = sum(p.numel() for p in model.llm.parameters())
     print(f"parameters: vision+connector {n_vis:,}  text {n_txt:,}", flush=True)
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    cell_head = CellHead(CONFIGS[a.config][1]["hidden"]).to(device) if a.aux_cells > 0 else None
+    trained = list(model.named_parameters()) + (list(cell_head.named_parameters()) if cell_head else [])
+    decay = [p for n, p in trained if p.ndim >= 2]
+    no_decay = [p for n, p in trained if p.ndim < 2]
     opt = torch.optim.AdamW([dict(params=decay, weight_decay=a.weight_decay), dict(params=no_decay, weight_decay=0.0)],
                             lr=a.lr, betas=SETTINGS["betas"])
 
@@ -215,9 +236,12 @@ def main():
             logits = model(ids, im)
         loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
                                ignore_index=-100)
+        if cell_head is not None:
+            cells = torch.tensor([recs[i][1]["cells"] for i in idx], device=device)
+            loss = loss + a.aux_cells * cell_head.loss(model.image_embeddings(im).float(), cells)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), a.grad_clip)
+        torch.nn.utils.clip_grad_norm_([p for _, p in trained], a.grad_clip)
         opt.step()
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
         if a.time_steps and step + 1 == a.time_steps:
