@@ -170,6 +170,8 @@ def main():
     for k, v in SETTINGS.items():
         if not isinstance(v, tuple):
             ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=v)
+    ap.add_argument("--mix", default=",".join(map(str, SETTINGS["mix"])),
+                    help="shares of conversations and of judge prompts, e.g. 0.25,0.15")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
@@ -178,6 +180,7 @@ def main():
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     settings = {k: getattr(a, k) if hasattr(a, k) else v for k, v in SETTINGS.items()}
+    settings["mix"] = tuple(float(x) for x in a.mix.split(","))
     print("settings", json.dumps(settings), "device", a.device, "torch", torch.__version__, flush=True)
     t0 = time.time()
 
