@@ -54,6 +54,8 @@ def text_tensors(sd: dict, text: dict) -> dict[str, np.ndarray]:
         out[g + "ffn_up.weight"] = stored(sd[h + "mlp.up_proj.weight"])
         out[g + "ffn_down.weight"] = stored(sd[h + "mlp.down_proj.weight"])
     out["output_norm.weight"] = stored(sd["model.norm.weight"])
+    if "lm_head.weight" in sd:  # untied output
+        out["output.weight"] = stored(sd["lm_head.weight"])
     return out
 
 

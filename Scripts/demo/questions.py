@@ -76,6 +76,12 @@ def _what(colour=None, shape=None, plural=True):
     return PLURAL[shape] if plural else shape
 
 
+def _target(colour=None, shape=None):
+    """What a scan looks for, in the words of the caption's items (singular), so that each
+    item is compared with the same tokens written just before the scan."""
+    return " ".join(w for w in (colour, shape) if w)
+
+
 # ------------------------------------------------------------------ specs
 
 def make_spec(objs, kind, rng):
@@ -220,28 +226,30 @@ def solve(spec, objs):
     k = spec["kind"]
     if k in ("count_both", "count_colour", "count_shape"):
         scan, n = _count_scan(objs, spec.get("colour"), spec.get("shape"))
-        return f"Checking each shape: {scan}. The count is {n}.", str(n)
+        return f"Looking for {_target(spec.get('colour'), spec.get('shape'))}: {scan}. The count is {n}.", str(n)
     if k == "exists":
         scan, o = _find_scan(objs, spec["colour"], spec["shape"])
-        return f"Checking each shape: {scan}. So the answer is {'yes' if o else 'no'}.", "yes" if o else "no"
+        return (f"Looking for {_target(spec['colour'], spec['shape'])}: {scan}. So the answer is {'yes' if o else 'no'}.",
+                "yes" if o else "no")
     if k in ("colour_of", "shape_of", "choice", "where"):
         if k == "where":
             target = dict(colour=spec["colour"], shape=spec["shape"])
         else:
             target = {spec["by"]: spec["value"]}
         scan, o = _find_scan(objs, target.get("colour"), target.get("shape"))
+        scan = f"Looking for {_target(target.get('colour'), target.get('shape'))}: {scan}"
         if o is None:
-            return f"Checking each shape: {scan}. None matches.", "none"
+            return f"{scan}. None matches.", "none"
         if k == "where":
-            return f"Checking each shape: {scan}. So it is at the {pos_word(o)}.", pos_word(o)
+            return f"{scan}. So it is at the {pos_word(o)}.", pos_word(o)
         asked = "colour" if (k == "colour_of" or (k == "choice" and spec["by"] == "shape")) else "shape"
         value = o[asked]
         said = f"it is {value}" if asked == "colour" else f"it is a {value}"
         if k != "choice":
-            return f"Checking each shape: {scan}. So {said}.", value
+            return f"{scan}. So {said}.", value
         opts = spec["options"]
         letter = "ABC"[opts.index(value)] if value in opts else "none"
-        return f"Checking each shape: {scan}. So {said}, which is option {letter}.", letter
+        return f"{scan}. So {said}, which is option {letter}.", letter
     if k == "position":
         a, b = _located(objs, spec["a"]), _located(objs, spec["b"])
         if a is None or b is None:
@@ -273,8 +281,8 @@ def solve(spec, objs):
         f, s = spec["first"], spec["second"]
         scan1, n1 = _count_scan(objs, f.get("colour"), f.get("shape"))
         scan2, n2 = _count_scan(objs, s.get("colour"), s.get("shape"))
-        head = (f"Counting {_what(f.get('colour'), f.get('shape'))}: {scan1}. That is {n1}. "
-                f"Counting {_what(s.get('colour'), s.get('shape'))}: {scan2}. That is {n2}. ")
+        head = (f"Looking for {_target(f.get('colour'), f.get('shape'))}: {scan1}. That is {n1}. "
+                f"Looking for {_target(s.get('colour'), s.get('shape'))}: {scan2}. That is {n2}. ")
         if spec["op"] == "sum":
             return head + f"In total {n1} + {n2} = {n1 + n2}.", str(n1 + n2)
         return head + f"The difference is {n1} - {n2} = {n1 - n2}.", str(n1 - n2)

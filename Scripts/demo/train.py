@@ -42,9 +42,9 @@ EVAL_SEED = 1000
 # comparisons among the training records; the rest are single questions. aux_cells: the weight
 # of an auxiliary loss on the image tokens (each token classifies its grid cell: empty or not,
 # colour, shape, size) through a linear head used only in training, not exported.
-SETTINGS = dict(config="medium", n_train=60000, steps=3000, batch=16, lr=1e-3, warmup=100, min_lr_ratio=0.05,
+SETTINGS = dict(config="medium_e", n_train=80000, steps=5000, batch=16, lr=1e-3, warmup=100, min_lr_ratio=0.05,
                 weight_decay=0.01, betas=(0.9, 0.98), grad_clip=1.0, torch_seed=0, n_eval=500,
-                mix=(0.25, 0.15), aux_cells=0.0)
+                mix=(0.25, 0.15), aux_cells=1.0)
 
 
 def decode_jpeg(b: bytes) -> np.ndarray:
@@ -214,8 +214,8 @@ def main():
     print(f"parameters: vision+connector {n_vis:,}  text {n_txt:,}", flush=True)
     cell_head = CellHead(CONFIGS[a.config][1]["hidden"]).to(device) if a.aux_cells > 0 else None
     trained = list(model.named_parameters()) + (list(cell_head.named_parameters()) if cell_head else [])
-    decay = [p for n, p in trained if p.ndim >= 2]
-    no_decay = [p for n, p in trained if p.ndim < 2]
+    decay = [p for n, p in trained if p.ndim >= 2 and "embed_tokens" not in n]
+    no_decay = [p for n, p in trained if p.ndim < 2 or "embed_tokens" in n]
     opt = torch.optim.AdamW([dict(params=decay, weight_decay=a.weight_decay), dict(params=no_decay, weight_decay=0.0)],
                             lr=a.lr, betas=SETTINGS["betas"])
 
@@ -266,7 +266,7 @@ def main():
 
     # the exported values: fp16 weights (1-D tensors too, stored F32 from these values)
     vis_sd = {k: v.detach().half().cpu() for k, v in model.state_dict().items() if not k.startswith("llm.")}
-    txt_sd = {k: v.detach().half().cpu() for k, v in model.llm.state_dict().items() if k != "lm_head.weight"}
+    txt_sd = {k: v.detach().half().cpu() for k, v in model.llm.state_dict().items() if k != "lm_head.weight" or not model.llm.config.tie_word_embeddings}
     torch.save(vis_sd, a.out / "vision.pt")
     torch.save(txt_sd, a.out / "text.pt")
     # evaluate the rounded model, as exported
