@@ -205,6 +205,7 @@ class DemoVLM(nn.Module):
         """ids [B, L] with -1/-2 at image rows (tile / overview: the same pixels for these
         scenes, since the image is one tile already) -> inputs_embeds [B, L, n_embd]."""
         emb_img = self.image_embeddings(images_u8)                   # [B, T, D]
+        self.last_image_embeddings = emb_img                         # read by train.py's cell loss
         tok = self.llm.get_input_embeddings()(ids.clamp(min=0))      # [B, L, D]
         mask = ids < 0
         if mask.any():

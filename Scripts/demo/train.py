@@ -39,12 +39,14 @@ from model import (CONFIGS, DemoVLM, TextTokenizer, conclusion_of, greedy, norma
 TRAIN_SEED = 1
 EVAL_SEED = 1000
 # mix: the shares of conversations (2-3 questions, the last one trained on) and of self-judge
-# comparisons among the training records; the rest are single questions. aux_cells: the weight
-# of an auxiliary loss on the image tokens (each token classifies its grid cell: empty or not,
-# colour, shape, size) through a linear head used only in training, not exported.
-SETTINGS = dict(config="medium_e", n_train=80000, steps=5000, batch=16, lr=1e-3, warmup=100, min_lr_ratio=0.05,
+# comparisons among the training records; the rest are single questions. phase2: the fraction of
+# the steps after which batches are drawn from all three (before it, single questions only: a
+# curriculum). aux_cells: the weight of an auxiliary loss on the image tokens (each token
+# classifies its grid cell: empty or not, colour, shape, size) through a linear head used only in
+# training, not exported. precision: bf16 autocast (fp32 master weights) or fp32.
+SETTINGS = dict(config="medium_e", n_train=100000, steps=10000, batch=16, lr=1e-3, warmup=100, min_lr_ratio=0.05,
                 weight_decay=0.01, betas=(0.9, 0.98), grad_clip=1.0, torch_seed=0, n_eval=500,
-                mix=(0.25, 0.15), aux_cells=1.0)
+                mix=(0.3, 0.12), phase2=0.6, aux_cells=1.0, precision="bf16")
 
 
 def decode_jpeg(b: bytes) -> np.ndarray:
@@ -142,26 +144,35 @@ def evaluate_judge(model, tok, recs, device, batch=50):
 
 
 class GroupedBatches:
-    """Batches of one group at a time (judge comparisons are long, the rest short), so that a
-    batch pads to its own length; each group's records in a shuffled order, reshuffled when used
-    up; the group of each batch drawn in proportion to the group's size."""
+    """Batches of one group at a time (single questions, conversations, judge comparisons), so
+    that a batch pads to its own length. Each group's records are shuffled, taken 32 batches at a
+    time, sorted by length within those and cut into batches (little padding), the batches
+    shuffled again; a group is reshuffled when used up. The group of each batch is drawn in
+    proportion to its size among the groups allowed at that step."""
 
-    def __init__(self, groups: dict[str, list[int]], batch: int, generator: torch.Generator):
+    POOL = 32
+
+    def __init__(self, groups: dict[str, list[int]], lengths: list[int], batch: int, generator: torch.Generator):
         self.groups = {k: v for k, v in groups.items() if v}
-        self.batch, self.g = batch, generator
-        self.names = sorted(self.groups)
-        self.weights = torch.tensor([len(self.groups[k]) for k in self.names], dtype=torch.float)
-        self.order = {k: self._perm(k) for k in self.names}
+        self.lengths, self.batch, self.g = lengths, batch, generator
+        self.order = {k: self._perm(k) for k in self.groups}
+        self.ready = {k: [] for k in self.groups}
 
     def _perm(self, k):
         return [self.groups[k][i] for i in torch.randperm(len(self.groups[k]), generator=self.g).tolist()]
 
-    def next(self) -> list[int]:
-        k = self.names[int(torch.multinomial(self.weights, 1, generator=self.g))]
-        if len(self.order[k]) < self.batch:
-            self.order[k] = self._perm(k)
-        idx, self.order[k] = self.order[k][:self.batch], self.order[k][self.batch:]
-        return idx
+    def next(self, allowed) -> list[int]:
+        names = [k for k in sorted(self.groups) if k in allowed]
+        weights = torch.tensor([len(self.groups[k]) for k in names], dtype=torch.float)
+        k = names[int(torch.multinomial(weights, 1, generator=self.g))]
+        if not self.ready[k]:
+            if len(self.order[k]) < self.batch * self.POOL:
+                self.order[k] = self._perm(k)
+            pool, self.order[k] = self.order[k][:self.batch * self.POOL], self.order[k][self.batch * self.POOL:]
+            pool.sort(key=lambda i: self.lengths[i])
+            chunks = [pool[i:i + self.batch] for i in range(0, len(pool), self.batch)]
+            self.ready[k] = [chunks[i] for i in torch.randperm(len(chunks), generator=self.g).tolist()]
+        return self.ready[k].pop()
 
 
 def main():
@@ -174,7 +185,6 @@ def main():
                     help="shares of conversations and of judge prompts, e.g. 0.25,0.15")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
     ap.add_argument("--eval-every", type=int, default=0)
     ap.add_argument("--time-steps", type=int, default=0, help="report CPU seconds per step over the first N steps")
     a = ap.parse_args()
@@ -204,7 +214,10 @@ def main():
           f"answer mean {np.mean(n_ans):.1f}; prep {time.time() - t0:.1f}s", flush=True)
     groups = defaultdict(list)
     for i, (_, r) in enumerate(recs):
-        groups["judge" if r["kind"] == "judge" else "chat"].append(i)
+        groups["judge" if r["kind"] == "judge" else "conversation" if len(r["turns"]) > 1 else "single"].append(i)
+    phase2_at = int(a.phase2 * a.steps)
+    print("groups: " + ", ".join(f"{k} {len(v)}" for k, v in sorted(groups.items())) +
+          f"; all groups from step {phase2_at}", flush=True)
 
     torch.manual_seed(a.torch_seed)
     device = torch.device(a.device)
@@ -225,23 +238,23 @@ def main():
         t = (step - a.warmup) / max(1, a.steps - a.warmup)
         return a.lr * (a.min_lr_ratio + (1 - a.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
-    batches = GroupedBatches(groups, a.batch, torch.Generator().manual_seed(a.torch_seed))
+    batches = GroupedBatches(groups, lens, a.batch, torch.Generator().manual_seed(a.torch_seed))
     model.train()
     t_train = time.time()
     cpu0 = time.process_time()
     ema = None
     for step in range(a.steps):
-        idx = batches.next()
+        idx = batches.next({"single"} if step < phase2_at else set(groups))
         ids, lab, im = batch_of(examples, images, idx, device)
         for grp in opt.param_groups:
             grp["lr"] = lr_at(step)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=a.bf16):
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
             logits = model(ids, im)
         loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
                                ignore_index=-100)
         if cell_head is not None:
             cells = torch.tensor([recs[i][1]["cells"] for i in idx], device=device)
-            loss = loss + a.aux_cells * cell_head.loss(model.image_embeddings(im).float(), cells)
+            loss = loss + a.aux_cells * cell_head.loss(model.last_image_embeddings.float(), cells)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for _, p in trained], a.grad_clip)
