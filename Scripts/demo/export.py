@@ -25,6 +25,7 @@ import gguf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from model import CHAT_TEMPLATE, CONFIGS, TextTokenizer  # noqa: E402
+from train import SETTINGS  # noqa: E402
 
 TEXT_NAME = "ponder-demo.gguf"
 MMPROJ_NAME = "ponder-demo-mmproj.gguf"
@@ -54,6 +55,8 @@ def text_tensors(sd: dict, text: dict) -> dict[str, np.ndarray]:
         out[g + "ffn_up.weight"] = stored(sd[h + "mlp.up_proj.weight"])
         out[g + "ffn_down.weight"] = stored(sd[h + "mlp.down_proj.weight"])
     out["output_norm.weight"] = stored(sd["model.norm.weight"])
+    if "lm_head.weight" in sd:  # untied output
+        out["output.weight"] = stored(sd["lm_head.weight"])
     return out
 
 
@@ -146,7 +149,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", type=Path, required=True, help="train.py's output folder")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "Models" / "demo")
-    ap.add_argument("--config", default="medium")
+    ap.add_argument("--config", default=SETTINGS["config"], help="the model size (train.py's SETTINGS by default)")
     a = ap.parse_args()
     vision, text = CONFIGS[a.config]
     tok = TextTokenizer.load(a.weights / "tokenizer.json")

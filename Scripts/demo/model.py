@@ -25,12 +25,13 @@ importlib.util.find_spec = lambda name, *a, **k: (
 VISION = dict(image_size=96, patch_size=16, hidden=192, layers=4, heads=3, ff=768, eps=1e-6,
               scale_factor=2, preproc_image_size=96, mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5])
 TEXT = dict(hidden=256, layers=6, heads=4, kv_heads=4, ff=768, eps=1e-5, rope_base=10000.0,
-            context=512, vocab=1024)
+            context=1024, vocab=1024, tied=True, embed_std=None)
 # Named size variants (the committed one is train.py's SETTINGS["config"]).
 CONFIGS = {
     "large": (VISION, TEXT),
     "medium": (dict(VISION, hidden=192, layers=4, heads=3, ff=576), dict(TEXT, hidden=256, layers=4, heads=4, kv_heads=4, ff=640)),
     "deep": (dict(VISION, hidden=192, layers=4, heads=3, ff=576), dict(TEXT, hidden=192, layers=6, heads=3, kv_heads=3, ff=512)),
+    "medium_e": (dict(VISION, hidden=192, layers=4, heads=3, ff=576), dict(TEXT, hidden=256, layers=4, heads=4, kv_heads=4, ff=640, tied=False, embed_std=1.0)),
     "small": (dict(VISION, hidden=128, layers=4, heads=2, ff=512), dict(TEXT, hidden=192, layers=4, heads=3, kv_heads=3, ff=512)),
 }
 
@@ -138,10 +139,18 @@ class TextTokenizer:
 
 # ------------------------------------------------------------------ prompt layout
 
-def prompt_layout(tok: TextTokenizer, question: str):
+def prompt_layout(tok: TextTokenizer, question: str, history=()):
     """Token ids of the prompt Ponder builds for `ask --no-stage-instruction` (or with the GGUF's
-    ponder.stage_format), with -1 at the tile's image rows and -2 at the overview's."""
-    before, after = f"<|im_start|>user\n{MEDIA}{question}<|im_end|>\n<|im_start|>assistant\n".split(MEDIA)
+    ponder.stage_format), with -1 at the tile's image rows and -2 at the overview's. `history`:
+    the earlier (question, answer) turns of the conversation, as the chat sends a follow-up (the
+    image in front of the first question, each answer as the assistant turn)."""
+    turns = list(history) + [(question, None)]
+    text = ""
+    for i, (q, a) in enumerate(turns):
+        text += f"<|im_start|>user\n{MEDIA if i == 0 else ''}{q}<|im_end|>\n<|im_start|>assistant\n"
+        if a is not None:
+            text += f"{a}<|im_end|>\n"
+    before, after = text.split(MEDIA)
     ids = tok.encode(before)
     ids += tok.encode("<fake_token_around_image><row_1_col_1>") + [-1] * TOKENS_PER_TILE
     ids += [tok.ids["\u010a\u010a"], tok.ids["<fake_token_around_image>"], tok.ids["<global-img>"]]
@@ -172,11 +181,16 @@ class DemoVLM(nn.Module):
         lcfg = LlamaConfig(vocab_size=text["vocab"], hidden_size=text["hidden"], intermediate_size=text["ff"],
                            num_hidden_layers=text["layers"], num_attention_heads=text["heads"],
                            num_key_value_heads=text["kv_heads"], max_position_embeddings=text["context"],
-                           rms_norm_eps=text["eps"], rope_theta=text["rope_base"], tie_word_embeddings=True,
+                           rms_norm_eps=text["eps"], rope_theta=text["rope_base"], tie_word_embeddings=text.get("tied", True),
                            attention_bias=False, mlp_bias=False, hidden_act="silu")
         lcfg._attn_implementation = "sdpa"
         self.llm = LlamaForCausalLM(lcfg)
         self.llm.tie_weights()
+        if text.get("embed_std"):
+            # token embeddings at the scale of the image rows and of the layers' outputs, so that
+            # a text position still carries its token after the first layer (with 0.02 the
+            # first layer's output buries it, and the question can no longer be read)
+            nn.init.normal_(self.llm.get_input_embeddings().weight, std=text["embed_std"])
         self.mean = torch.tensor(vision["mean"]).view(1, 3, 1, 1)
         self.std = torch.tensor(vision["std"]).view(1, 3, 1, 1)
 
@@ -191,6 +205,7 @@ class DemoVLM(nn.Module):
         """ids [B, L] with -1/-2 at image rows (tile / overview: the same pixels for these
         scenes, since the image is one tile already) -> inputs_embeds [B, L, n_embd]."""
         emb_img = self.image_embeddings(images_u8)                   # [B, T, D]
+        self.last_image_embeddings = emb_img                         # read by train.py's cell loss
         tok = self.llm.get_input_embeddings()(ids.clamp(min=0))      # [B, L, D]
         mask = ids < 0
         if mask.any():

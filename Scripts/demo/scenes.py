@@ -21,12 +21,13 @@ Questions (kind names are what the evaluation reports per type):
   choice         What shape is the orange object? A. circle B. square C. triangle  (a letter)
 
 The answer: the caption lists every shape in reading order (row by row, left to right), each as
-its position then its size, colour and shape; the reasoning picks the ones that matter and derives
-the answer; the conclusion is one short word, number or letter.
+its position then its size, colour and shape; the reasoning walks those shapes one by one
+(questions.py); the conclusion is one short word, number or letter.
 
 Output (write_dataset): DIR/images/NAME.jpg and DIR/data.jsonl with LLaVA-CoT-100k records
-  {"id", "image", "conversations": [{"from": "human", "value": "<image>\\nQ"}, {"from": "gpt", "value": A}],
-   "question", "answer", "kind"}   (image paths relative to the jsonl file).
+  {"id", "image", "conversations": [{"from": "human", "value": "<image>\\nQ"}, {"from": "gpt", "value": A}, ...],
+   "question", "conclusion", "kind"}   (image paths relative to the jsonl file; with --turns N,
+N human/gpt pairs about one image, asked as one conversation, the last one scored).
 """
 from __future__ import annotations
 
@@ -34,10 +35,14 @@ import argparse
 import io
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import questions  # noqa: E402
 
 SIZE = 96
 JPEG_QUALITY = 90
@@ -48,14 +53,10 @@ COLOURS = {
     "red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220),
     "yellow": (235, 205, 30), "purple": (150, 60, 190), "orange": (245, 140, 20),
 }
-SHAPES = ["circle", "square", "triangle", "diamond"]
-PLURAL = {"circle": "circles", "square": "squares", "triangle": "triangles", "diamond": "diamonds"}
+assert list(COLOURS) == questions.COLOURS
+SHAPES = questions.SHAPES
 SIZES = {"small": (12, 15), "large": (22, 27)}   # bounding-box side range in pixels
-POSITIONS = [["top left", "top", "top right"], ["left", "center", "right"],
-             ["bottom left", "bottom", "bottom right"]]
-KINDS = ["count_both", "count_colour", "count_shape", "colour_of", "shape_of", "position", "where",
-         "extreme", "exists", "arithmetic", "choice"]
-NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six"]
+KINDS = questions.KINDS
 
 
 # ------------------------------------------------------------------ scenes
@@ -111,229 +112,24 @@ def jpeg_bytes(im: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-# ------------------------------------------------------------------ words
-
-def pos_word(o):
-    return POSITIONS[o["row"]][o["col"]]
-
-
-def at(o):
-    p = pos_word(o)
-    return f"at the {p}"
-
-
-def describe(o):
-    # position first: the model names the cell, then what it sees there
-    return f"{at(o)} a {o['size']} {o['colour']} {o['shape']}"
-
-
-def caption(objs):
-    return "The image shows " + "; ".join(describe(o) for o in objs) + "."
-
-
-def name_of(o):
-    return f"{o['colour']} {o['shape']}"
-
-
-def list_positions(sel):
-    ps = [pos_word(o) for o in sel]
-    if len(ps) == 1:
-        return "the " + ps[0]
-    return ", ".join("the " + p for p in ps[:-1]) + " and the " + ps[-1]
-
-
-def count_sentence(sel, what_plural, what_single):
-    n = len(sel)
-    if n == 0:
-        return f"There are no {what_plural} in the list, so the count is 0."
-    if n == 1:
-        return f"There is one {what_single}, at {list_positions(sel)}, so the count is 1."
-    return f"The {what_plural} are at {list_positions(sel)}. Counting them gives {n}."
-
-
-def answer_text(summary, cap, reasoning, conclusion):
-    return (f"<SUMMARY>{summary}</SUMMARY>\n\n<CAPTION>{cap}</CAPTION>\n\n"
-            f"<REASONING>{reasoning}</REASONING>\n\n<CONCLUSION>{conclusion}</CONCLUSION>")
-
-
-# ------------------------------------------------------------------ questions
-
-def make_question(objs, kind, rng):
-    """(question, summary, reasoning, conclusion) or None when the scene does not fit the kind."""
-    colours = list(COLOURS)
-    cap_c = lambda s: s[0].upper() + s[1:]  # noqa: E731
-    if kind == "count_both":
-        # half the time ask about a pair present in the scene
-        if rng.random() < 0.7:
-            o = objs[rng.integers(len(objs))]
-            c, s = o["colour"], o["shape"]
-        else:
-            c, s = str(rng.choice(colours)), str(rng.choice(SHAPES))
-        sel = [o for o in objs if o["colour"] == c and o["shape"] == s]
-        q = f"How many {c} {PLURAL[s]} are there?"
-        return (q, f"I will find the {c} {PLURAL[s]} in the image and count them.",
-                count_sentence(sel, f"{c} {PLURAL[s]}", f"{c} {s}"), str(len(sel)))
-    if kind == "count_colour":
-        c = str(rng.choice([o["colour"] for o in objs])) if rng.random() < 0.8 else str(rng.choice(colours))
-        sel = [o for o in objs if o["colour"] == c]
-        q = f"How many {c} shapes are there?"
-        return (q, f"I will find the {c} shapes in the image and count them.",
-                count_sentence(sel, f"{c} shapes", f"{c} shape"), str(len(sel)))
-    if kind == "count_shape":
-        s = str(rng.choice([o["shape"] for o in objs])) if rng.random() < 0.8 else str(rng.choice(SHAPES))
-        sel = [o for o in objs if o["shape"] == s]
-        q = f"How many {PLURAL[s]} are there?"
-        return (q, f"I will find the {PLURAL[s]} in the image and count them.",
-                count_sentence(sel, PLURAL[s], s), str(len(sel)))
-    if kind == "colour_of":
-        uniq = [o for o in objs if sum(p["shape"] == o["shape"] for p in objs) == 1]
-        if not uniq:
-            return None
-        o = uniq[rng.integers(len(uniq))]
-        q = f"What colour is the {o['shape']}?"
-        return (q, f"I will find the {o['shape']} in the image and name its colour.",
-                f"There is one {o['shape']}, {at(o)}, and it is {o['colour']}.", o["colour"])
-    if kind == "shape_of":
-        uniq = [o for o in objs if sum(p["colour"] == o["colour"] for p in objs) == 1]
-        if not uniq:
-            return None
-        o = uniq[rng.integers(len(uniq))]
-        q = f"What shape is the {o['colour']} object?"
-        return (q, f"I will find the {o['colour']} object in the image and name its shape.",
-                f"There is one {o['colour']} object, {at(o)}, and it is a {o['shape']}.", o["shape"])
-    uniq_both = [o for o in objs if sum(name_of(p) == name_of(o) for p in objs) == 1]
-    if kind == "position":
-        pairs = [(a, b) for a in uniq_both for b in uniq_both if a is not b]
-        if not pairs:
-            return None
-        a, b = pairs[rng.integers(len(pairs))]
-        axis = "col" if rng.random() < 0.5 else "row"
-        if a[axis] == b[axis]:
-            axis = "row" if axis == "col" else "col"
-        if a[axis] == b[axis]:
-            return None
-        rel = str(rng.choice(["left of", "right of"] if axis == "col" else ["above", "below"]))
-        q = (f"Is the {name_of(a)} to the {rel} the {name_of(b)}?" if rel in ("left of", "right of")
-             else f"Is the {name_of(a)} {rel} the {name_of(b)}?")
-        truth = {"left of": a["col"] < b["col"], "right of": a["col"] > b["col"],
-                 "above": a["row"] < b["row"], "below": a["row"] > b["row"]}[rel]
-        where = "column" if axis == "col" else "row"
-        side = {"left of": ("further left", "further right"), "right of": ("further right", "further left"),
-                "above": ("higher", "lower"), "below": ("lower", "higher")}[rel]
-        r = (f"The {name_of(a)} is {at(a)} and the {name_of(b)} is {at(b)}. "
-             f"The {name_of(a)} is {side[0] if truth else side[1]}, so it is "
-             f"{'' if truth else 'not '}{rel} the {name_of(b)}.")
-        return (q, f"I will locate the {name_of(a)} and the {name_of(b)} and compare their positions.",
-                r, "yes" if truth else "no")
-    if kind == "where":
-        if not uniq_both:
-            return None
-        o = uniq_both[rng.integers(len(uniq_both))]
-        q = f"Where is the {name_of(o)}?"
-        return (q, f"I will find the {name_of(o)} and say where it is.",
-                f"The {name_of(o)} is {at(o)} of the image.", pos_word(o))
-    if kind == "extreme":
-        which = str(rng.choice(["large", "small"]))
-        if len(objs) < 2:
-            return None
-        o = objs[rng.integers(len(objs))]
-        for p in objs:  # make o the only shape of its size (the scene is drawn after this)
-            p["size"] = which if p is o else ("small" if which == "large" else "large")
-            lo, hi = SIZES[p["size"]]
-            p["side"] = int(rng.integers(lo, hi + 1))
-        sup = "largest" if which == "large" else "smallest"
-        attr = str(rng.choice(["colour", "shape"]))
-        q = (f"What colour is the {sup} shape?" if attr == "colour" else f"What shape is the {sup} object?")
-        others = "small" if which == "large" else "large"
-        r = (f"Only one shape is {which}: the {name_of(o)} {at(o)}. All the others are {others}, "
-             f"so the {sup} is the {name_of(o)}.")
-        return (q, f"I will compare the sizes of the shapes and find the {sup} one.", r, o[attr])
-    if kind == "exists":
-        if rng.random() < 0.5:
-            o = objs[rng.integers(len(objs))]
-            c, s = o["colour"], o["shape"]
-        else:
-            c, s = str(rng.choice(colours)), str(rng.choice(SHAPES))
-        sel = [o for o in objs if o["colour"] == c and o["shape"] == s]
-        q = f"Is there a {c} {s}?"
-        if sel:
-            r = f"There is a {c} {s} {at(sel[0])}, so the answer is yes."
-        else:
-            r = f"None of the shapes is a {c} {s}, so the answer is no."
-        return (q, f"I will look for a {c} {s} among the shapes.", r, "yes" if sel else "no")
-    if kind == "arithmetic":
-        if rng.random() < 0.5:
-            s1, s2 = (str(x) for x in rng.choice(SHAPES, size=2, replace=False))
-            n1 = sum(o["shape"] == s1 for o in objs)
-            n2 = sum(o["shape"] == s2 for o in objs)
-            q = f"How many {PLURAL[s1]} and {PLURAL[s2]} are there in total?"
-            r = (f"There {'is' if n1 == 1 else 'are'} {n1} {s1 if n1 == 1 else PLURAL[s1]} and "
-                 f"{n2} {s2 if n2 == 1 else PLURAL[s2]}. In total {n1} + {n2} = {n1 + n2}.")
-            return (q, f"I will count the {PLURAL[s1]} and the {PLURAL[s2]} and add the counts.", r, str(n1 + n2))
-        present = list(dict.fromkeys(o["colour"] for o in objs))
-        c1 = str(rng.choice(present))
-        c2 = str(rng.choice([c for c in colours if c != c1]))
-        n1 = sum(o["colour"] == c1 for o in objs)
-        n2 = sum(o["colour"] == c2 for o in objs)
-        if n1 < n2:
-            c1, c2, n1, n2 = c2, c1, n2, n1
-        q = f"How many more {c1} shapes than {c2} shapes are there?"
-        r = f"There {'is' if n1 == 1 else 'are'} {n1} {c1} and {n2} {c2}. The difference is {n1} - {n2} = {n1 - n2}."
-        return (q, f"I will count the {c1} shapes and the {c2} shapes and subtract.", r, str(n1 - n2))
-    if kind == "choice":
-        uniq = [o for o in objs if sum(p["colour"] == o["colour"] for p in objs) == 1]
-        if not uniq:
-            return None
-        o = uniq[rng.integers(len(uniq))]
-        if rng.random() < 0.5:
-            opts = [o["shape"]] + [str(x) for x in rng.choice([s for s in SHAPES if s != o["shape"]], 2, replace=False)]
-            rng.shuffle(opts)
-            letter = "ABC"[opts.index(o["shape"])]
-            q = (f"What shape is the {o['colour']} object? Options: A. {opts[0]} B. {opts[1]} C. {opts[2]}. "
-                 "Answer with the letter.")
-            r = f"The {o['colour']} object {at(o)} is a {o['shape']}, which is option {letter}."
-        else:
-            uniq = [p for p in objs if sum(x["shape"] == p["shape"] for x in objs) == 1]
-            if not uniq:
-                return None
-            o = uniq[rng.integers(len(uniq))]
-            opts = [o["colour"]] + [str(x) for x in rng.choice([c for c in colours if c != o["colour"]], 2, replace=False)]
-            rng.shuffle(opts)
-            letter = "ABC"[opts.index(o["colour"])]
-            q = (f"What colour is the {o['shape']}? Options: A. {opts[0]} B. {opts[1]} C. {opts[2]}. "
-                 "Answer with the letter.")
-            r = f"The {o['shape']} {at(o)} is {o['colour']}, which is option {letter}."
-        return (q, "I will identify the object in question and match it to the options.", r, letter)
-    raise ValueError(kind)
-
-
-def make_example(rng: np.random.Generator, kind: str | None = None):
-    """(objs, image, question, answer, conclusion, kind), retrying until a question fits."""
-    while True:
-        objs = make_scene(rng)
-        k = kind or str(rng.choice(KINDS))
-        got = make_question(objs, k, rng)
-        if got is None:
-            continue
-        q, summary, reasoning, conclusion = got
-        im = render(objs, rng)
-        return objs, im, q, answer_text(summary, caption(objs), reasoning, conclusion), conclusion, k
-
-
-def example_record(seed: int, index: int):
-    """One example, a pure function of (seed, index): the JPEG bytes and the record fields."""
+def example_record(seed: int, index: int, turns: int = 1):
+    """One evaluation record, a pure function of (seed, index, turns): the JPEG bytes and the
+    last question's fields, with `history` the earlier (question, answer, conclusion) turns of
+    the conversation (dialogues.conversation)."""
+    import dialogues
     rng = np.random.default_rng([seed, index])
-    objs, im, q, a, c, k = make_example(rng)
-    return jpeg_bytes(im), dict(question=q, answer=a, conclusion=c, kind=k)
+    _, im, out = dialogues.conversation(rng, turns)
+    q, a, c, k = out[-1]
+    return jpeg_bytes(im), dict(question=q, answer=a, conclusion=c, kind=k, history=[t[:3] for t in out[:-1]])
 
 
 def _worker(args):
-    seed, lo, hi = args
-    return [example_record(seed, i) for i in range(lo, hi)]
+    seed, lo, hi, turns = args
+    return [example_record(seed, i, turns) for i in range(lo, hi)]
 
 
-def generate(seed: int, n: int, workers: int = 1):
-    chunks = [(seed, lo, min(n, lo + 500)) for lo in range(0, n, 500)]
+def generate(seed: int, n: int, workers: int = 1, turns: int = 1):
+    chunks = [(seed, lo, min(n, lo + 500), turns) for lo in range(0, n, 500)]
     if workers > 1:
         from multiprocessing import Pool
         with Pool(workers) as pool:
@@ -343,18 +139,26 @@ def generate(seed: int, n: int, workers: int = 1):
     return [r for p in parts for r in p]
 
 
-def write_dataset(out: Path, seed: int, n: int, workers: int = 1, prefix: str = "") -> Path:
+def conversation_json(r: dict) -> list[dict]:
+    """The record's LLaVA-CoT-100k `conversations`: the image before the first question."""
+    turns = r["history"] + [(r["question"], r["answer"], r["conclusion"])]
+    out = []
+    for i, (q, a, _) in enumerate(turns):
+        out.append({"from": "human", "value": ("<image>\n" if i == 0 else "") + q})
+        out.append({"from": "gpt", "value": a})
+    return out
+
+
+def write_dataset(out: Path, seed: int, n: int, workers: int = 1, prefix: str = "", turns: int = 1) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     (out / "images").mkdir(exist_ok=True)
-    recs = generate(seed, n, workers)
+    recs = generate(seed, n, workers, turns)
     lines = []
     for i, (jpg, r) in enumerate(recs):
         name = f"{prefix}s{seed}-{i:06d}"
         (out / "images" / f"{name}.jpg").write_bytes(jpg)
         lines.append(json.dumps(dict(
-            id=name, image=f"images/{name}.jpg",
-            conversations=[dict(value="<image>\n" + r["question"], **{"from": "human"}),
-                           dict(value=r["answer"], **{"from": "gpt"})],
+            id=name, image=f"images/{name}.jpg", conversations=conversation_json(r),
             question=r["question"], conclusion=r["conclusion"], kind=r["kind"])))
     path = out / "data.jsonl"
     path.write_text("\n".join(lines) + "\n")
@@ -366,9 +170,12 @@ def main():
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--turns", type=int, default=1, help="questions per conversation (the last one is scored)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args()
-    p = write_dataset(a.out, a.seed, a.n, a.workers)
+    if a.turns < 1:
+        raise SystemExit("--turns must be at least 1")
+    p = write_dataset(a.out, a.seed, a.n, a.workers, turns=a.turns)
     print(f"wrote {a.n} examples to {p}")
 
 

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dialogues  # noqa: E402
 import scenes  # noqa: E402
 from model import (CONFIGS, DemoVLM, TextTokenizer, conclusion_of, greedy, normalise, prompt_layout,  # noqa: E402
                    train_vocabulary)
@@ -37,8 +38,15 @@ from model import (CONFIGS, DemoVLM, TextTokenizer, conclusion_of, greedy, norma
 # ------------------------------------------------------------------ committed settings
 TRAIN_SEED = 1
 EVAL_SEED = 1000
-SETTINGS = dict(config="medium", n_train=40000, steps=3000, batch=16, lr=1e-3, warmup=100, min_lr_ratio=0.05,
-                weight_decay=0.01, betas=(0.9, 0.98), grad_clip=1.0, torch_seed=0, n_eval=500)
+# mix: the shares of conversations (2-3 questions, the last one trained on) and of self-judge
+# comparisons among the training records; the rest are single questions. phase2: the fraction of
+# the steps after which batches are drawn from all three (before it, single questions only: a
+# curriculum). aux_cells: the weight of an auxiliary loss on the image tokens (each token
+# classifies its grid cell: empty or not, colour, shape, size) through a linear head used only in
+# training, not exported. precision: bf16 autocast (fp32 master weights) or fp32.
+SETTINGS = dict(config="medium_e", n_train=100000, steps=10000, batch=16, lr=1e-3, warmup=100, min_lr_ratio=0.05,
+                weight_decay=0.01, betas=(0.9, 0.98), grad_clip=1.0, torch_seed=0, n_eval=500,
+                mix=(0.3, 0.12), phase2=0.6, aux_cells=1.0, precision="bf16")
 
 
 def decode_jpeg(b: bytes) -> np.ndarray:
@@ -46,14 +54,33 @@ def decode_jpeg(b: bytes) -> np.ndarray:
 
 
 def build_examples(tok, recs):
-    """(ids, labels) per example: prompt then answer + <|im_end|>; loss on the answer only."""
+    """(ids, labels) per record: the prompt (a follow-up after the earlier turns, or a judge
+    comparison) then the answer + <|im_end|>; loss on the answer only."""
     end = tok.ids["<|im_end|>"]
     out = []
     for _, r in recs:
-        p = prompt_layout(tok, r["question"])
-        a = tok.encode(r["answer"]) + [end]
+        *earlier, (question, answer, _, _) = r["turns"]
+        p = prompt_layout(tok, question, [(q, c) for q, _, c, _ in earlier])
+        a = tok.encode(answer) + [end]
         out.append((p + a, [-100] * len(p) + a))
     return out
+
+
+class CellHead(torch.nn.Module):
+    """Training-only linear heads on the image tokens: occupancy (2), colour (6), shape (4), size (2)."""
+
+    def __init__(self, width):
+        super().__init__()
+        self.heads = torch.nn.ModuleList(torch.nn.Linear(width, n) for n in (2, 6, 4, 2))
+
+    def loss(self, tokens, cells):
+        """tokens [B, 9, D], cells [B, 9, 4] long: occupancy on every cell, the rest on occupied ones."""
+        present = cells[..., 0] == 1
+        total = F.cross_entropy(self.heads[0](tokens).flatten(0, 1), cells[..., 0].flatten())
+        if present.any():
+            for k in (1, 2, 3):
+                total = total + F.cross_entropy(self.heads[k](tokens[present]), cells[..., k][present])
+        return total
 
 
 def batch_of(examples, images, idx, device):
@@ -68,14 +95,16 @@ def batch_of(examples, images, idx, device):
     return ids.to(device), lab.to(device), im.to(device)
 
 
-def evaluate(model, tok, recs, device, batch=100, max_new=200):
+def evaluate(model, tok, recs, device, batch=100, max_new=300):
+    """Greedy accuracy of the conclusion on scenes.generate records (follow-ups asked after
+    their history), overall and per kind."""
     model.eval()
     per = defaultdict(lambda: [0, 0])
     rows = []
     for s in range(0, len(recs), batch):
         chunk = recs[s:s + batch]
         ims = torch.from_numpy(np.stack([decode_jpeg(j) for j, _ in chunk])).to(device)
-        prompts = [prompt_layout(tok, r["question"]) for _, r in chunk]
+        prompts = [prompt_layout(tok, r["question"], [(q, c) for q, _, c in r["history"]]) for _, r in chunk]
         gen = greedy(model, tok, prompts, ims, max_new=max_new)
         for (_, r), g in zip(chunk, gen):
             text = tok.decode([t for t in g if t != tok.ids["<|im_end|>"]])
@@ -91,27 +120,88 @@ def evaluate(model, tok, recs, device, batch=100, max_new=200):
                 full_answer_match=sum(r["full_match"] for r in rows) / max(1, len(rows)), rows=rows)
 
 
+@torch.no_grad()
+def evaluate_judge(model, tok, recs, device, batch=50):
+    """How often logit('1') vs logit('2') after a comparison prompt picks the right candidate,
+    as Ponder's self judge reads it; per stage."""
+    model.eval()
+    one, two = tok.encode("1")[0], tok.encode("2")[0]
+    per = defaultdict(lambda: [0, 0])
+    for s in range(0, len(recs), batch):
+        chunk = recs[s:s + batch]
+        for jpg, r in chunk:
+            text, verdict, _, _ = r["turns"][0]
+            ids = torch.tensor([prompt_layout(tok, text)], device=device)
+            im = torch.from_numpy(decode_jpeg(jpg)[None]).to(device)
+            logits = model(ids, im)[0, -1]
+            picked = "1" if logits[one] >= logits[two] else "2"
+            per[r["stage"]][0] += picked == verdict
+            per[r["stage"]][1] += 1
+    model.train()
+    total = sum(v[0] for v in per.values()), sum(v[1] for v in per.values())
+    return dict(accuracy=total[0] / max(1, total[1]), n=total[1],
+                per_stage={k: dict(accuracy=v[0] / v[1], n=v[1]) for k, v in sorted(per.items())})
+
+
+class GroupedBatches:
+    """Batches of one group at a time (single questions, conversations, judge comparisons), so
+    that a batch pads to its own length. Each group's records are shuffled, taken 32 batches at a
+    time, sorted by length within those and cut into batches (little padding), the batches
+    shuffled again; a group is reshuffled when used up. The group of each batch is drawn in
+    proportion to its size among the groups allowed at that step."""
+
+    POOL = 32
+
+    def __init__(self, groups: dict[str, list[int]], lengths: list[int], batch: int, generator: torch.Generator):
+        self.groups = {k: v for k, v in groups.items() if v}
+        self.lengths, self.batch, self.g = lengths, batch, generator
+        self.order = {k: self._perm(k) for k in self.groups}
+        self.ready = {k: [] for k in self.groups}
+
+    def _perm(self, k):
+        return [self.groups[k][i] for i in torch.randperm(len(self.groups[k]), generator=self.g).tolist()]
+
+    def next(self, allowed) -> list[int]:
+        names = [k for k in sorted(self.groups) if k in allowed]
+        weights = torch.tensor([len(self.groups[k]) for k in names], dtype=torch.float)
+        k = names[int(torch.multinomial(weights, 1, generator=self.g))]
+        if not self.ready[k]:
+            if len(self.order[k]) < self.batch * self.POOL:
+                self.order[k] = self._perm(k)
+            pool, self.order[k] = self.order[k][:self.batch * self.POOL], self.order[k][self.batch * self.POOL:]
+            pool.sort(key=lambda i: self.lengths[i])
+            chunks = [pool[i:i + self.batch] for i in range(0, len(pool), self.batch)]
+            self.ready[k] = [chunks[i] for i in torch.randperm(len(chunks), generator=self.g).tolist()]
+        return self.ready[k].pop()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, required=True)
     for k, v in SETTINGS.items():
         if not isinstance(v, tuple):
             ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=v)
+    ap.add_argument("--mix", default=",".join(map(str, SETTINGS["mix"])),
+                    help="shares of conversations and of judge prompts, e.g. 0.25,0.15")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
     ap.add_argument("--eval-every", type=int, default=0)
     ap.add_argument("--time-steps", type=int, default=0, help="report CPU seconds per step over the first N steps")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     settings = {k: getattr(a, k) if hasattr(a, k) else v for k, v in SETTINGS.items()}
+    settings["mix"] = tuple(float(x) for x in a.mix.split(","))
     print("settings", json.dumps(settings), "device", a.device, "torch", torch.__version__, flush=True)
     t0 = time.time()
 
-    recs = scenes.generate(TRAIN_SEED, a.n_train, a.workers)
+    recs = dialogues.generate(TRAIN_SEED, a.n_train, settings["mix"], a.workers)
     eval_recs = scenes.generate(EVAL_SEED, a.n_eval, a.workers)
-    print(f"data: {len(recs)} train, {len(eval_recs)} eval in {time.time() - t0:.1f}s", flush=True)
-    corpus = [r["question"] for _, r in recs] + [r["answer"] for _, r in recs] + \
+    followup_recs = scenes.generate(EVAL_SEED, a.n_eval, a.workers, turns=2)
+    judge_recs = [r for r in dialogues.generate(EVAL_SEED, a.n_eval, (0.0, 1.0), a.workers)]
+    print(f"data: {len(recs)} train ({sum(r['kind'] == 'judge' for _, r in recs)} judge, "
+          f"{sum(len(r['turns']) > 1 for _, r in recs)} conversations), {len(eval_recs)} + {len(followup_recs)} "
+          f"+ {len(judge_recs)} eval in {time.time() - t0:.1f}s", flush=True)
+    corpus = [t for _, r in recs for turn in r["turns"] for t in turn[:2]] + \
         ["<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n"] * 100
     tok = TextTokenizer(*train_vocabulary(corpus))
     tok.save(a.out / "tokenizer.json")
@@ -119,8 +209,15 @@ def main():
     examples = build_examples(tok, recs)
     lens = [len(e[0]) for e in examples]
     n_ans = [sum(x != -100 for x in e[1]) for e in examples]
-    print(f"tokens per example: mean {np.mean(lens):.1f} max {max(lens)}; answer mean {np.mean(n_ans):.1f}; "
-          f"prep {time.time() - t0:.1f}s", flush=True)
+    too_long = sum(n > CONFIGS[a.config][1]["context"] for n in lens)
+    print(f"tokens per example: mean {np.mean(lens):.1f} max {max(lens)} ({too_long} over the context); "
+          f"answer mean {np.mean(n_ans):.1f}; prep {time.time() - t0:.1f}s", flush=True)
+    groups = defaultdict(list)
+    for i, (_, r) in enumerate(recs):
+        groups["judge" if r["kind"] == "judge" else "conversation" if len(r["turns"]) > 1 else "single"].append(i)
+    phase2_at = int(a.phase2 * a.steps)
+    print("groups: " + ", ".join(f"{k} {len(v)}" for k, v in sorted(groups.items())) +
+          f"; all groups from step {phase2_at}", flush=True)
 
     torch.manual_seed(a.torch_seed)
     device = torch.device(a.device)
@@ -128,8 +225,10 @@ def main():
     n_vis = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("llm."))
     n_txt = sum(p.numel() for p in model.llm.parameters())
     print(f"parameters: vision+connector {n_vis:,}  text {n_txt:,}", flush=True)
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    cell_head = CellHead(CONFIGS[a.config][1]["hidden"]).to(device) if a.aux_cells > 0 else None
+    trained = list(model.named_parameters()) + (list(cell_head.named_parameters()) if cell_head else [])
+    decay = [p for n, p in trained if p.ndim >= 2 and "embed_tokens" not in n]
+    no_decay = [p for n, p in trained if p.ndim < 2 or "embed_tokens" in n]
     opt = torch.optim.AdamW([dict(params=decay, weight_decay=a.weight_decay), dict(params=no_decay, weight_decay=0.0)],
                             lr=a.lr, betas=SETTINGS["betas"])
 
@@ -139,29 +238,26 @@ def main():
         t = (step - a.warmup) / max(1, a.steps - a.warmup)
         return a.lr * (a.min_lr_ratio + (1 - a.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
-    g = torch.Generator().manual_seed(a.torch_seed)
-    order = torch.randperm(len(examples), generator=g).tolist()
-    pos = 0
+    batches = GroupedBatches(groups, lens, a.batch, torch.Generator().manual_seed(a.torch_seed))
     model.train()
     t_train = time.time()
     cpu0 = time.process_time()
     ema = None
     for step in range(a.steps):
-        if pos + a.batch > len(order):
-            order = torch.randperm(len(examples), generator=g).tolist()
-            pos = 0
-        idx = order[pos:pos + a.batch]
-        pos += a.batch
+        idx = batches.next({"single"} if step < phase2_at else set(groups))
         ids, lab, im = batch_of(examples, images, idx, device)
         for grp in opt.param_groups:
             grp["lr"] = lr_at(step)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=a.bf16):
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
             logits = model(ids, im)
         loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
                                ignore_index=-100)
+        if cell_head is not None:
+            cells = torch.tensor([recs[i][1]["cells"] for i in idx], device=device)
+            loss = loss + a.aux_cells * cell_head.loss(model.last_image_embeddings.float(), cells)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), a.grad_clip)
+        torch.nn.utils.clip_grad_norm_([p for _, p in trained], a.grad_clip)
         opt.step()
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
         if a.time_steps and step + 1 == a.time_steps:
@@ -175,13 +271,15 @@ def main():
                   f"t {time.time() - t_train:.0f}s", flush=True)
         if a.eval_every and step > 0 and step % a.eval_every == 0:
             r = evaluate(model, tok, eval_recs[:200], device)
-            print(f"  eval@{step}: acc {r['accuracy']:.3f} "
+            f = evaluate(model, tok, followup_recs[:100], device)
+            j = evaluate_judge(model, tok, judge_recs[:200], device)
+            print(f"  eval@{step}: acc {r['accuracy']:.3f} follow-up {f['accuracy']:.3f} judge {j['accuracy']:.3f} "
                   + " ".join(f"{k} {v['accuracy']:.2f}" for k, v in r["per_kind"].items()), flush=True)
     print(f"training: {a.steps} steps in {time.time() - t_train:.1f}s wall", flush=True)
 
     # the exported values: fp16 weights (1-D tensors too, stored F32 from these values)
     vis_sd = {k: v.detach().half().cpu() for k, v in model.state_dict().items() if not k.startswith("llm.")}
-    txt_sd = {k: v.detach().half().cpu() for k, v in model.llm.state_dict().items() if k != "lm_head.weight"}
+    txt_sd = {k: v.detach().half().cpu() for k, v in model.llm.state_dict().items() if k != "lm_head.weight" or not model.llm.config.tie_word_embeddings}
     torch.save(vis_sd, a.out / "vision.pt")
     torch.save(txt_sd, a.out / "text.pt")
     # evaluate the rounded model, as exported
@@ -198,7 +296,14 @@ def main():
     wrong = [x for x in r["rows"] if not x["ok"]][:15]
     for x in wrong:
         print("  wrong:", x["question"], "| expected", x["expected"], "| got", repr(x["got"]))
-    (a.out / "eval.json").write_text(json.dumps(dict(settings=settings, eval_seed=EVAL_SEED, **r), indent=1))
+    f = evaluate(model, tok, followup_recs, device)
+    print(f"held-out follow-up accuracy (second questions, n={f['n']}): {f['accuracy']:.4f}", flush=True)
+    j = evaluate_judge(model, tok, judge_recs, device)
+    print(f"held-out self-judge pair accuracy (n={j['n']}): {j['accuracy']:.4f} "
+          + " ".join(f"{k} {v['accuracy']:.2f}" for k, v in j["per_stage"].items()), flush=True)
+    (a.out / "eval.json").write_text(json.dumps(dict(settings=settings, eval_seed=EVAL_SEED, **r,
+                                                     followup=dict(accuracy=f["accuracy"], n=f["n"]),
+                                                     judge=j), indent=1))
     print(f"total {time.time() - t0:.1f}s", flush=True)
 
 

@@ -4,7 +4,9 @@
   text      logits of the text GGUF on a text prompt: PyTorch (the fp16 weights, f32 math) vs
             llama.cpp (llama-cpp-python, f32 KV cache) and vs `ponder logits` (with --ponder)
   image     `ponder embed-image` of Models/demo/sample.jpg vs the PyTorch image embeddings
-  samples   writes Models/demo/sample.{jpg,json} and the 20-question eval-sample (+ images)
+  samples   writes Models/demo/sample.{jpg,json} (with a follow-up question), the 20-question
+            eval-sample and the 10-conversation eval-sample-2turn (+ images)
+  expected  `ponder eval` greedy on both samples: the ids it answers right, *.expected.json
   ask       `ponder ask --json` greedy on eval-sample.jsonl (and the sample) vs PyTorch greedy
   llamacpp  greedy answer to the sample through llama.cpp's libmtmd vs PyTorch greedy
 
@@ -28,6 +30,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "Scripts"))
 import scenes  # noqa: E402
+from train import SETTINGS  # noqa: E402
 from model import (CONFIGS, DemoVLM, TextTokenizer, conclusion_of, greedy, normalise,  # noqa: E402
                    prompt_layout)
 
@@ -53,8 +56,8 @@ def image_u8(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-def torch_answer(tok, m, question: str, img: np.ndarray) -> str:
-    g = greedy(m, tok, [prompt_layout(tok, question)], torch.from_numpy(img[None]), max_new=300)[0]
+def torch_answer(tok, m, question: str, img: np.ndarray, history=()) -> str:
+    g = greedy(m, tok, [prompt_layout(tok, question, history)], torch.from_numpy(img[None]), max_new=300)[0]
     return tok.decode([t for t in g if t != tok.ids["<|im_end|>"]])
 
 
@@ -104,37 +107,61 @@ def check_image(a, tok, m):
     return out
 
 
+def write_eval_sample(out: Path, name: str, first: int, n: int, turns: int):
+    """`n` records of SAMPLE_SEED from index `first` as out/NAME.jsonl, images in out/NAME/."""
+    (out / name).mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i in range(n):
+        jpg, r = scenes.example_record(SAMPLE_SEED, first + i, turns)
+        image = f"q{i:02d}.jpg"
+        (out / name / image).write_bytes(jpg)
+        lines.append(json.dumps({
+            "id": f"eval-{SAMPLE_SEED}-{first + i}" + (f"-t{turns}" if turns > 1 else ""), "image": f"{name}/{image}",
+            "conversations": scenes.conversation_json(r),
+            "question": r["question"], "conclusion": r["conclusion"], "kind": r["kind"]}))
+    (out / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
+
+
 def write_samples(a, tok, m):
+    """The 20-question and the 10-conversation (two questions each) CI samples, and the bundled
+    sample: the first two-question scene of SAMPLE_SEED with >= 4 shapes whose both whole
+    four-stage answers the model reproduces exactly (so the captions and reasonings are right
+    too); its second question is the follow-up that the tmux test asks."""
     from PIL import Image
     out = a.models
-    (out / "eval-sample").mkdir(parents=True, exist_ok=True)
-    lines = []
-    for i in range(20):
-        jpg, r = scenes.example_record(SAMPLE_SEED, 1000 + i)
-        name = f"q{i:02d}.jpg"
-        (out / "eval-sample" / name).write_bytes(jpg)
-        lines.append(json.dumps({
-            "id": f"eval-{SAMPLE_SEED}-{1000 + i}", "image": f"eval-sample/{name}",
-            "conversations": [{"from": "human", "value": "<image>\n" + r["question"]},
-                              {"from": "gpt", "value": r["answer"]}],
-            "question": r["question"], "conclusion": r["conclusion"], "kind": r["kind"]}))
-    (out / "eval-sample.jsonl").write_text("\n".join(lines) + "\n")
-    # the sample: the first scene of SAMPLE_SEED with >= 4 shapes whose whole four-stage answer the model
-    # reproduces exactly (so its caption and reasoning are right too)
-    for i in range(200):
-        jpg, r = scenes.example_record(SAMPLE_SEED, i)
-        img = np.asarray(Image.open(io.BytesIO(jpg)).convert("RGB"))
-        if r["answer"].count(";") < 3 or r["kind"] not in ("count_colour", "count_shape", "count_both", "where",
-                                                           "colour_of", "shape_of", "arithmetic"):
+    write_eval_sample(out, "eval-sample", 1000, 20, 1)
+    write_eval_sample(out, "eval-sample-2turn", 3000, 10, 2)
+    for i in range(300):
+        jpg, r = scenes.example_record(SAMPLE_SEED, i, 2)
+        (q1, a1, c1), = r["history"]
+        if a1.count(";") < 3 or not any(k in a1 for k in ("count is", "In total", "difference", "So it is")):
             continue
-        got = torch_answer(tok, m, r["question"], img)
-        if got.strip() == r["answer"].strip():
-            (out / "sample.jpg").write_bytes(jpg)
-            (out / "sample.json").write_text(json.dumps({"image": "sample.jpg", "question": r["question"],
-                                                         "answer": r["conclusion"]}, indent=1) + "\n")
-            print("sample:", i, r["question"], "->", r["conclusion"])
-            return
+        img = np.asarray(Image.open(io.BytesIO(jpg)).convert("RGB"))
+        if torch_answer(tok, m, q1, img).strip() != a1.strip():
+            continue
+        if torch_answer(tok, m, r["question"], img, [(q1, c1)]).strip() != r["answer"].strip():
+            continue
+        (out / "sample.jpg").write_bytes(jpg)
+        (out / "sample.json").write_text(json.dumps({
+            "image": "sample.jpg", "question": q1, "answer": c1,
+            "followup": {"question": r["question"], "answer": r["conclusion"]}}, indent=1) + "\n")
+        print("sample:", i, q1, "->", c1, "|", r["question"], "->", r["conclusion"])
+        return
     raise SystemExit("no sample found")
+
+
+def write_expected(a, tok, m):
+    """NAME.expected.json: the ids of the CI samples that `ponder eval` (greedy) answers right,
+    which the Swift tests hold the bundled model to."""
+    for name in ("eval-sample", "eval-sample-2turn"):
+        p = subprocess.run([a.ponder, "eval", "--model", str(a.models / "ponder-demo.gguf"),
+                            "--mmproj", str(a.models / "ponder-demo-mmproj.gguf"),
+                            "--data", str(a.models / f"{name}.jsonl"), "--threads", "2", "--json"],
+                           capture_output=True, text=True, check=True)
+        rows = [json.loads(x) for x in p.stdout.splitlines() if x.startswith("{")]
+        ids = [r["id"] for r in rows if "id" in r and r.get("correct") is True]
+        (a.models / f"{name}.expected.json").write_text(json.dumps(ids, indent=1) + "\n")
+        print(f"{name}: {len(ids)}/{len(rows) - 1} right")
 
 
 def ponder_ask(a, image: Path, question: str) -> dict:
@@ -208,16 +235,17 @@ def check_llama_cpp(a, tok, m):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", nargs="+", choices=["text", "image", "samples", "ask", "llamacpp"])
+    ap.add_argument("what", nargs="+", choices=["text", "image", "samples", "expected", "ask", "llamacpp"])
     ap.add_argument("--weights", type=Path, required=True)
-    ap.add_argument("--config", default="medium")
+    ap.add_argument("--config", default=SETTINGS["config"], help="the model size (train.py's SETTINGS by default)")
     ap.add_argument("--ponder", default=None)
     ap.add_argument("--models", type=Path, default=ROOT / "Models" / "demo")
     a = ap.parse_args()
     torch.set_num_threads(2)
     tok, m = load(a.weights, a.config)
     for w in a.what:
-        dict(text=check_text, image=check_image, samples=write_samples, ask=check_ask, llamacpp=check_llama_cpp)[w](a, tok, m)
+        dict(text=check_text, image=check_image, samples=write_samples, expected=write_expected, ask=check_ask,
+             llamacpp=check_llama_cpp)[w](a, tok, m)
 
 
 if __name__ == "__main__":

@@ -7,15 +7,7 @@ import Foundation
 public struct EvalRecord: Sendable, Equatable {
     /// One earlier exchange of a multi-turn record: the question, and the reference answer's
     /// conclusion as the assistant turn (what the chat keeps of an answer).
-    public struct Turn: Sendable, Equatable {
-        public var question: String
-        public var answer: String
-
-        public init(question: String, answer: String) {
-            self.question = question
-            self.answer = answer
-        }
-    }
+    public typealias Turn = ReasoningConversation.Turn
 
     public var id: String
     /// The image path, resolved against the data file's folder; nil for a text question.

@@ -99,7 +99,7 @@ struct Eval: AsyncParsableCommand {
             do {
                 let model = try modelFor(record)
                 let conversation = ReasoningConversation(
-                    question: record.question, history: record.history.map { .init(question: $0.question, answer: $0.answer) },
+                    question: record.question, history: record.history,
                     instruction: instruction)
                 let result = try await Reasoner(model: model, judge: search.judge(for: model, system: nil))
                     .run(conversation: conversation, configuration: configuration)

@@ -32,6 +32,39 @@ enum Tmux {
         let data = (try? Data(contentsOf: file)) ?? Data()
         return (status == -1 ? -1 : (status >> 8) & 0xFF, String(decoding: data, as: UTF8.self))
     }
+
+    /// One test's tmux server (its own socket) and scratch home; `close()` removes both.
+    struct Session {
+        let socket: String
+        let home: String
+
+        init(_ name: String) {
+            socket = "ponder-\(name)-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))"
+            home = FileManager.default.temporaryDirectory.appendingPathComponent(socket).path
+        }
+
+        /// Starts the built `ponder` with `arguments` in a `width`×`height` window, its config
+        /// and data folders in the scratch home; `environment` goes to `env` first (`NO_COLOR=1`,
+        /// `-u NO_COLOR`).
+        func start(_ arguments: [String], environment: [String] = [], width: Int, height: Int) throws {
+            let command = (["env"] + environment + ["XDG_CONFIG_HOME=\(home)/config", "XDG_DATA_HOME=\(home)/data",
+                                                    Tmux.ponder.path] + arguments).map(Tmux.quote).joined(separator: " ")
+            let started = Tmux.run(socket, ["new-session", "-d", "-s", "ponder", "-x", "\(width)", "-y", "\(height)",
+                                            command + "; sleep 2"])
+            try #require(started.status == 0, "tmux could not start a session: \(started.output)")
+        }
+
+        /// Types `text` into the input line and presses Enter.
+        func ask(_ text: String) {
+            Tmux.run(socket, ["send-keys", "-t", "ponder", "-l", text])
+            Tmux.run(socket, ["send-keys", "-t", "ponder", "Enter"])
+        }
+
+        func close() {
+            Tmux.run(socket, ["kill-server"])
+            try? FileManager.default.removeItem(atPath: home)
+        }
+    }
 }
 
 @Suite("ponder chat under tmux", .serialized)
@@ -53,26 +86,18 @@ struct TmuxEndToEndTests {
 
     @Test(.enabled(if: Tmux.available, "tmux is not installed: skipping the end-to-end test of ponder chat"))
     func headersToggleAndPick() throws {
-        let socket = "ponder-test-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))"
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent(socket).path
-        defer {
-            Tmux.run(socket, ["kill-server"])
-            try? FileManager.default.removeItem(atPath: home)
-        }
-        let command = [
-            "env", "-u", "NO_COLOR", "XDG_CONFIG_HOME=\(home)/config", "XDG_DATA_HOME=\(home)/data", Tmux.ponder.path, "chat",
-            "--model", Self.fixtures + "/text-llama.gguf", "--mmproj", Self.fixtures + "/siglip-idefics3.gguf",
-            "--image", Self.fixtures + "/square56.png", "--strategy", "stage-beam", "--beam", "2", "--max-tokens", "4",
-            "--seed", "7", "--no-stage-instruction", "--threads", "1",
-        ].map(Tmux.quote).joined(separator: " ")
-        let started = Tmux.run(socket, ["new-session", "-d", "-s", "ponder", "-x", "100", "-y", "30", command + "; sleep 2"])
-        try #require(started.status == 0, "tmux could not start a session: \(started.output)")
+        let tmux = Tmux.Session("test")
+        defer { tmux.close() }
+        let socket = tmux.socket
+        try tmux.start(["chat", "--model", Self.fixtures + "/text-llama.gguf", "--mmproj", Self.fixtures + "/siglip-idefics3.gguf",
+                        "--image", Self.fixtures + "/square56.png", "--strategy", "stage-beam", "--beam", "2", "--max-tokens", "4",
+                        "--seed", "7", "--no-stage-instruction", "--threads", "1"],
+                       environment: ["-u", "NO_COLOR"], width: 100, height: 30)
 
         let (loaded, start) = Self.waitFor(socket) { $0.contains("square56.png") && $0.contains("›") }
         try #require(loaded, "the app did not open:\n\(start)")
 
-        Tmux.run(socket, ["send-keys", "-t", "ponder", "-l", "What is it?"])
-        Tmux.run(socket, ["send-keys", "-t", "ponder", "Enter"])
+        tmux.ask("What is it?")
         // The judge's choices depend on the random weights: the headers show some "n/2".
         let headers = ["▸ Summary · done · ◀ ", "▸ Caption · done · ◀ ", "▸ Reasoning · done · ◀ ",
                        "▾ Conclusion · done · ◀ "]
@@ -114,29 +139,19 @@ struct TmuxEndToEndTests {
                    "no server (PONDER_SERVER_URL) or no tmux: skipping ponder chat --server"))
     func chatOverAServer() throws {
         let url = ProcessInfo.processInfo.environment["PONDER_SERVER_URL"] ?? ""
-        let socket = "ponder-server-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))"
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent(socket).path
-        defer {
-            Tmux.run(socket, ["kill-server"])
-            try? FileManager.default.removeItem(atPath: home)
-        }
-        let command = [
-            "env", "XDG_CONFIG_HOME=\(home)/config", "XDG_DATA_HOME=\(home)/data", Tmux.ponder.path, "chat",
-            "--server", url, "--strategy", "stage-beam", "--beam", "2", "--judge", "self", "--max-tokens", "8",
-            "--seed", "7", "--no-stage-instruction",
-        ].map(Tmux.quote).joined(separator: " ")
-        let started = Tmux.run(socket, ["new-session", "-d", "-s", "ponder", "-x", "160", "-y", "30", command + "; sleep 2"])
-        try #require(started.status == 0, "tmux could not start a session: \(started.output)")
+        let tmux = Tmux.Session("server")
+        defer { tmux.close() }
+        let socket = tmux.socket
+        try tmux.start(["chat", "--server", url, "--strategy", "stage-beam", "--beam", "2", "--judge", "self", "--max-tokens", "8",
+                        "--seed", "7", "--no-stage-instruction"], width: 160, height: 30)
         let (opened, start) = Self.waitFor(socket) { $0.contains("›") && $0.contains("ponder-demo") }
         try #require(opened, "the app did not open on the served model:\n\(start)")
-        Tmux.run(socket, ["send-keys", "-t", "ponder", "-l", "How many red circles are there?"])
-        Tmux.run(socket, ["send-keys", "-t", "ponder", "Enter"])
+        tmux.ask("How many red circles are there?")
         let headers = ["Summary · done", "Caption · done", "Reasoning · done", "Conclusion · done"]
         let (answered, answer) = Self.waitFor(socket) { screen in headers.allSatisfy { screen.contains($0) } }
         #expect(answered, "the four stages did not stream from the server:\n\(answer)")
         // A second question goes on in the same conversation.
-        Tmux.run(socket, ["send-keys", "-t", "ponder", "-l", "And blue ones?"])
-        Tmux.run(socket, ["send-keys", "-t", "ponder", "Enter"])
+        tmux.ask("And blue ones?")
         // Done when the question is in the conversation, the input line is empty and the app is idle.
         let (followed, second) = Self.waitFor(socket) { screen in
             let lines = screen.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }

@@ -1,0 +1,295 @@
+"""Questions about a shape scene, and their four-stage answers, in a form a small model can follow.
+
+A question is a *spec* (its kind and what it asks about, chosen by `make_spec`); `solve(spec,
+objs)` derives the reasoning and the conclusion from the objects, so the same question can be
+answered about a changed scene (the judge's wrong candidates, see dialogues.py).
+
+The reasoning walks the caption's shapes in reading order, one short item each ("top left: red
+circle, yes, 1"), with a running count where there is one: each step looks at one shape and the
+step before it, which a four-layer model learns far more easily than picking an answer out of a
+whole caption at once. Relative positions go through row and column numbers.
+"""
+from __future__ import annotations
+
+COLOURS = ["red", "green", "blue", "yellow", "purple", "orange"]
+SHAPES = ["circle", "square", "triangle", "diamond"]
+PLURAL = {"circle": "circles", "square": "squares", "triangle": "triangles", "diamond": "diamonds"}
+POSITIONS = [["top left", "top", "top right"], ["left", "center", "right"],
+             ["bottom left", "bottom", "bottom right"]]
+KINDS = ["count_both", "count_colour", "count_shape", "colour_of", "shape_of", "position", "where",
+         "extreme", "exists", "arithmetic", "choice"]
+
+
+def pos_word(o):
+    return POSITIONS[o["row"]][o["col"]]
+
+
+def name_of(o):
+    return f"{o['colour']} {o['shape']}"
+
+
+def item(o):
+    return f"{pos_word(o)}: {name_of(o)}"
+
+
+def caption(objs):
+    return "The image shows " + "; ".join(f"at the {pos_word(o)} a {o['size']} {name_of(o)}" for o in objs) + "."
+
+
+def answer_text(summary, cap, reasoning, conclusion):
+    return (f"<SUMMARY>{summary}</SUMMARY>\n\n<CAPTION>{cap}</CAPTION>\n\n"
+            f"<REASONING>{reasoning}</REASONING>\n\n<CONCLUSION>{conclusion}</CONCLUSION>")
+
+
+def _matches(o, colour=None, shape=None):
+    return (colour is None or o["colour"] == colour) and (shape is None or o["shape"] == shape)
+
+
+def _count_scan(objs, colour=None, shape=None):
+    """(text, count): every shape in order, 'yes, k' with the running count or 'no'."""
+    parts, n = [], 0
+    for o in objs:
+        if _matches(o, colour, shape):
+            n += 1
+            parts.append(f"{item(o)}, yes, {n}")
+        else:
+            parts.append(f"{item(o)}, no")
+    return "; ".join(parts), n
+
+
+def _find_scan(objs, colour=None, shape=None):
+    """(text, found object or None): the shapes in order up to the first match."""
+    parts = []
+    for o in objs:
+        if _matches(o, colour, shape):
+            parts.append(f"{item(o)}, yes")
+            return "; ".join(parts), o
+        parts.append(f"{item(o)}, no")
+    return "; ".join(parts), None
+
+
+def _what(colour=None, shape=None, plural=True):
+    if colour and shape:
+        return f"{colour} {PLURAL[shape] if plural else shape}"
+    if colour:
+        return f"{colour} shapes" if plural else f"{colour} object"
+    return PLURAL[shape] if plural else shape
+
+
+def _target(colour=None, shape=None):
+    """What a scan looks for, in the words of the caption's items (singular), so that each
+    item is compared with the same tokens written just before the scan."""
+    return " ".join(w for w in (colour, shape) if w)
+
+
+# ------------------------------------------------------------------ specs
+
+def make_spec(objs, kind, rng):
+    """A question of `kind` about `objs`, or None when the scene does not fit it. `extreme`
+    makes one shape the only one of its size (the scene is drawn after this)."""
+    if kind in ("count_both", "exists"):
+        if rng.random() < (0.7 if kind == "count_both" else 0.5):
+            o = objs[rng.integers(len(objs))]
+            c, s = o["colour"], o["shape"]
+        else:
+            c, s = str(rng.choice(COLOURS)), str(rng.choice(SHAPES))
+        return dict(kind=kind, colour=c, shape=s)
+    if kind == "count_colour":
+        c = str(rng.choice([o["colour"] for o in objs])) if rng.random() < 0.8 else str(rng.choice(COLOURS))
+        return dict(kind=kind, colour=c)
+    if kind == "count_shape":
+        s = str(rng.choice([o["shape"] for o in objs])) if rng.random() < 0.8 else str(rng.choice(SHAPES))
+        return dict(kind=kind, shape=s)
+    if kind in ("colour_of", "shape_of", "choice"):
+        by = "shape" if kind == "colour_of" or (kind == "choice" and rng.random() < 0.5) else "colour"
+        uniq = [o for o in objs if sum(p[by] == o[by] for p in objs) == 1]
+        if not uniq:
+            return None
+        o = uniq[rng.integers(len(uniq))]
+        spec = dict(kind=kind, by=by, value=o[by])
+        if kind == "choice":
+            asked = "colour" if by == "shape" else "shape"
+            pool = COLOURS if asked == "colour" else SHAPES
+            opts = [o[asked]] + [str(x) for x in rng.choice([v for v in pool if v != o[asked]], 2, replace=False)]
+            rng.shuffle(opts)
+            spec["options"] = opts
+        return spec
+    uniq_both = [o for o in objs if sum(name_of(p) == name_of(o) for p in objs) == 1]
+    if kind == "position":
+        pairs = [(a, b) for a in uniq_both for b in uniq_both if a is not b]
+        if not pairs:
+            return None
+        a, b = pairs[rng.integers(len(pairs))]
+        axis = "col" if rng.random() < 0.5 else "row"
+        if a[axis] == b[axis]:
+            axis = "row" if axis == "col" else "col"
+        if a[axis] == b[axis]:
+            return None
+        rel = str(rng.choice(["left of", "right of"] if axis == "col" else ["above", "below"]))
+        return dict(kind=kind, a=name_of(a), b=name_of(b), rel=rel)
+    if kind == "where":
+        if not uniq_both:
+            return None
+        o = uniq_both[rng.integers(len(uniq_both))]
+        return dict(kind=kind, colour=o["colour"], shape=o["shape"])
+    if kind == "extreme":
+        if len(objs) < 2:
+            return None
+        which = str(rng.choice(["large", "small"]))
+        o = objs[rng.integers(len(objs))]
+        for p in objs:
+            p["size"] = which if p is o else ("small" if which == "large" else "large")
+            lo, hi = (12, 15) if p["size"] == "small" else (22, 27)
+            p["side"] = int(rng.integers(lo, hi + 1))
+        return dict(kind=kind, which=which, attr=str(rng.choice(["colour", "shape"])))
+    if kind == "arithmetic":
+        if rng.random() < 0.5:
+            s1, s2 = (str(x) for x in rng.choice(SHAPES, size=2, replace=False))
+            return dict(kind=kind, op="sum", first=dict(shape=s1), second=dict(shape=s2))
+        present = list(dict.fromkeys(o["colour"] for o in objs))
+        c1 = str(rng.choice(present))
+        c2 = str(rng.choice([c for c in COLOURS if c != c1]))
+        n1, n2 = (sum(o["colour"] == c for o in objs) for c in (c1, c2))
+        if n1 < n2:
+            c1, c2 = c2, c1
+        return dict(kind=kind, op="difference", first=dict(colour=c1), second=dict(colour=c2))
+    raise ValueError(kind)
+
+
+def question_text(spec):
+    k = spec["kind"]
+    if k == "count_both":
+        return f"How many {spec['colour']} {PLURAL[spec['shape']]} are there?"
+    if k == "count_colour":
+        return f"How many {spec['colour']} shapes are there?"
+    if k == "count_shape":
+        return f"How many {PLURAL[spec['shape']]} are there?"
+    if k == "exists":
+        return f"Is there a {spec['colour']} {spec['shape']}?"
+    if k == "colour_of":
+        return f"What colour is the {spec['value']}?"
+    if k == "shape_of":
+        return f"What shape is the {spec['value']} object?"
+    if k == "choice":
+        o = spec["options"]
+        head = f"What colour is the {spec['value']}?" if spec["by"] == "shape" else f"What shape is the {spec['value']} object?"
+        return f"{head} Options: A. {o[0]} B. {o[1]} C. {o[2]}. Answer with the letter."
+    if k == "position":
+        if spec["rel"] in ("left of", "right of"):
+            return f"Is the {spec['a']} to the {spec['rel']} the {spec['b']}?"
+        return f"Is the {spec['a']} {spec['rel']} the {spec['b']}?"
+    if k == "where":
+        return f"Where is the {spec['colour']} {spec['shape']}?"
+    if k == "extreme":
+        sup = "largest" if spec["which"] == "large" else "smallest"
+        return f"What colour is the {sup} shape?" if spec["attr"] == "colour" else f"What shape is the {sup} object?"
+    if k == "arithmetic":
+        f, s = spec["first"], spec["second"]
+        if spec["op"] == "sum":
+            return f"How many {PLURAL[f['shape']]} and {PLURAL[s['shape']]} are there in total?"
+        return f"How many more {f['colour']} shapes than {s['colour']} shapes are there?"
+    raise ValueError(k)
+
+
+def summary_text(spec):
+    k = spec["kind"]
+    if k in ("count_both", "count_colour", "count_shape"):
+        return f"I will go through the shapes one by one and count the {_what(spec.get('colour'), spec.get('shape'))}."
+    if k == "exists":
+        return f"I will go through the shapes one by one and look for a {spec['colour']} {spec['shape']}."
+    if k == "colour_of":
+        return f"I will find the {spec['value']} and name its colour."
+    if k == "shape_of":
+        return f"I will find the {spec['value']} object and name its shape."
+    if k == "choice":
+        return "I will find the object in question and match it to the options."
+    if k == "position":
+        return f"I will locate the {spec['a']} and the {spec['b']} and compare their rows and columns."
+    if k == "where":
+        return f"I will find the {spec['colour']} {spec['shape']} and say where it is."
+    if k == "extreme":
+        return f"I will compare the sizes of the shapes and find the {'largest' if spec['which'] == 'large' else 'smallest'} one."
+    if k == "arithmetic":
+        f, s = spec["first"], spec["second"]
+        if spec["op"] == "sum":
+            return f"I will count the {PLURAL[f['shape']]} and the {PLURAL[s['shape']]} and add the counts."
+        return f"I will count the {f['colour']} shapes and the {s['colour']} shapes and subtract."
+    raise ValueError(k)
+
+
+def _located(objs, name):
+    return next((o for o in objs if name_of(o) == name), None)
+
+
+def solve(spec, objs):
+    """(reasoning, conclusion) of `spec` about `objs`."""
+    k = spec["kind"]
+    if k in ("count_both", "count_colour", "count_shape"):
+        scan, n = _count_scan(objs, spec.get("colour"), spec.get("shape"))
+        return f"Looking for {_target(spec.get('colour'), spec.get('shape'))}: {scan}. The count is {n}.", str(n)
+    if k == "exists":
+        scan, o = _find_scan(objs, spec["colour"], spec["shape"])
+        return (f"Looking for {_target(spec['colour'], spec['shape'])}: {scan}. So the answer is {'yes' if o else 'no'}.",
+                "yes" if o else "no")
+    if k in ("colour_of", "shape_of", "choice", "where"):
+        if k == "where":
+            target = dict(colour=spec["colour"], shape=spec["shape"])
+        else:
+            target = {spec["by"]: spec["value"]}
+        scan, o = _find_scan(objs, target.get("colour"), target.get("shape"))
+        scan = f"Looking for {_target(target.get('colour'), target.get('shape'))}: {scan}"
+        if o is None:
+            return f"{scan}. None matches.", "none"
+        if k == "where":
+            return f"{scan}. So it is at the {pos_word(o)}.", pos_word(o)
+        asked = "colour" if (k == "colour_of" or (k == "choice" and spec["by"] == "shape")) else "shape"
+        value = o[asked]
+        said = f"it is {value}" if asked == "colour" else f"it is a {value}"
+        if k != "choice":
+            return f"{scan}. So {said}.", value
+        opts = spec["options"]
+        letter = "ABC"[opts.index(value)] if value in opts else "none"
+        return f"{scan}. So {said}, which is option {letter}.", letter
+    if k == "position":
+        a, b = _located(objs, spec["a"]), _located(objs, spec["b"])
+        if a is None or b is None:
+            return f"The {spec['a'] if a is None else spec['b']} is not in the image.", "no"
+        la = f"The {spec['a']} is at the {pos_word(a)}: row {a['row'] + 1}, column {a['col'] + 1}."
+        lb = f"The {spec['b']} is at the {pos_word(b)}: row {b['row'] + 1}, column {b['col'] + 1}."
+        if spec["rel"] in ("left of", "right of"):
+            ca, cb = a["col"] + 1, b["col"] + 1
+            side = "left of" if ca < cb else "right of" if ca > cb else "the same as"
+            truth = side == spec["rel"]
+            cmp = f"Column {ca} is {side} column {cb}"
+        else:
+            ra, rb = a["row"] + 1, b["row"] + 1
+            side = "above" if ra < rb else "below" if ra > rb else "the same as"
+            truth = side == spec["rel"]
+            cmp = f"Row {ra} is {side} row {rb}"
+        return f"{la} {lb} {cmp}, so the answer is {'yes' if truth else 'no'}.", "yes" if truth else "no"
+    if k == "extreme":
+        parts = [f"{item(o)}, {o['size']}" for o in objs]
+        pick = [o for o in objs if o["size"] == spec["which"]]
+        sup = "largest" if spec["which"] == "large" else "smallest"
+        if len(pick) != 1:
+            return f"Checking sizes: {'; '.join(parts)}. No single shape is the {sup}.", "none"
+        o = pick[0]
+        said = f"its colour is {o['colour']}" if spec["attr"] == "colour" else f"it is a {o['shape']}"
+        return (f"Checking sizes: {'; '.join(parts)}. The only {spec['which']} shape is the {name_of(o)}, so {said}.",
+                o[spec["attr"]])
+    if k == "arithmetic":
+        f, s = spec["first"], spec["second"]
+        scan1, n1 = _count_scan(objs, f.get("colour"), f.get("shape"))
+        scan2, n2 = _count_scan(objs, s.get("colour"), s.get("shape"))
+        head = (f"Looking for {_target(f.get('colour'), f.get('shape'))}: {scan1}. That is {n1}. "
+                f"Looking for {_target(s.get('colour'), s.get('shape'))}: {scan2}. That is {n2}. ")
+        if spec["op"] == "sum":
+            return head + f"In total {n1} + {n2} = {n1 + n2}.", str(n1 + n2)
+        return head + f"The difference is {n1} - {n2} = {n1 - n2}.", str(n1 - n2)
+    raise ValueError(k)
+
+
+def answer_of(spec, objs):
+    """(the four-stage answer, its conclusion)."""
+    reasoning, conclusion = solve(spec, objs)
+    return answer_text(summary_text(spec), caption(objs), reasoning, conclusion), conclusion
