@@ -67,7 +67,7 @@ def plot(rows, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=120)
     greedy = next(r for r in rows if r["strategy"] == "greedy")
     ax.scatter([greedy["generated_tokens"] / greedy["questions"]], [100 * greedy["accuracy"]], color="black",
                zorder=3, label="greedy")
@@ -88,7 +88,7 @@ def plot(rows, path):
     ax.set_ylabel("accuracy (%)")
     ax.set_title(f"Ponder demo model, {greedy['questions']} held-out questions")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(path)
 

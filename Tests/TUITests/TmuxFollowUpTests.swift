@@ -21,7 +21,10 @@ struct TmuxFollowUpTests {
     /// The lines of `screen` from the one that asks `question`: its four stage headers, all
     /// done, and the expanded conclusion's text. Nil until they are all there.
     static func answer(to question: String, in screen: String) -> (headers: [String], conclusion: String)? {
-        let lines = screen.components(separatedBy: "\n")
+        // The conversation column: what follows the image panel's border, when it is shown.
+        let lines = screen.components(separatedBy: "\n").map { line in
+            line.range(of: "│ ").map { String(line[$0.upperBound...]) } ?? line
+        }
         let probe = "› " + String(question.prefix(40))   // the question may wrap
         guard let start = lines.lastIndex(where: { $0.hasPrefix(probe) }) else { return nil }
         let rest = Array(lines[(start + 1)...])
