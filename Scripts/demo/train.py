@@ -186,6 +186,7 @@ def main():
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--eval-every", type=int, default=0)
+    ap.add_argument("--init", type=Path, help="start from DIR/vision.pt and DIR/text.pt (experiments)")
     ap.add_argument("--time-steps", type=int, default=0, help="report CPU seconds per step over the first N steps")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
@@ -203,7 +204,7 @@ def main():
           f"+ {len(judge_recs)} eval in {time.time() - t0:.1f}s", flush=True)
     corpus = [t for _, r in recs for turn in r["turns"] for t in turn[:2]] + \
         ["<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n"] * 100
-    tok = TextTokenizer(*train_vocabulary(corpus))
+    tok = TextTokenizer.load(a.init / "tokenizer.json") if a.init else TextTokenizer(*train_vocabulary(corpus))
     tok.save(a.out / "tokenizer.json")
     images = [decode_jpeg(j) for j, _ in recs]
     examples = build_examples(tok, recs)
@@ -222,6 +223,9 @@ def main():
     torch.manual_seed(a.torch_seed)
     device = torch.device(a.device)
     model = DemoVLM(*CONFIGS[a.config]).to(device)
+    if a.init:  # continue from saved weights (experiments; the committed run starts from scratch)
+        model.load_state_dict({**{k: v.float() for k, v in torch.load(a.init / "vision.pt").items()},
+                               **{"llm." + k: v.float() for k, v in torch.load(a.init / "text.pt").items()}}, strict=False)
     n_vis = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("llm."))
     n_txt = sum(p.numel() for p in model.llm.parameters())
     print(f"parameters: vision+connector {n_vis:,}  text {n_txt:,}", flush=True)
