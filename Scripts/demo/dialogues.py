@@ -165,11 +165,4 @@ def _worker(args):
 
 def generate(seed, n, mix, workers=1):
     """`n` records (see `record`), in index order."""
-    chunks = [(seed, lo, min(n, lo + 500), mix) for lo in range(0, n, 500)]
-    if workers > 1:
-        from multiprocessing import Pool
-        with Pool(workers) as pool:
-            parts = pool.map(_worker, chunks)
-    else:
-        parts = [_worker(c) for c in chunks]
-    return [r for p in parts for r in p]
+    return scenes.in_chunks(_worker, seed, n, mix, workers)

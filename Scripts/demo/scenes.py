@@ -128,15 +128,21 @@ def _worker(args):
     return [example_record(seed, i, turns) for i in range(lo, hi)]
 
 
-def generate(seed: int, n: int, workers: int = 1, turns: int = 1):
-    chunks = [(seed, lo, min(n, lo + 500), turns) for lo in range(0, n, 500)]
+def in_chunks(worker, seed: int, n: int, option, workers: int = 1) -> list:
+    """`worker((seed, lo, hi, option))` over chunks of 500 indices, in `workers` processes,
+    concatenated in index order."""
+    chunks = [(seed, lo, min(n, lo + 500), option) for lo in range(0, n, 500)]
     if workers > 1:
         from multiprocessing import Pool
         with Pool(workers) as pool:
-            parts = pool.map(_worker, chunks)
+            parts = pool.map(worker, chunks)
     else:
-        parts = [_worker(c) for c in chunks]
+        parts = [worker(c) for c in chunks]
     return [r for p in parts for r in p]
+
+
+def generate(seed: int, n: int, workers: int = 1, turns: int = 1):
+    return in_chunks(_worker, seed, n, turns, workers)
 
 
 def conversation_json(r: dict) -> list[dict]:
