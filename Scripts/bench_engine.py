@@ -74,7 +74,14 @@ GEMMA3_SHAPE = dict(n_embd=1152, n_layer=26, n_head=4, n_head_kv=1, head_dim=256
 # --arch qwen2vl: Qwen2.5-VL-3B's text model (q/k/v biases, M-RoPE sections 16/24/24, tied
 # output), for the image-prompt benchmark (Scripts/bench_image_prompt.py).
 QWEN2VL_SHAPE = dict(n_embd=2048, n_layer=36, n_head=16, n_head_kv=2, n_ff=11008, n_vocab=151936)
-ARCH_PREFIX = {"llama": "llama1b", "gemma3": "gemma3-1b", "qwen2vl": "qwen2vl-3b"}
+# --arch gemma3-4b: Gemma-3-4B's text model (width 2560, 34 layers, 8/4 heads of 256, sliding
+# window 1024), the text half of the smallest Gemma 3 VLM (Scripts/bench_image_prompt.py).
+GEMMA3_4B_SHAPE = dict(n_embd=2560, n_layer=34, n_head=8, n_head_kv=4, head_dim=256, n_ff=10240, n_vocab=262144,
+                       window=1024)
+ARCH_PREFIX = {"llama": "llama1b", "gemma3": "gemma3-1b", "gemma3-4b": "gemma3-4b", "qwen2vl": "qwen2vl-3b"}
+# each --arch: (the GGUF architecture, the shape)
+ARCH_SHAPES = {"llama": ("llama", SHAPE), "gemma3": ("gemma3", GEMMA3_SHAPE), "gemma3-4b": ("gemma3", GEMMA3_4B_SHAPE),
+               "qwen2vl": ("qwen2vl", QWEN2VL_SHAPE)}
 _quiet = None
 # llama.cpp's LLAMA_FTYPE_MOSTLY_* values (llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, ...)
 FTYPES = {"q8_0": 7, "q4_0": 2, "q4_k_m": 15, "q4_k_s": 14, "q5_k_m": 17, "q6_k": 18, "f16": 1}
@@ -91,14 +98,15 @@ def write_random_f16(path, seed=1234, arch="llama"):
     Qwen2.5-VL-3B-text-shaped) model in F16, with a byte-level BPE vocabulary that llama.cpp
     can load (the 256 byte tokens plus filler tokens, no merges)."""
     import gguf
-    s = {"gemma3": GEMMA3_SHAPE, "qwen2vl": QWEN2VL_SHAPE}.get(arch, SHAPE)
+    name = arch
+    arch, s = ARCH_SHAPES[name]
     rng = np.random.default_rng(seed)
     w = gguf.GGUFWriter(path, arch)
-    w.add_name(f"random-{ARCH_PREFIX[arch]}-shape")
+    w.add_name(f"random-{ARCH_PREFIX[name]}-shape")
     if arch == "gemma3":
         w.add_key_length(s["head_dim"])
         w.add_value_length(s["head_dim"])
-        w.add_uint32("gemma3.attention.sliding_window", 512)
+        w.add_uint32("gemma3.attention.sliding_window", s.get("window", 512))
         w.add_float32("gemma3.rope.freq_base_swa", 10000.0)
     if arch == "qwen2vl":
         w.add_array("qwen2vl.rope.dimension_sections", [16, 24, 24, 0])

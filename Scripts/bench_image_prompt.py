@@ -9,6 +9,8 @@ Qwen2.5-VL: M-RoPE, text positions continuing from the image's largest):
   gemma3    Bench_engine's Gemma-3-1B-shaped random text model (--arch gemma3) with a Gemma 3
             projector (SigLIP at 896, 4x4 pooling to 256 rows, output width 1152); a 640x480
             image: 256 image rows.
+  gemma3-4b The same with Gemma-3-4B's text model (bench_engine --arch gemma3-4b: width 2560,
+            34 layers, 8/4 heads of 256, sliding window 1024; 8.5 GB in F16).
   qwen25vl  Qwen2.5-VL-3B's text model shape (bench_engine --arch qwen2vl: width 2048, 36
             layers, 16/2 heads, ff 11008) with a qwen2.5vl_merger projector of Qwen2.5-VL-3B's
             geometry; a 640x480 image, smart-resized to 644x476: 391 image rows.
@@ -52,6 +54,7 @@ import make_vision_fixtures as mvf  # noqa: E402
 
 SHAPES = {
     "gemma3": dict(arch="gemma3", tower="gemma3", layers=1, text=dict(n_embd=1152, n_head=4, n_head_kv=1), rows=256),
+    "gemma3-4b": dict(arch="gemma3-4b", tower="gemma3", layers=1, text=dict(n_embd=2560, n_head=8, n_head_kv=4), rows=256),
     # 8 blocks: the window-attention pattern's one full-attention block
     "qwen25vl": dict(arch="qwen2vl", tower="qwen25vl", layers=8, text=dict(n_embd=2048, n_head=16, n_head_kv=2),
                      rows=391),

@@ -172,15 +172,27 @@ import Testing
         "qwen3_vl": ((12288, 30720), nil, "<think>\n"),
     ]
 
+    /// The fixture pair of `family`, with its processor's pixel limits.
+    static func chat(_ family: String) throws -> ChatModel {
+        let directory = QwenVLTextParityTests.directory(family)
+        return try ChatModel(model: directory.appendingPathComponent("model.gguf").path,
+                             mmproj: directory.appendingPathComponent("mmproj.gguf").path,
+                             options: TextModelOptions(threadCount: 2), imagePixels: settings[family]!.pixels)
+    }
+
     @Test(arguments: QwenVLTextParityTests.families, ["image_down", "image_up", "long_after_image"])
     func logitsFromThePNGMatchTransformers(family: String, name: String) throws {
+        let error = try Self.logitsError(family: family, name: name, chat: Self.chat(family))
+        #expect(error < 1e-3, "\(family) \(name): max|Δ|/max|ref| = \(error)")
+    }
+
+    /// max|Δ|/max|ref| of `chat`'s logits of prompt `name` (the image read from its PNG)
+    /// against transformers', after checking the prompt's token ids.
+    static func logitsError(family: String, name: String, chat: ChatModel) throws -> Float {
         let directory = QwenVLTextParityTests.directory(family), setting = Self.settings[family]!
         let references = try JSONDecoder().decode(References.self,
                                                   from: Data(contentsOf: directory.appendingPathComponent("references.json")))
         let prompt = try #require(references.prompts.first { $0.name == name })
-        let chat = try ChatModel(model: directory.appendingPathComponent("model.gguf").path,
-                                 mmproj: directory.appendingPathComponent("mmproj.gguf").path,
-                                 options: TextModelOptions(threadCount: 2), imagePixels: setting.pixels)
         let image = try chat.encodeImage(atPath: directory.appendingPathComponent(references.images[prompt.image!]!.image).path)
         let system = setting.system.map { [ChatMessage(role: .system, content: $0)] } ?? []
         let messages = system + prompt.messages.map { message in
@@ -199,8 +211,7 @@ import Testing
         let logits = try model.forward(Batch(items: inputs.enumerated().map {
             Batch.Item(sequence: sequence, position: $0.offset, input: $0.element, wantsLogits: true)
         }))
-        let error = QwenVLTextParityTests.relativeError(logits.values, try QwenVLTextParityTests.floats(family, prompt.logits.file))
-        #expect(error < 1e-3, "\(family) \(name): max|Δ|/max|ref| = \(error)")
+        return QwenVLTextParityTests.relativeError(logits.values, try QwenVLTextParityTests.floats(family, prompt.logits.file))
     }
 }
 

@@ -73,6 +73,30 @@ struct MllamaCLITests {
         #expect(events.contains { $0["event"] as? String == "done" })
     }
 
+    /// A model converted with `ponder.stage_format` (LLaVA-CoT) is asked without the stage
+    /// instruction: its prompt is the one `--no-stage-instruction` gives the plain conversion,
+    /// shorter than the plain conversion's prompt with the instruction.
+    @Test func aStageFormatModelIsAskedWithoutTheStageInstruction() throws {
+        try Self.convert()
+        let staged = Self.folder + "/staged.gguf"
+        let converted = try PonderProcess.run(["convert", Self.mllama.appendingPathComponent("hf").path, "--out", staged,
+                                               "--type", "F32", "--stage-format"])
+        #expect(converted.status == 0, "\(converted.stderr)")
+        func promptTokens(_ model: String, _ extra: [String] = []) throws -> Double {
+            let result = try PonderProcess.run(["ask", "--model", model, "--mmproj", Self.projector, "--image",
+                                                Self.mllama.appendingPathComponent("images/tiles1_40x40.png").path,
+                                                "--max-tokens", "1", "--threads", "2", "--context-length", "1024", "--json"] + extra + ["What is this?"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let done = result.stdout.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }.first { $0["event"] as? String == "done" }
+            return try #require((done?["stats"] as? [String: Any])?["prompt_tokens"] as? Double)
+        }
+        let plain = try promptTokens(Self.model), bare = try promptTokens(Self.model, ["--no-stage-instruction"])
+        #expect(try promptTokens(staged) == bare)
+        #expect(plain > bare + 10, "the plain conversion is asked with the instruction")
+    }
+
     /// Ollama's one-file layout: the model file holds the vision tower, so no --mmproj.
     @Test func askTakesAnImageWithOneFileHoldingTextAndVision() throws {
         try Self.convert()

@@ -32,6 +32,11 @@ public final class ChatModel: Sendable {
     public init(model: String, mmproj: String?, options: TextModelOptions, chatTemplate: String? = nil,
                 imagePixels: (min: Int?, max: Int?) = (nil, nil)) throws {
         let file = try GGUFFile(path: model)
+        // Ollama's own Qwen3-VL conversion: one merged patch kernel, split q/k/v, renamed
+        // deepstack mergers and no rope sections (see README, Qwen2.5-VL and Qwen3-VL).
+        if file.architecture == "qwen3vl", file.tensor(named: "v.patch_embed.weight") != nil {
+            throw ChatModelError.ollamaOneFileQwen3VL(path: model)
+        }
         tokenizer = try VocabularyTokenizer(file: file)
         // Searches hold several sequences at once: the prompt, N candidates forked from the
         // accepted prefix, and the self judge's comparisons. Unless told otherwise the cache
@@ -123,11 +128,17 @@ public final class ChatModel: Sendable {
 /// Why a `ChatModel` cannot do what was asked. One sentence naming the value.
 public enum ChatModelError: Error, Sendable, CustomStringConvertible {
     case noVisionProjector(image: String)
+    /// Ollama's one-file Qwen3-VL (`qwen3vl` with its vision tower inside), which Ponder does
+    /// not read.
+    case ollamaOneFileQwen3VL(path: String)
 
     public var description: String {
         switch self {
         case .noVisionProjector(let image):
             "The image \(image) needs a vision projector (--mmproj) to go with the model."
+        case .ollamaOneFileQwen3VL(let path):
+            "\(path) is Ollama's one-file Qwen3-VL, whose layout Ponder does not read; use llama.cpp's files "
+                + "(the model and its mmproj, e.g. from a Hugging Face GGUF repository)."
         }
     }
 }

@@ -93,14 +93,15 @@ public enum ChatVisionEncoder: Sendable {
     }
 
     /// Opens the vision encoder in `path`: an `mmproj` file (`clip`), an mllama projector, or
-    /// an mllama model file that holds its vision tower (Ollama's single-file layout).
+    /// a model file that holds its vision tower (Ollama's one-file mllama, Gemma 3 and Qwen2.5-VL).
     public static func load(path: String, threads: Int, imagePixels: (min: Int?, max: Int?) = (nil, nil)) throws -> ChatVisionEncoder {
-        let file: GGUFFile
+        var file: GGUFFile
         do {
             file = try GGUFFile(path: path)
         } catch {
             throw VisionError(kind: .file(error))
         }
+        if let view = QwenOllamaLayout.clipView(file) { file = view }
         let pool = ThreadPool(threadCount: threads)
         if file.architecture == "mllama" { return .mllama(try MllamaVisionEncoder(file: file, pool: pool)) }
         if let view = Gemma3OllamaLayout.clipView(file) { return .clip(try VisionTransformer(file: view, pool: pool)) }
@@ -115,11 +116,11 @@ public enum ChatVisionEncoder: Sendable {
         return .clip(try VisionTransformer(file: file, pool: pool))
     }
 
-    /// Whether `file` holds a vision tower besides its text model (Ollama's one-file mllama
-    /// and Gemma 3).
+    /// Whether `file` holds a vision tower besides its text model (Ollama's one-file mllama,
+    /// Gemma 3 and Qwen2.5-VL).
     public static func holdsVision(_ file: GGUFFile) -> Bool {
         (file.architecture == "mllama" && file.tensor(named: "v.patch_embd.weight") != nil)
-            || Gemma3OllamaLayout.holdsVision(file)
+            || Gemma3OllamaLayout.holdsVision(file) || QwenOllamaLayout.holdsVision(file)
     }
 }
 

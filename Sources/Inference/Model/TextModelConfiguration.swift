@@ -107,7 +107,7 @@ public struct TextModelConfiguration: Sendable, Equatable {
     /// `vocabularySize` comes from `token_embd.weight`'s shape.
     public init(file: GGUFFile, contextLength: Int? = nil) throws(TextModelError) {
         let name = file.architecture
-        guard let name, let architecture = TextArchitecture(rawValue: name) else {
+        guard let name, let architecture = TextArchitecture(fileArchitecture: name) else {
             throw TextModelError(file: file.path, kind: .unsupportedArchitecture(name))
         }
         let reader = MetadataReader(textModel: file, prefix: name)

@@ -67,6 +67,10 @@ struct Gemma3Projector: VisionProjector {
             }
         }
         var output = [Float](repeating: 0, count: tokens * textWidth)
+        // One OpenBLAS thread, as for every sgemm here: left at its default, the first image of a
+        // process split this product over OpenBLAS's own threads and rounded differently from
+        // the next, after another product had set one thread.
+        openblas_set_num_threads(1)
         pooled.withUnsafeBufferPointer { x in
             inputProjection.withUnsafeBufferPointer { w in
                 output.withUnsafeMutableBufferPointer { y in

@@ -9,6 +9,7 @@
 // | `mllama` | the same block plus cross-attention layers | `MllamaVisionEncoder`, in an `mllama` projector or the model file | `Mllama*.swift` |
 // | `gemma3` | the same block with q/k norms, post-norms, GeGLU, sliding-window layers | `clip` projector `gemma3` | `Gemma3*.swift` |
 // | `qwen2vl` | qwen2's block with M-RoPE (3-D positions) | `qwen2.5vl_merger` projector | `Qwen2VL*.swift` |
+// | `qwen25vl` (Ollama) | `qwen2vl`, rope sections in `rope.mrope_section` | in the model file | `Qwen2VL+Ollama.swift` |
 // | `qwen3vl` | q/k norms, interleaved M-RoPE, deepstack | `qwen3vl_merger` projector | `Qwen2VL.swift`, `Qwen3VL+Vision.swift` |
 // | `clip` | — | `VisionTransformer` with a projector of `Vision/Projectors/` | `Vision/` |
 
@@ -25,6 +26,15 @@ public enum TextArchitecture: String, Sendable, CaseIterable {
     case qwen2vl
     /// Qwen3-VL text: q/k norms, interleaved multimodal rope, deepstack features.
     case qwen3vl
+}
+
+extension TextArchitecture {
+    /// The family of a file's `general.architecture`: its own name, or another program's name
+    /// for it (Ollama's one-file Qwen2.5-VL is `qwen25vl`, read under that key prefix).
+    public init?(fileArchitecture name: String) {
+        if name == QwenOllamaLayout.architecture { self = .qwen2vl; return }
+        self.init(rawValue: name)
+    }
 }
 
 /// What one layer of the text stack is (the per-layer plan).

@@ -185,6 +185,10 @@ public final class Qwen2VLVisionEncoder: @unchecked Sendable {
 
         // Patch embedding, x [n × d] in merge-block order.
         var embedded = [Float](repeating: 0, count: n * d)
+        // One OpenBLAS thread, as for every sgemm here: left at its default, the first image of a
+        // process split this product over OpenBLAS's own threads and rounded differently from
+        // the next, after another product had set one thread.
+        openblas_set_num_threads(1)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(d), Int32(length),
                     1, patches, Int32(length), patchEmbedding, Int32(length), 0, &embedded, Int32(d))
         // Window order: unit j of the permuted sequence is unit window[j]; rope angles alike.

@@ -23,14 +23,17 @@ enum Qwen2VLFamily {
     static let ropeStyle = RopeStyle.halves
     static let requiresAttentionBiases = true
     static let sectionsKey = "rope.dimension_sections"
+    static let ollamaSectionsKey = "rope.mrope_section"
 
     /// The rope sections: up to four pair counts (t, h, w, and a fourth llama.cpp leaves at 0)
     /// that fit in the rotated pairs.
     static func sections(_ reader: MetadataReader<TextModelError>, pairs: Int) throws(TextModelError) -> [Int] {
-        guard let sections = try reader.optionalIntArray(sectionsKey) else { throw reader.missing(sectionsKey) }
+        // Ollama's qwen25vl files write HF's three counts as `rope.mrope_section`.
+        let key = reader.contains(sectionsKey) || !reader.contains(ollamaSectionsKey) ? sectionsKey : ollamaSectionsKey
+        guard let sections = try reader.optionalIntArray(key) else { throw reader.missing(sectionsKey) }
         guard (3...4).contains(sections.count), sections.allSatisfy({ $0 >= 0 }), sections.reduce(0, +) <= pairs,
               sections.prefix(3).reduce(0, +) > 0 else {
-            throw reader.invalid(sectionsKey, sections, "it must hold 3 or 4 pair counts that fit in the \(pairs) rotated pairs")
+            throw reader.invalid(key, sections, "it must hold 3 or 4 pair counts that fit in the \(pairs) rotated pairs")
         }
         return Array(sections.prefix(3))
     }

@@ -232,6 +232,10 @@ public final class Qwen3VLVisionEncoder: @unchecked Sendable {
 
         // Patch embedding, x [n × d] in merge-block order, plus its bias and the resampled positions.
         var x = [Float](repeating: 0, count: n * d)
+        // One OpenBLAS thread, as for every sgemm here: left at its default, the first image of a
+        // process split this product over OpenBLAS's own threads and rounded differently from
+        // the next, after another product had set one thread.
+        openblas_set_num_threads(1)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(d), Int32(length),
                     1, patches, Int32(length), patchEmbedding, Int32(length), 0, &x, Int32(d))
         let positions = Self.interpolatedPositions(positionTable, side: positionSide, width: d, rows: gridRows, columns: gridColumns)
