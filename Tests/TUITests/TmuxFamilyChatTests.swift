@@ -36,6 +36,37 @@ struct TmuxFamilyChatTests {
         try manager.createSymbolicLink(atPath: home + "/models/mmproj-tiny-qwen3-vl.gguf", withDestinationPath: fixtures + "/qwen3_vl/mmproj.gguf")
     }
 
+    /// Llama 3.2 Vision as a user gets it: `ponder convert` on the tiny HF checkpoint, then
+    /// `ponder chat --model … --mmproj …` with stage-beam over the four stages.
+    @Test(.enabled(if: Tmux.available, "tmux is not installed: skipping the mllama chat test"))
+    func aConvertedMllamaCheckpointChatsWithStageBeam() throws {
+        let tmux = Tmux.Session("mllama")
+        defer { tmux.close() }
+        try FileManager.default.createDirectory(atPath: tmux.home, withIntermediateDirectories: true)
+        let convert = Process()
+        convert.executableURL = Tmux.ponder
+        convert.arguments = ["convert", Self.fixtures + "/mllama/hf", "--out", tmux.home + "/tiny.gguf", "--type", "Q8_0"]
+        convert.standardOutput = FileHandle.nullDevice
+        convert.standardError = FileHandle.nullDevice
+        try convert.run()
+        convert.waitUntilExit()
+        try #require(convert.terminationStatus == 0, "ponder convert failed")
+        try tmux.start(["chat", "--model", tmux.home + "/tiny.gguf", "--mmproj", tmux.home + "/mmproj-tiny.gguf",
+                        "--image", Self.fixtures + "/mllama/images/tiles4_130x120.png", "--strategy", "stage-beam", "--beam", "2",
+                        "--max-tokens", "6", "--seed", "3", "--threads", "1", "--context-length", "1024"],
+                       environment: ["NO_COLOR=1"], width: 110, height: 40)
+        let (loaded, start) = TmuxEndToEndTests.waitFor(tmux.socket) { $0.contains("tiles4_130x120.png") && $0.contains("›") }
+        try #require(loaded, "the app did not open with the image:\n\(start)")
+        tmux.ask("What is in the picture?")
+        let stages = ["Summary", "Caption", "Reasoning", "Conclusion"]
+        let (answered, screen) = TmuxEndToEndTests.waitFor(tmux.socket, seconds: 120) { screen in
+            stages.allSatisfy { stage in
+                screen.components(separatedBy: "\n").contains { $0.contains(stage + " · done") && $0.contains("/2 ▶") }
+            }
+        }
+        #expect(answered, "the four stages did not all finish with 2 candidates:\n\(screen)")
+    }
+
     @Test(.enabled(if: Tmux.available, "tmux is not installed: skipping the family chat tests"),
           arguments: [
             ("gemma3:4b", "gemma3/images/landscape_240x150.png", ["Summary", "Caption", "Reasoning", "Conclusion"], [String]()),
