@@ -40,21 +40,28 @@ import Testing
         try ImageDecoder.decode(contentsOf: directory.appendingPathComponent(references.images[name]!.image).path)
     }
 
-    /// `projector` rewritten: tensors renamed by `rename` (nil drops one), keys dropped by
-    /// `dropping`, keys changed and tensors added by `edit`.
-    static func rewritten(rename: (String) -> String? = { $0 }, dropping: Set<String> = [],
-                          edit: (inout GGUFWriter) throws -> Void = { _ in }) throws -> String {
+    typealias Tensor = (name: String, dimensions: [Int], data: [UInt8])
+
+    /// `source` rewritten to a temporary file: keys dropped by `dropping`, keys changed and
+    /// tensors added by `edit`, each tensor changed by `tensor` (nil drops it).
+    static func rewritten(_ source: String = projector, dropping: Set<String> = [], edit: (inout GGUFWriter) throws -> Void = { _ in },
+                          tensor change: (Tensor) -> Tensor? = { $0 }) throws -> String {
         let path = NSTemporaryDirectory() + "ponder-qwen2vl-merger-\(UUID().uuidString).gguf"
-        let file = try GGUFFile(path: projector)
+        let file = try GGUFFile(path: source)
         var writer = GGUFWriter()
         for (key, value) in file.metadata where !dropping.contains(key) { writer.set(key, value) }
         try edit(&writer)
-        for tensor in file.tensors {
-            guard let name = rename(tensor.name) else { continue }
-            try writer.addTensor(name: name, dimensions: tensor.dimensions, type: tensor.type, data: Array(file.data(for: tensor)))
+        for info in file.tensors {
+            guard let tensor = change((info.name, info.dimensions, Array(file.data(for: info)))) else { continue }
+            try writer.addTensor(name: tensor.name, dimensions: tensor.dimensions, type: info.type, data: tensor.data)
         }
         try writer.write(to: path)
         return path
+    }
+
+    /// `projector` with tensors renamed by `rename` (nil drops one).
+    static func rewritten(rename: @escaping (String) -> String?) throws -> String {
+        try rewritten(tensor: { tensor in rename(tensor.name).map { ($0, tensor.dimensions, tensor.data) } })
     }
 
     @Test func readsTheQwen2VLVariantAndTakesTheMLPWidthFromTheTensors() throws {
@@ -96,15 +103,16 @@ import Testing
     /// `feed_forward_length` 0, a dummy position table, `use_gelu`/`use_silu` false) gives the
     /// same embeddings.
     @Test func theLegacySwappedLayoutGivesTheSameEmbeddings() throws {
-        let path = try Self.rewritten(rename: { name in
-            name.contains(".ffn_up.") ? name.replacingOccurrences(of: ".ffn_up.", with: ".ffn_down.")
-                : name.replacingOccurrences(of: ".ffn_down.", with: ".ffn_up.")
-        }, edit: { writer in
+        let path = try Self.rewritten(edit: { writer in
             writer.set("clip.vision.feed_forward_length", UInt32(0))
             writer.set("clip.has_qwen2vl_merger", true)
             writer.set("clip.use_gelu", false)
             writer.set("clip.use_silu", false)
             try writer.addTensor(name: "v.position_embd.weight", dimensions: [10, 10], values: [Float](repeating: 0, count: 100))
+        }, tensor: { tensor in
+            let name = tensor.name.contains(".ffn_up.") ? tensor.name.replacingOccurrences(of: ".ffn_up.", with: ".ffn_down.")
+                : tensor.name.replacingOccurrences(of: ".ffn_down.", with: ".ffn_up.")
+            return (name, tensor.dimensions, tensor.data)
         })
         defer { try? FileManager.default.removeItem(atPath: path) }
         let legacy = try Self.encoder(path: path)
@@ -132,7 +140,7 @@ import Testing
 
     @Test(arguments: ["v.blk.1.ln2.bias", "v.post_ln.bias", "v.blk.3.ffn_down.bias", "v.blk.0.ffn_down.weight", "mm.2.bias"])
     func aMissingTensorNamesTheTensorAndTheFile(tensor: String) throws {
-        let path = try Self.rewritten { $0 == tensor ? nil : $0 }
+        let path = try Self.rewritten(rename: { $0 == tensor ? nil : $0 })
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect {
             _ = try Self.encoder(path: path)
@@ -145,16 +153,7 @@ import Testing
     /// A Qwen2.5-VL projector relabelled `qwen2vl_merger` has RMSNorms: the missing LayerNorm
     /// bias is named.
     @Test func aQwen25FileLabelledQwen2VLNamesTheMissingNormBias() throws {
-        let source = Qwen2VLVisionTests.directory.appendingPathComponent("mmproj.gguf").path
-        let file = try GGUFFile(path: source)
-        var writer = GGUFWriter()
-        for (key, value) in file.metadata { writer.set(key, value) }
-        writer.set("clip.projector_type", "qwen2vl_merger")
-        for tensor in file.tensors {
-            try writer.addTensor(name: tensor.name, dimensions: tensor.dimensions, type: tensor.type, data: Array(file.data(for: tensor)))
-        }
-        let path = NSTemporaryDirectory() + "ponder-qwen25-as-qwen2-\(UUID().uuidString).gguf"
-        try writer.write(to: path)
+        let path = try Self.rewritten(Qwen2VLVisionTests.projector, edit: { $0.set("clip.projector_type", "qwen2vl_merger") })
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect {
             _ = try Self.encoder(path: path)
@@ -171,19 +170,9 @@ import Testing
             _ = try Self.encoder(path: both)
         } throws: { error in String(describing: error).contains("clip.use_silu") && String(describing: error).contains(both) }
         // ffn_up of block 0 one row short: neither layout fits.
-        let path = NSTemporaryDirectory() + "ponder-qwen2vl-merger-\(UUID().uuidString).gguf"
-        let file = try GGUFFile(path: Self.projector)
-        var writer = GGUFWriter()
-        for (key, value) in file.metadata { writer.set(key, value) }
-        for tensor in file.tensors {
-            let data = Array(file.data(for: tensor))
-            if tensor.name == "v.blk.0.ffn_up.weight" {
-                try writer.addTensor(name: tensor.name, dimensions: [31, 96], type: tensor.type, data: Array(data[0..<(31 * 96 * 4)]))
-            } else {
-                try writer.addTensor(name: tensor.name, dimensions: tensor.dimensions, type: tensor.type, data: data)
-            }
-        }
-        try writer.write(to: path)
+        let path = try Self.rewritten(tensor: { tensor in
+            tensor.name == "v.blk.0.ffn_up.weight" ? (tensor.name, [31, 96], Array(tensor.data[0..<(31 * 96 * 4)])) : tensor
+        })
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect {
             _ = try Self.encoder(path: path)
