@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Build the Qwen2.5-VL and Qwen3-VL parity fixtures for Ponder's Inference tests.
+"""Build the Qwen2-VL, Qwen2.5-VL and Qwen3-VL parity fixtures for Ponder's Inference tests.
 
 Inputs (tokenizer text, chat templates, images, prompts) are in Scripts/qwenvl_fixture_data.py.
-Writes, per family (Tests/InferenceTests/Fixtures/qwen2_5_vl/ and .../qwen3_vl/):
-  * hf/: a tiny random-weight checkpoint in HF layout (`Qwen2_5_VLForConditionalGeneration`,
-    `Qwen3VLForConditionalGeneration`) with every feature on and unit-scale weights, a tiny
+Writes, per family (Tests/InferenceTests/Fixtures/qwen2_vl/, .../qwen2_5_vl/ and .../qwen3_vl/):
+  * hf/: a tiny random-weight checkpoint in HF layout (`Qwen2VLForConditionalGeneration`,
+    `Qwen2_5_VLForConditionalGeneration`, `Qwen3VLForConditionalGeneration`) with every
+    feature on and unit-scale weights, a tiny
     byte-level BPE tokenizer with Qwen's special tokens, the real chat template and a
     preprocessor config whose min/max pixels scale one test image down and one up;
   * model.gguf and mmproj.gguf: that checkpoint converted by llama.cpp's own
@@ -15,10 +16,13 @@ Writes, per family (Tests/InferenceTests/Fixtures/qwen2_5_vl/ and .../qwen3_vl/)
   * references.json: what every file holds, token ids, M-RoPE position ids, grids, the chat
     renderings of llama.cpp's llama_chat_apply_template, and llama.cpp's (mtmd's) agreement.
 
-Usage:  python3 Scripts/make_qwenvl_fixtures.py [--family qwen2.5vl|qwen3vl|all] [--out DIR]
+Usage:  python3 Scripts/make_qwenvl_fixtures.py [--family qwen2vl|qwen2.5vl|qwen3vl|all] [--out DIR]
                                                  [--llama-cpp-src DIR]
 Needs:  torch (CPU), torchvision, transformers 5.x, tokenizers, numpy, pillow, gguf,
-        llama-cpp-python 0.3.36 (with libmtmd) and its source tree (the converter).
+        llama-cpp-python 0.3.36's source tree (the converter) and, for the llama.cpp
+        references, llama-cpp-python 0.3.36 itself (with libmtmd). Without the installed
+        package those references are left out (`references.json` → `llama_cpp` says so); the
+        Qwen2.5-VL and Qwen3-VL fixtures' tests read them, the Qwen2-VL fixture's do not.
 """
 from __future__ import annotations
 
@@ -56,8 +60,8 @@ import_torchvision()
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers  # noqa: E402
 from transformers import (  # noqa: E402
     AutoProcessor, PreTrainedTokenizerFast, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration,
-    Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen3VLConfig, Qwen3VLForConditionalGeneration,
-    Qwen3VLProcessor, Qwen2VLVideoProcessor, Qwen3VLVideoProcessor,
+    Qwen2_5_VLProcessor, Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor, Qwen2VLProcessor,
+    Qwen3VLConfig, Qwen3VLForConditionalGeneration, Qwen3VLProcessor, Qwen2VLVideoProcessor, Qwen3VLVideoProcessor,
 )
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil  # noqa: E402
 from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize  # noqa: E402
@@ -73,9 +77,27 @@ from qwenvl_fixture_data import (  # noqa: E402
 # ------------------------------------------------------------------ families
 
 FAMILIES = {
+    # Qwen2-VL: LayerNorm (with bias) blocks and merger norm, fc1 -> quick GELU -> fc2 (no gate),
+    # no window attention. In its config `hidden_size` is the merger's output width (the text
+    # width) and `embed_dim` the ViT's; the MLP is embed_dim · mlp_ratio wide (96 here, unlike the
+    # text width 64 that llama.cpp's converter writes as clip.vision.feed_forward_length). Depth
+    # 4: the converter maps merger.mlp.2 only for depth >= 3.
+    "qwen2vl": dict(
+        dir="qwen2_vl", cls=Qwen2VLForConditionalGeneration, processor=Qwen2VLProcessor,
+        video=Qwen2VLVideoProcessor, config=Qwen2VLConfig,
+        template=QWEN25_TEMPLATE, added=ADDED, eos="<|im_end|>",
+        patch=14, merge=2, temporal=2, min_tokens=12, max_tokens=30,
+        mean=[0.48145466, 0.4578275, 0.40821073], std=[0.26862954, 0.26130258, 0.27577711],
+        text=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=3, num_attention_heads=4,
+                  num_key_value_heads=2, rms_norm_eps=1e-6, max_position_embeddings=512,
+                  rope_parameters=dict(rope_type="default", rope_theta=1000.0, mrope_section=[2, 3, 3]),
+                  hidden_act="silu", use_sliding_window=False),
+        vision=dict(depth=4, embed_dim=32, hidden_size=64, num_heads=2, mlp_ratio=3, patch_size=14,
+                    spatial_merge_size=2, temporal_patch_size=2, hidden_act="quick_gelu"),
+        tie=False),
     "qwen2.5vl": dict(
         dir="qwen2_5_vl", cls=Qwen2_5_VLForConditionalGeneration, processor=Qwen2_5_VLProcessor,
-        video=Qwen2VLVideoProcessor,
+        video=Qwen2VLVideoProcessor, config=Qwen2_5_VLConfig,
         template=QWEN25_TEMPLATE, added=ADDED, eos="<|im_end|>",
         patch=14, merge=2, temporal=2, min_tokens=12, max_tokens=30,
         mean=[0.48145466, 0.4578275, 0.40821073], std=[0.26862954, 0.26130258, 0.27577711],
@@ -89,7 +111,7 @@ FAMILIES = {
         tie=False),
     "qwen3vl": dict(
         dir="qwen3_vl", cls=Qwen3VLForConditionalGeneration, processor=Qwen3VLProcessor,
-        video=Qwen3VLVideoProcessor,
+        video=Qwen3VLVideoProcessor, config=Qwen3VLConfig,
         template=QWEN3_TEMPLATE, added=ADDED + ADDED_QWEN3, eos="<|im_end|>",
         patch=16, merge=2, temporal=2, min_tokens=12, max_tokens=30,
         mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5],
@@ -187,7 +209,10 @@ def llama_cpp_source(arg: str | None, scratch: Path) -> Path:
 
 # Run-time patches of the converter, applied in the converter's own process:
 # * its BPE pre-tokenizer check hashes the tokenization of a fixed text and only knows real
-#   tokenizers; the tiny tokenizer here uses Qwen2's pre-tokenizer, so it answers "qwen2".
+#   tokenizers; the tiny tokenizer here uses Qwen2's pre-tokenizer, so it answers "qwen2";
+# * the qwen2vl text model tries a SentencePiece vocabulary first and falls back to GPT-2 BPE
+#   on FileNotFoundError only; without the sentencepiece package the import fails first, so
+#   it goes to the BPE vocabulary directly (what it ends with anyway: there is no tokenizer.model).
 CONVERTER_SHIM = r"""
 import sys
 vendor = sys.argv.pop(1)
@@ -195,6 +220,11 @@ sys.path.insert(0, vendor)
 import convert_hf_to_gguf as entry
 from conversion import base
 base.TextModel.get_vocab_base_pre = lambda self, tokenizer: "qwen2"
+try:
+    import sentencepiece  # noqa: F401
+except ImportError:
+    from conversion import qwenvl
+    qwenvl.Qwen2VLModel.set_vocab = lambda self: self._set_vocab_gpt2()
 entry.main()
 """
 
@@ -234,6 +264,15 @@ def gguf_summary(path: Path) -> dict:
 
 
 _LOG: list[str] = []
+
+
+def have_llama_cpp() -> bool:
+    """Whether llama-cpp-python is installed (the llama.cpp references need it; the converter does not)."""
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def llama_init():
@@ -454,7 +493,22 @@ def sensitivity(family: str, model, processor, images: dict, base_inputs, base: 
     report["height and width positions swapped"] = float(
         (run_hf(model, base_inputs, position_ids=pos[[0, 2, 1]]) - base).abs().max())
     visual = model.model.visual
-    if family == "qwen2.5vl":
+    if family == "qwen2vl":
+        with torch.no_grad():
+            norms = [b.norm1 for b in visual.blocks] + [b.norm2 for b in visual.blocks] + [visual.merger.ln_q]
+            saved_biases = [n.bias.clone() for n in norms]
+            for n in norms:
+                n.bias.zero_()
+            report["vision LayerNorm biases zeroed"] = float((run_hf(model, base_inputs) - base).abs().max())
+            for n, b in zip(norms, saved_biases):
+                n.bias.copy_(b)
+        saved_act = [b.mlp.act for b in visual.blocks]
+        for b in visual.blocks:
+            b.mlp.act = torch.nn.GELU()
+        report["vision blocks' quick GELU replaced by erf GELU"] = float((run_hf(model, base_inputs) - base).abs().max())
+        for b, act in zip(visual.blocks, saved_act):
+            b.mlp.act = act
+    elif family == "qwen2.5vl":
         saved = list(visual.fullatt_block_indexes)
         visual.fullatt_block_indexes = list(range(visual.config.depth))
         report["window attention off (every layer full)"] = float((run_hf(model, base_inputs) - base).abs().max())
@@ -584,8 +638,7 @@ def build_family(family: str, out: Path, llama_src: Path, scratch: Path) -> None
     ids = {c: tok.token_to_id(c) for c, _ in added}
     text_cfg = dict(spec["text"], vocab_size=VOCAB, bos_token_id=ids["<|endoftext|>"],
                     eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"])
-    config_cls = Qwen2_5_VLConfig if family == "qwen2.5vl" else Qwen3VLConfig
-    cfg = config_cls(text_config=text_cfg, vision_config=dict(spec["vision"]),
+    cfg = spec["config"](text_config=text_cfg, vision_config=dict(spec["vision"]),
                      image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
                      vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
                      tie_word_embeddings=spec["tie"])
@@ -614,7 +667,7 @@ def build_family(family: str, out: Path, llama_src: Path, scratch: Path) -> None
     refs: dict = {
         "family": family,
         "versions": {"transformers": __import__("transformers").__version__, "torch": torch.__version__,
-                     "llama_cpp_python": __import__("llama_cpp").__version__,
+                     "llama_cpp_python": __import__("llama_cpp").__version__ if have_llama_cpp() else None,
                      "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()},
         "model": {"vocab_size": VOCAB, "tokenizer_size": len(tokenizer), "image_token_id": image_token_id,
                   "vision_start_token_id": cfg.vision_start_token_id, "vision_end_token_id": cfg.vision_end_token_id,
@@ -624,7 +677,7 @@ def build_family(family: str, out: Path, llama_src: Path, scratch: Path) -> None
                                            "num_attention_heads", "num_key_value_heads", "head_dim",
                                            "rms_norm_eps", "rope_parameters", "attention_bias")},
                   "vision_config": {k: v for k, v in model.config.vision_config.to_dict().items()
-                                    if k in ("depth", "hidden_size", "intermediate_size", "num_heads",
+                                    if k in ("depth", "embed_dim", "hidden_size", "intermediate_size", "mlp_ratio", "num_heads",
                                              "patch_size", "spatial_merge_size", "temporal_patch_size",
                                              "window_size", "fullatt_block_indexes", "out_hidden_size",
                                              "num_position_embeddings", "deepstack_visual_indexes",
@@ -668,12 +721,13 @@ def build_family(family: str, out: Path, llama_src: Path, scratch: Path) -> None
                  "image_grid_thw": grid, "n_image_tokens": merged.shape[0],
                  "pixel_values": write_f32(out, f"pixels.{name}.f32.bin", result["pixel_values"].numpy()),
                  "vision_output": write_f32(out, f"vision.{name}.f32.bin", merged.numpy())}
+        ds = None
         if family == "qwen2.5vl":
             window_index, cu = get_vision_window_index(result["image_grid_thw"], spec["merge"],
                                                        spec["vision"]["window_size"], spec["patch"])
             entry["window_index"] = window_index.tolist()
             entry["cu_window_seqlens"] = cu.tolist()
-        else:
+        elif family == "qwen3vl":
             ds = torch.stack([f[0] for f in feats.deepstack_features])
             entry["deepstack"] = write_f32(out, f"deepstack.{name}.f32.bin", ds.numpy())
         # Pillow's bicubic (what transformers' PIL backend and llama.cpp's resize follow) against
@@ -686,7 +740,7 @@ def build_family(family: str, out: Path, llama_src: Path, scratch: Path) -> None
                                                 "of_values": int(delta.size)}
         entry["pil_backend_pixel_values_max_abs_diff"] = float(np.abs(pil_pixels - result["pixel_values"].numpy()).max())
         refs["images"][name] = entry
-        vision_out[name] = (merged.numpy(), None if family == "qwen2.5vl" else ds.numpy(), resized)
+        vision_out[name] = (merged.numpy(), None if ds is None else ds.numpy(), resized)
         print(f"  {name}: {im['width']}x{im['height']} -> {rw}x{rh} (w x h), grid {grid}, {merged.shape[0]} tokens;"
               f" Pillow bicubic differs at {entry['pillow_bicubic_vs_hf_resize']['values_differing']} values")
 
@@ -746,9 +800,14 @@ def build_family(family: str, out: Path, llama_src: Path, scratch: Path) -> None
                     "mtmd's set_position_mrope_2d), i.e. leaves them unrotated. Real Qwen3-VL "
                     "(mrope_section [24, 20, 20], head_dim 128) has two: pairs 61 and 62.",
             "max_rel_logits_hf_vs_hf_with_llama_rule": {k: max_rel(v, hf_logits[k]) for k, v in rule_logits.items()}}
-    vision_tanh = vision_with_tanh_gelu_mergers(model, image_processor, images)
-    refs["llama_cpp"] = llama_cpp_references(family, spec, out, refs, hf_logits, vision_out, images, rule_logits,
-                                             vision_tanh)
+    if have_llama_cpp():
+        vision_tanh = vision_with_tanh_gelu_mergers(model, image_processor, images)
+        refs["llama_cpp"] = llama_cpp_references(family, spec, out, refs, hf_logits, vision_out, images, rule_logits,
+                                                 vision_tanh)
+    else:
+        refs["llama_cpp"] = {"skipped": "llama-cpp-python was not installed when these fixtures were made; the "
+                                        "GGUF pair is still llama.cpp's converter's"}
+        print("  llama.cpp references skipped (llama-cpp-python not installed)")
 
     (out / "references.json").write_text(json.dumps(refs, indent=1, ensure_ascii=False) + "\n")
     total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
@@ -868,15 +927,16 @@ def llama_cpp_references(family, spec, out, refs, hf_logits, vision_out, images,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--family", choices=["qwen2.5vl", "qwen3vl", "all"], default="all")
+    parser.add_argument("--family", choices=["qwen2vl", "qwen2.5vl", "qwen3vl", "all"], default="all")
     parser.add_argument("--out", type=Path, default=None,
-                        help="output folder (with --family all: the parent of qwen2_5_vl/ and qwen3_vl/)")
+                        help="output folder (with --family all: the parent of qwen2_vl/, qwen2_5_vl/ and qwen3_vl/)")
     parser.add_argument("--llama-cpp-src", default=None,
                         help="the llama-cpp-python source tree (default: .build-bench/llama_cpp_python-0.3.36 if "
                              "present, else pip download of the sdist into a temporary folder)")
     args = parser.parse_args()
     families = list(FAMILIES) if args.family == "all" else [args.family]
-    llama_init()
+    if have_llama_cpp():
+        llama_init()
     with tempfile.TemporaryDirectory() as scratch:
         src = llama_cpp_source(args.llama_cpp_src, Path(scratch))
         for family in families:

@@ -3,7 +3,7 @@ import GGUF
 import Testing
 @testable import Inference
 
-/// The Qwen2.5-VL and Qwen3-VL text models (M-RoPE; Qwen3-VL's interleaved sections, q/k norms
+/// The Qwen2-VL, Qwen2.5-VL and Qwen3-VL text models (M-RoPE; Qwen3-VL's interleaved sections, q/k norms
 /// and deepstack) against transformers on the tiny fixtures (`Scripts/make_qwenvl_fixtures.py`,
 /// converted by llama.cpp's own converter), with the image rows (and deepstack features) taken
 /// from transformers' merged image embeddings: logits at every position of image prompts (an
@@ -21,7 +21,7 @@ import Testing
     }
     struct References: Decodable { let prompts: [Prompt] }
 
-    static let families = ["qwen2_5_vl", "qwen3_vl"]
+    static let families = ["qwen2_vl", "qwen2_5_vl", "qwen3_vl"]
     static func directory(_ family: String) -> URL { Bundle.module.resourceURL!.appendingPathComponent("Fixtures/\(family)") }
     static func references(_ family: String) throws -> References {
         try JSONDecoder().decode(References.self, from: Data(contentsOf: directory(family).appendingPathComponent("references.json")))
@@ -75,6 +75,7 @@ import Testing
         let inputs = try Self.inputs(family, prompt, width: model.embeddingLength)
         let logits = try model.forward(Self.batch(inputs[...], try model.makeSequence()))
         let error = Self.relativeError(logits.values, try Self.floats(family, prompt.logits.file))
+        print("\(family) \(name) logits, any image rows from transformers: max|Δ|/max|ref| = \(error)")
         #expect(error < 1e-3, "\(family) \(name): max|Δ|/max|ref| = \(error)")
     }
 
@@ -131,7 +132,7 @@ import Testing
     }
 }
 
-/// Qwen2.5-VL and Qwen3-VL end to end through `ChatModel`: the PNG resized and encoded by
+/// Qwen2-VL, Qwen2.5-VL and Qwen3-VL end to end through `ChatModel`: the PNG resized and encoded by
 /// Ponder (with Qwen3-VL's deepstack features), the prompt rendered by the chat template and
 /// laid out with `<|vision_start|>` … `<|vision_end|>`.
 @Suite(.serialized) struct QwenVLChatParityTests {
@@ -164,10 +165,11 @@ import Testing
         let images: [String: Image]
     }
 
-    /// Per family: the fixture's processor limits (preprocessor_config.json); Qwen2.5-VL's
-    /// template adds a default system message, Qwen3-VL-Thinking's generation prompt `<think>\n`
-    /// (llama.cpp's ChatML neither), so the test supplies them.
+    /// Per family: the fixture's processor limits (preprocessor_config.json); the Qwen2-VL and
+    /// Qwen2.5-VL template adds a default system message, Qwen3-VL-Thinking's generation prompt
+    /// `<think>\n` (llama.cpp's ChatML neither), so the test supplies them.
     static let settings: [String: (pixels: (Int, Int), system: String?, suffix: String)] = [
+        "qwen2_vl": ((9408, 23520), "You are a helpful assistant.", ""),
         "qwen2_5_vl": ((9408, 23520), "You are a helpful assistant.", ""),
         "qwen3_vl": ((12288, 30720), nil, "<think>\n"),
     ]
@@ -183,6 +185,7 @@ import Testing
     @Test(arguments: QwenVLTextParityTests.families, ["image_down", "image_up", "long_after_image"])
     func logitsFromThePNGMatchTransformers(family: String, name: String) throws {
         let error = try Self.logitsError(family: family, name: name, chat: Self.chat(family))
+        print("\(family) \(name) logits from the PNG (chat path): max|Δ|/max|ref| = \(error)")
         #expect(error < 1e-3, "\(family) \(name): max|Δ|/max|ref| = \(error)")
     }
 
@@ -215,7 +218,7 @@ import Testing
     }
 }
 
-/// The chat template of both Qwen VL fixtures (their real templates, in the GGUF) renders as
+/// The chat template of the Qwen VL fixtures (their real templates, in the GGUF) renders as
 /// `llama_chat_apply_template` does: ChatML, no default system message.
 @Suite struct QwenVLChatTemplateTests {
     struct Case: Decodable {

@@ -50,7 +50,7 @@ public struct EncodedImage: Sendable {
 }
 
 /// The vision side of a chat model: a CLIP/SigLIP projector file, an mllama vision tower, a
-/// Qwen2.5-VL or a Qwen3-VL one.
+/// Qwen2-VL or Qwen2.5-VL one (`Qwen2VLVisionEncoder` runs both), or a Qwen3-VL one.
 public enum ChatVisionEncoder: Sendable {
     case clip(VisionTransformer)
     case mllama(MllamaVisionEncoder)

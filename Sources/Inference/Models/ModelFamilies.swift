@@ -8,7 +8,7 @@
 // | `qwen2` | the same block, NEOX rope, q/k/v biases | — | `Qwen2.swift` |
 // | `mllama` | the same block plus cross-attention layers | `MllamaVisionEncoder`, in an `mllama` projector or the model file | `Mllama*.swift` |
 // | `gemma3` | the same block with q/k norms, post-norms, GeGLU, sliding-window layers | `clip` projector `gemma3` | `Gemma3*.swift` |
-// | `qwen2vl` | qwen2's block with M-RoPE (3-D positions) | `qwen2.5vl_merger` projector | `Qwen2VL*.swift` |
+// | `qwen2vl` | qwen2's block with M-RoPE (3-D positions) | `qwen2vl_merger` (Qwen2-VL: LayerNorm, quick-GELU MLP, no windows) and `qwen2.5vl_merger` (Qwen2.5-VL: RMSNorm, SwiGLU, windows) projectors, one encoder | `Qwen2VL*.swift` |
 // | `qwen25vl` (Ollama) | `qwen2vl`, rope sections in `rope.mrope_section` | in the model file | `Qwen2VL+Ollama.swift` |
 // | `qwen3vl` | q/k norms, interleaved M-RoPE, deepstack | `qwen3vl_merger` projector | `Qwen2VL.swift`, `Qwen3VL+Vision.swift` |
 // | `clip` | — | `VisionTransformer` with a projector of `Vision/Projectors/` | `Vision/` |
@@ -22,7 +22,7 @@ public enum TextArchitecture: String, Sendable, CaseIterable {
     case mllama
     /// Gemma 3: q/k norms, post-norms, GeGLU, sliding-window and global layers.
     case gemma3
-    /// Qwen2-VL and Qwen2.5-VL text: qwen2 with multimodal (3-D) rope.
+    /// Qwen2-VL and Qwen2.5-VL text (the same architecture): qwen2 with multimodal (3-D) rope.
     case qwen2vl
     /// Qwen3-VL text: q/k norms, interleaved multimodal rope, deepstack features.
     case qwen3vl

@@ -125,24 +125,31 @@ public struct Qwen2VLImageProcessor: Sendable {
     }
 }
 
-/// What the Qwen2.5-VL and Qwen3-VL projector files share, read and checked once: the
-/// projector type, the ViT's sizes, the epsilon, and the image processor (mean, std, the pixel
-/// limits: the caller's, else `clip.vision.image_min_pixels`/`image_max_pixels`, else
+/// What the Qwen2-VL, Qwen2.5-VL and Qwen3-VL projector files share, read and checked once:
+/// the projector type, the ViT's sizes, the epsilon, and the image processor (mean, std, the
+/// pixel limits: the caller's, else `clip.vision.image_min_pixels`/`image_max_pixels`, else
 /// llama.cpp's 8 to 4096 merged tokens).
 struct QwenVisionHeader {
     let keys: MetadataReader<VisionError>
-    let patchSize, embeddingLength, feedForwardLength, blockCount, headCount, mergeSize: Int
+    /// The file's projector type, one of those the caller runs.
+    let projectorType: String
+    let patchSize, embeddingLength, blockCount, headCount, mergeSize: Int
     let epsilon: Float
     let processor: Qwen2VLImageProcessor
 
-    /// Whether `file` is a projector of `type`.
-    static func accepts(_ file: GGUFFile, type: String) -> Bool {
+    /// Whether `file` is a projector of one of `types`.
+    static func accepts(_ file: GGUFFile, types: [String]) -> Bool {
         guard file.architecture == "clip" else { return false }
         let stored = (try? file.optionalString("clip.vision.projector_type")) ?? (try? file.optionalString("clip.projector_type"))
-        return stored == type
+        return stored.map(types.contains) ?? false
     }
 
-    init(file: GGUFFile, projectorType: String, minPixels: Int?, maxPixels: Int?) throws(VisionError) {
+    /// `clip.vision.feed_forward_length`, required by the Qwen2.5-VL and Qwen3-VL towers. Not
+    /// Qwen2-VL's: llama.cpp's converter writes the merger's output width there, and its legacy
+    /// surgery script 0; the width comes from `ffn_up` instead.
+    func feedForwardLength() throws(VisionError) -> Int { try keys.positive("vision.feed_forward_length") }
+
+    init(file: GGUFFile, projectorTypes: [String], minPixels: Int?, maxPixels: Int?) throws(VisionError) {
         let path = file.path
         guard file.architecture == "clip" else {
             throw VisionError(file: path, kind: .notAProjector(architecture: file.architecture))
@@ -153,13 +160,14 @@ struct QwenVisionHeader {
         var type = try keys.optionalString("vision.projector_type")
         if type == nil { type = try keys.optionalString("projector_type") }
         guard let type else { throw VisionError(file: path, kind: .unsupportedProjector(nil)) }
-        guard type == projectorType else {
-            throw keys.invalid("projector_type", "'\(type)'", "this encoder runs '\(projectorType)' only")
+        guard projectorTypes.contains(type) else {
+            let runs = projectorTypes.map { "'\($0)'" }.joined(separator: " or ")
+            throw keys.invalid("projector_type", "'\(type)'", "this encoder runs \(runs) only")
         }
+        projectorType = type
         patchSize = try keys.positive("vision.patch_size")
         let d = try keys.positive("vision.embedding_length")
         embeddingLength = d
-        feedForwardLength = try keys.positive("vision.feed_forward_length")
         blockCount = try keys.positive("vision.block_count")
         let heads = try keys.positive("vision.attention.head_count")
         headCount = heads

@@ -14,39 +14,65 @@ public struct Qwen2VLImageEmbeddings: Sendable {
     public var tokenCount: Int { rows * columns }
 }
 
-/// Qwen2.5-VL's vision tower and merger (`clip.projector_type = qwen2.5vl_merger`), as HF's
-/// `Qwen2_5_VisionTransformerPretrainedModel` runs it on one still image:
+/// The vision tower and merger of Qwen2.5-VL (`clip.projector_type = qwen2.5vl_merger`) and of
+/// Qwen2-VL (`qwen2vl_merger`), as HF's `Qwen2_5_VisionTransformerPretrainedModel` and
+/// `Qwen2VisionTransformerPretrainedModel` run them on one still image:
 ///
 /// 1. patches (`Qwen2VLImageProcessor`) in merge-block order; the Conv3d patch embedding is the
 ///    two per-frame kernels `v.patch_embd.weight` and `.weight.1` applied to the two (identical)
 ///    frames, no bias;
-/// 2. merged units permuted into windows of `windowSize` px (4×4 units at 112 px), row-major
-///    over windows, partial windows at the right and bottom edges;
-/// 3. blocks `x += Wo·attn(rms(x)) + bo`, `x += Wdown·(silu(Wgate·rms(x)) ⊙ Wup·rms(x))` (biases
-///    everywhere), with 2-D rope on q and k (head pair i < hd/4 by the patch row, the next hd/4 by
-///    the column, θ_k = 10000^(−4k/hd), rotate-half layout); block l attends over all patches
-///    when (l + 1) % `clip.vision.n_wa_pattern` == 0, else within its window;
-/// 4. the merger: `v.post_ln` (RMSNorm) per patch, each unit's 4 patches concatenated,
-///    `mm.2 · gelu_erf(mm.0 · u)`, then the window permutation undone.
+/// 2. Qwen2.5-VL: merged units permuted into windows of `windowSize` px (4×4 units at 112 px),
+///    row-major over windows, partial windows at the right and bottom edges (Qwen2-VL: none);
+/// 3. blocks with 2-D rope on q and k (head pair i < hd/4 by the patch row, the next hd/4 by the
+///    column, θ_k = 10000^(−4k/hd), rotate-half layout) and biases everywhere:
+///    - Qwen2.5-VL: `x += Wo·attn(rms(x)) + bo`, `x += Wdown·(silu(Wgate·rms(x)) ⊙ Wup·rms(x))`;
+///      block l attends over all patches when (l + 1) % `clip.vision.n_wa_pattern` == 0, else
+///      within its window;
+///    - Qwen2-VL: `x += Wo·attn(ln1(x)) + bo`, `x += Wdown·act(Wup·ln2(x))` with LayerNorms
+///      (weight and bias), act quick GELU `x·σ(1.702x)` (`clip.use_gelu`/`use_silu` pick GELU-tanh
+///      or SiLU, as in llama.cpp), every block over all patches;
+/// 4. the merger: `v.post_ln` per patch (RMSNorm; Qwen2-VL: LayerNorm with bias), each unit's 4
+///    patches concatenated, `mm.2 · gelu_erf(mm.0 · u)`, then the window permutation undone.
 public final class Qwen2VLVisionEncoder: @unchecked Sendable {
+    /// Which tower a projector file holds, by its `clip.projector_type`.
+    public enum Variant: String, Sendable, CaseIterable {
+        /// Qwen2-VL: LayerNorms, `fc2 · act(fc1 · x)`, no windows.
+        case qwen2VL = "qwen2vl_merger"
+        /// Qwen2.5-VL: RMSNorms, SwiGLU, window attention.
+        case qwen25VL = "qwen2.5vl_merger"
+    }
+
     struct Block {
         var query, key, value, output: WeightMatrix
         var queryBias, keyBias, valueBias, outputBias: [Float]
-        var gate, up, down: WeightMatrix
-        var gateBias, upBias, downBias: [Float]
+        /// Qwen2.5-VL's SwiGLU gate; nil for Qwen2-VL's plain MLP.
+        var gate: WeightMatrix?
+        var gateBias: [Float]?
+        var up, down: WeightMatrix
+        var upBias, downBias: [Float]
         var norm1, norm2: [Float]
+        /// Qwen2-VL's LayerNorm biases; nil for Qwen2.5-VL's RMSNorms.
+        var norm1Bias, norm2Bias: [Float]?
     }
 
     /// The mapped file the weight matrices point into.
     public let file: GGUFFile
+    public let variant: Variant
     public let processor: Qwen2VLImageProcessor
     public let embeddingLength: Int
+    /// The MLP width (Qwen2-VL: read from `ffn_up`, not from `clip.vision.feed_forward_length`).
+    public let feedForwardLength: Int
     public let headCount: Int
     public let epsilon: Float
-    /// Side of an attention window in pixels (HF's `window_size`).
-    public let windowSize: Int
+    /// Qwen2-VL's block activation; Qwen2.5-VL's SwiGLU is always SiLU.
+    public let activation: VisionActivation
+    /// Side of an attention window in pixels (HF's `window_size`); nil: no windows (Qwen2-VL).
+    public let windowSize: Int?
     /// Block l is full attention when (l + 1) % pattern == 0; 0: every block is.
     public let fullAttentionPattern: Int
+    /// Whether the file stores `ffn_up` and `ffn_down` under each other's names (llama.cpp's
+    /// legacy `qwen2_vl_surgery.py`), told by their shapes as clip.cpp tells it.
+    public let storesSwappedFeedForward: Bool
     public let outputWidth: Int
     public let pool: ThreadPool
 
@@ -54,6 +80,8 @@ public final class Qwen2VLVisionEncoder: @unchecked Sendable {
     let patchEmbedding: [Float]
     let blocks: [Block]
     let postNorm: [Float]
+    /// Qwen2-VL's merger LayerNorm bias; nil for Qwen2.5-VL's RMSNorm.
+    let postNormBias: [Float]?
     let merger0: WeightMatrix, merger0Bias: [Float]
     let merger2: WeightMatrix, merger2Bias: [Float]
     /// Tests only: every block attends over all patches.
@@ -63,37 +91,58 @@ public final class Qwen2VLVisionEncoder: @unchecked Sendable {
     public var observer: (@Sendable (String, [Float]) -> Void)?
     private let lock = NSLock()
 
-    public static let projectorType = "qwen2.5vl_merger"
+    /// The projector types this encoder runs.
+    public static let projectorTypes = Variant.allCases.map(\.rawValue)
 
-    /// Whether `file` is a Qwen2.5-VL projector this type runs.
-    public static func accepts(_ file: GGUFFile) -> Bool { QwenVisionHeader.accepts(file, type: projectorType) }
+    /// Whether `file` is a Qwen2-VL or Qwen2.5-VL projector this type runs.
+    public static func accepts(_ file: GGUFFile) -> Bool { QwenVisionHeader.accepts(file, types: projectorTypes) }
 
     /// `minPixels`/`maxPixels` override the file's `clip.vision.image_min_pixels`/`image_max_pixels`,
     /// which default to llama.cpp's 8 to 4096 merged tokens.
     public init(file: GGUFFile, pool: ThreadPool = ThreadPool(), minPixels: Int? = nil, maxPixels: Int? = nil) throws(VisionError) {
         let path = file.path
         self.file = file
-        let header = try QwenVisionHeader(file: file, projectorType: Self.projectorType, minPixels: minPixels, maxPixels: maxPixels)
+        let header = try QwenVisionHeader(file: file, projectorTypes: Self.projectorTypes, minPixels: minPixels, maxPixels: maxPixels)
         let keys = header.keys
-        let patchSize = header.patchSize, d = header.embeddingLength, ff = header.feedForwardLength
+        guard let variant = Variant(rawValue: header.projectorType) else {
+            throw VisionError(file: path, kind: .unsupportedProjector(header.projectorType))
+        }
+        let patchSize = header.patchSize, d = header.embeddingLength
         let blockCount = header.blockCount, heads = header.headCount, mergeSize = header.mergeSize, eps = header.epsilon
-        guard let pattern = try keys.optionalInt("vision.n_wa_pattern") else { throw keys.missing("vision.n_wa_pattern") }
-        guard pattern >= 0, pattern <= blockCount else {
-            throw keys.invalid("vision.n_wa_pattern", pattern, "it must be in 0...\(blockCount) (block_count)")
+        let load = TensorLoader<VisionError>(vision: file)
+        let ff: Int, swapped: Bool
+        switch variant {
+        case .qwen25VL:
+            ff = try header.feedForwardLength()
+            swapped = false
+            guard let pattern = try keys.optionalInt("vision.n_wa_pattern") else { throw keys.missing("vision.n_wa_pattern") }
+            guard pattern >= 0, pattern <= blockCount else {
+                throw keys.invalid("vision.n_wa_pattern", pattern, "it must be in 0...\(blockCount) (block_count)")
+            }
+            let window = try keys.positive("vision.window_size", default: 112)
+            guard window % (patchSize * mergeSize) == 0 else {
+                throw keys.invalid("vision.window_size", window, "it must be a multiple of patch_size × merge size (\(patchSize * mergeSize))")
+            }
+            windowSize = window
+            fullAttentionPattern = pattern
+            activation = .silu
+        case .qwen2VL:
+            (ff, swapped) = try Self.feedForwardShape(file, embeddingLength: d)
+            windowSize = nil
+            fullAttentionPattern = 0
+            let gelu = try keys.optionalBool("use_gelu") ?? false, silu = try keys.optionalBool("use_silu") ?? false
+            guard !(gelu && silu) else { throw keys.invalid("use_silu", true, "clip.use_gelu is set too; only one activation can be") }
+            activation = gelu ? .gelu : silu ? .silu : .geluQuick
         }
-        let window = try keys.positive("vision.window_size", default: 112)
-        guard window % (patchSize * mergeSize) == 0 else {
-            throw keys.invalid("vision.window_size", window, "it must be a multiple of patch_size × merge size (\(patchSize * mergeSize))")
-        }
+        self.variant = variant
         processor = header.processor
         embeddingLength = d
+        feedForwardLength = ff
+        storesSwappedFeedForward = swapped
         headCount = heads
         epsilon = eps
-        windowSize = window
-        fullAttentionPattern = pattern
         self.pool = pool
 
-        let load = TensorLoader<VisionError>(vision: file)
         let p = patchSize, frames = processor.temporalPatchSize
         // Per frame {p, p, 3, d}: row e holds [channel][ky][kx]; interleave into [channel][frame][ky][kx].
         let kernels = [try load.values("v.patch_embd.weight", dimensions: [p, p, 3, d]),
@@ -108,9 +157,10 @@ public final class Qwen2VLVisionEncoder: @unchecked Sendable {
             }
         }
         patchEmbedding = embedding
+        let layerNorms = variant == .qwen2VL
         var blocks: [Block] = []
         for l in 0..<blockCount {
-            let b = "v.blk.\(l)."
+            let b = "v.blk.\(l).", up = b + (swapped ? "ffn_down" : "ffn_up"), down = b + (swapped ? "ffn_up" : "ffn_down")
             blocks.append(Block(
                 query: try load.matrix(b + "attn_q.weight", rows: d, columns: d),
                 key: try load.matrix(b + "attn_k.weight", rows: d, columns: d),
@@ -120,17 +170,20 @@ public final class Qwen2VLVisionEncoder: @unchecked Sendable {
                 keyBias: try load.vector(b + "attn_k.bias", length: d),
                 valueBias: try load.vector(b + "attn_v.bias", length: d),
                 outputBias: try load.vector(b + "attn_out.bias", length: d),
-                gate: try load.matrix(b + "ffn_gate.weight", rows: ff, columns: d),
-                up: try load.matrix(b + "ffn_up.weight", rows: ff, columns: d),
-                down: try load.matrix(b + "ffn_down.weight", rows: d, columns: ff),
-                gateBias: try load.vector(b + "ffn_gate.bias", length: ff),
-                upBias: try load.vector(b + "ffn_up.bias", length: ff),
-                downBias: try load.vector(b + "ffn_down.bias", length: d),
+                gate: try layerNorms ? nil : load.matrix(b + "ffn_gate.weight", rows: ff, columns: d),
+                gateBias: try layerNorms ? nil : load.vector(b + "ffn_gate.bias", length: ff),
+                up: try load.matrix(up + ".weight", rows: ff, columns: d),
+                down: try load.matrix(down + ".weight", rows: d, columns: ff),
+                upBias: try load.vector(up + ".bias", length: ff),
+                downBias: try load.vector(down + ".bias", length: d),
                 norm1: try load.vector(b + "ln1.weight", length: d),
-                norm2: try load.vector(b + "ln2.weight", length: d)))
+                norm2: try load.vector(b + "ln2.weight", length: d),
+                norm1Bias: try layerNorms ? load.vector(b + "ln1.bias", length: d) : nil,
+                norm2Bias: try layerNorms ? load.vector(b + "ln2.bias", length: d) : nil))
         }
         self.blocks = blocks
         postNorm = try load.vector("v.post_ln.weight", length: d)
+        postNormBias = try layerNorms ? load.vector("v.post_ln.bias", length: d) : nil
         let unit = d * mergeSize * mergeSize
         guard let info = file.tensor(named: "mm.0.weight") else { throw VisionError(file: path, kind: .missingTensor("mm.0.weight")) }
         guard info.dimensions.count == 2, info.dimensions[0] == unit, info.dimensions[1] > 0 else {
@@ -149,6 +202,21 @@ public final class Qwen2VLVisionEncoder: @unchecked Sendable {
         if let projection = try keys.optionalInt("vision.projection_dim"), projection != outputWidth {
             throw keys.invalid("vision.projection_dim", projection, "tensor 'mm.2.weight' projects to \(outputWidth)")
         }
+    }
+
+    /// The MLP width of a Qwen2-VL file and whether `ffn_up`/`ffn_down` are stored swapped,
+    /// from block 0's tensors: `ffn_up` is `{d, ff}`; the legacy surgery script's `ffn_down` is
+    /// (clip.cpp swaps when `ffn_down`'s first dimension is `d`; with ff = d the names are kept).
+    static func feedForwardShape(_ file: GGUFFile, embeddingLength d: Int) throws(VisionError) -> (width: Int, swapped: Bool) {
+        let downName = "v.blk.0.ffn_down.weight", upName = "v.blk.0.ffn_up.weight"
+        guard let down = file.tensor(named: downName) else { throw VisionError(file: file.path, kind: .missingTensor(downName)) }
+        let swapped = down.dimensions.count == 2 && down.dimensions[0] == d && down.dimensions[1] != d
+        let name = swapped ? downName : upName
+        guard let up = swapped ? down : file.tensor(named: upName) else { throw VisionError(file: file.path, kind: .missingTensor(upName)) }
+        guard up.dimensions.count == 2, up.dimensions[0] == d, up.dimensions[1] > 0 else {
+            throw VisionError(file: file.path, kind: .wrongShape(tensor: name, expected: [d, -1], found: up.dimensions))
+        }
+        return (up.dimensions[1], swapped)
     }
 
     /// Preprocesses and encodes `image`.
@@ -180,8 +248,9 @@ public final class Qwen2VLVisionEncoder: @unchecked Sendable {
         let n = gridRows * gridColumns, length = processor.patchLength
         let rows = gridRows / m, columns = gridColumns / m, units = rows * columns
         precondition(patches.count == n * length && gridRows % m == 0 && gridColumns % m == 0 && n > 0)
-        let (window, bounds) = Self.windows(rows: rows, columns: columns,
-                                            unitsPerWindow: windowSize / (processor.patchSize * m), unitPatches: unitPatches)
+        let (window, bounds) = windowSize.map {
+            Self.windows(rows: rows, columns: columns, unitsPerWindow: $0 / (processor.patchSize * m), unitPatches: unitPatches)
+        } ?? (Array(0..<units), [0, n])
 
         // Patch embedding, x [n × d] in merge-block order.
         var embedded = [Float](repeating: 0, count: n * d)
@@ -220,8 +289,8 @@ public final class Qwen2VLVisionEncoder: @unchecked Sendable {
             observer?("layer_out.\(l)", x)
         }
 
-        // Merger: RMSNorm per patch, [units × 4d] → mm.0 → GELU → mm.2, back to row-major units.
-        x.withUnsafeMutableBufferPointer { normalize($0.baseAddress!, into: $0.baseAddress!, weight: postNorm, rows: n) }
+        // Merger: RMSNorm (LayerNorm) per patch, [units × 4d] → mm.0 → GELU → mm.2, back to row-major units.
+        x.withUnsafeMutableBufferPointer { normalize($0.baseAddress!, into: $0.baseAddress!, weight: postNorm, bias: postNormBias, rows: n) }
         observer?("post_ln", x)
         var hidden = linear(merger0, merger0Bias, x, rows: units)                 // [units × hidden]
         hidden.withUnsafeMutableBufferPointer { hb in
@@ -236,113 +305,5 @@ public final class Qwen2VLVisionEncoder: @unchecked Sendable {
         }
         observer?("embeddings", values)
         return Qwen2VLImageEmbeddings(values: values, rows: rows, columns: columns, width: outputWidth)
-    }
-
-    /// `W · x + b` for `rows` input rows.
-    private func linear(_ weights: WeightMatrix, _ bias: [Float], _ input: [Float], rows: Int) -> [Float] {
-        var output = [Float](repeating: 0, count: rows * weights.rows)
-        input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                let y = y.baseAddress!
-                MatMul.multiply(weights, input: x.baseAddress!, batch: rows, output: y, pool: pool)
-                bias.withUnsafeBufferPointer { b in
-                    pool.parallelFor(rows, granularity: 8) { range in
-                        for r in range { TextKernels.add(b.baseAddress!, into: y + r * weights.rows, count: weights.rows) }
-                    }
-                }
-            }
-        }
-        return output
-    }
-
-    /// RMSNorm of each `d`-wide row of `x` into `y` (which may be `x`), split over the pool.
-    private func normalize(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, weight: [Float], rows: Int) {
-        let d = embeddingLength
-        weight.withUnsafeBufferPointer { wb in
-            let w = wb.baseAddress!
-            pool.parallelFor(rows, granularity: 8) { range in
-                for i in range { TextKernels.rmsNorm(x + i * d, weight: w, epsilon: epsilon, output: y + i * d, count: d) }
-            }
-        }
-    }
-
-    /// `x += y`, split over the pool.
-    private func add(_ y: [Float], into x: inout [Float]) {
-        let d = embeddingLength
-        y.withUnsafeBufferPointer { yb in
-            x.withUnsafeMutableBufferPointer { xb in
-                let x = xb.baseAddress!, y = yb.baseAddress!
-                pool.parallelFor(xb.count / d, granularity: 8) { r in
-                    TextKernels.add(y + r.lowerBound * d, into: x + r.lowerBound * d, count: r.count * d)
-                }
-            }
-        }
-    }
-
-    /// One block over `x` `[n × d]`; attention within each `[windows[i], windows[i+1])`.
-    private func run(_ block: Block, _ x: inout [Float], rows n: Int, cos: [Float], sin: [Float], windows: [Int]) {
-        let d = embeddingLength, hd = d / headCount
-        var h = [Float](repeating: 0, count: n * d)
-        func normalize(_ weight: [Float]) {
-            x.withUnsafeBufferPointer { xb in
-                h.withUnsafeMutableBufferPointer { self.normalize(xb.baseAddress!, into: $0.baseAddress!, weight: weight, rows: n) }
-            }
-        }
-        normalize(block.norm1)
-        var q = linear(block.query, block.queryBias, h, rows: n)
-        var k = linear(block.key, block.keyBias, h, rows: n)
-        let v = linear(block.value, block.valueBias, h, rows: n)
-        func rotate(_ t: inout [Float]) {
-            t.withUnsafeMutableBufferPointer { tb in
-                cos.withUnsafeBufferPointer { c in
-                    sin.withUnsafeBufferPointer { s in
-                        let t = tb.baseAddress!, c = c.baseAddress!, s = s.baseAddress!, heads = headCount
-                        pool.parallelFor(n, granularity: 8) { range in
-                            for i in range {
-                                for head in 0..<heads {
-                                    TextKernels.rope(t + i * d + head * hd, cos: c + i * hd / 2, sin: s + i * hd / 2,
-                                                     pairs: hd / 2, style: .halves)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        rotate(&q)
-        rotate(&k)
-        var attention = [Float](repeating: 0, count: n * d)
-        q.withUnsafeBufferPointer { qb in
-            k.withUnsafeBufferPointer { kb in
-                v.withUnsafeBufferPointer { vb in
-                    attention.withUnsafeMutableBufferPointer { ob in
-                        for w in 0..<(windows.count - 1) where windows[w + 1] > windows[w] {
-                            let start = windows[w], count = windows[w + 1] - windows[w], offset = start * d
-                            MaskedAttention.attend(qb.baseAddress! + offset, kb.baseAddress! + offset, vb.baseAddress! + offset,
-                                                   into: ob.baseAddress! + offset,
-                                                   shape: .init(rows: count, keys: count, heads: headCount, kvHeads: headCount,
-                                                                headDimension: hd, queryStride: d, keyValueStride: d, outputStride: d),
-                                                   mask: .none, pool: pool)
-                        }
-                    }
-                }
-            }
-        }
-        let projected = linear(block.output, block.outputBias, attention, rows: n)
-        add(projected, into: &x)
-
-        normalize(block.norm2)
-        var gate = linear(block.gate, block.gateBias, h, rows: n)
-        let up = linear(block.up, block.upBias, h, rows: n)
-        gate.withUnsafeMutableBufferPointer { gb in
-            up.withUnsafeBufferPointer { ub in
-                let g = gb.baseAddress!, u = ub.baseAddress!, ff = block.gate.rows
-                pool.parallelFor(n, granularity: 8) { r in
-                    TextKernels.siluMultiply(g + r.lowerBound * ff, up: u + r.lowerBound * ff, count: r.count * ff)
-                }
-            }
-        }
-        let down = linear(block.down, block.downBias, gate, rows: n)
-        add(down, into: &x)
     }
 }

@@ -83,16 +83,16 @@ public final class Qwen3VLVisionEncoder: @unchecked Sendable {
     public static let projectorType = "qwen3vl_merger"
 
     /// Whether `file` is a Qwen3-VL projector this type runs.
-    public static func accepts(_ file: GGUFFile) -> Bool { QwenVisionHeader.accepts(file, type: projectorType) }
+    public static func accepts(_ file: GGUFFile) -> Bool { QwenVisionHeader.accepts(file, types: [projectorType]) }
 
     /// `minPixels`/`maxPixels` override the file's `clip.vision.image_min_pixels`/`image_max_pixels`,
     /// which default to llama.cpp's 8 to 4096 merged tokens.
     public init(file: GGUFFile, pool: ThreadPool = ThreadPool(), minPixels: Int? = nil, maxPixels: Int? = nil) throws(VisionError) {
         let path = file.path
         self.file = file
-        let header = try QwenVisionHeader(file: file, projectorType: Self.projectorType, minPixels: minPixels, maxPixels: maxPixels)
+        let header = try QwenVisionHeader(file: file, projectorTypes: [Self.projectorType], minPixels: minPixels, maxPixels: maxPixels)
         let keys = header.keys
-        let patchSize = header.patchSize, d = header.embeddingLength, ff = header.feedForwardLength
+        let patchSize = header.patchSize, d = header.embeddingLength, ff = try header.feedForwardLength()
         let blockCount = header.blockCount, heads = header.headCount, mergeSize = header.mergeSize, eps = header.epsilon
         let gelu = try keys.optionalBool("use_gelu") ?? false, silu = try keys.optionalBool("use_silu") ?? false
         guard !(gelu && silu) else { throw keys.invalid("use_silu", true, "clip.use_gelu is set too; only one activation can be") }

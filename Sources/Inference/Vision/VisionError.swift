@@ -41,7 +41,7 @@ public struct VisionError: Error, Sendable, Equatable, CustomStringConvertible {
             return "the projector file has no vision encoder (clip.has_vision_encoder is false)"
         case .unsupportedProjector(let type):
             guard let type else { return "metadata key 'clip.projector_type' is missing" }
-            let supported = ProjectorType.allCases.map(\.rawValue) + ["qwen2.5vl_merger", "qwen3vl_merger"]
+            let supported = ProjectorType.allCases.map(\.rawValue) + Qwen2VLVisionEncoder.projectorTypes + [Qwen3VLVisionEncoder.projectorType]
             return "projector type '\(type)' is not supported (supported: \(supported.joined(separator: ", ")))"
         case .missingKey(let key):
             return "metadata key '\(key)' is missing"
