@@ -79,11 +79,23 @@ FIXTURES = [
          n_ff=512, tied=False, rope_base=10000.0),
     dict(name="llama-q6_k", arch="llama", type="Q6_K", n_embd=256, n_layer=1, n_head=4, n_head_kv=1,
          n_ff=512, tied=False, rope_base=10000.0),
+    # The types real Q2_K/Q3_K mixes and published IQ4 files carry (appended: the weights of a
+    # fixture are drawn from its index, so the ones above keep theirs).
+    dict(name="llama-q2_k", arch="llama", type="Q2_K", n_embd=256, n_layer=1, n_head=4, n_head_kv=2,
+         n_ff=512, tied=False, rope_base=10000.0),
+    dict(name="qwen2-q3_k", arch="qwen2", type="Q3_K", n_embd=256, n_layer=2, n_head=4, n_head_kv=4,
+         n_ff=256, tied=True, rope_base=1000000.0),
+    dict(name="llama-iq4_nl", arch="llama", type="IQ4_NL", n_embd=256, n_layer=1, n_head=4, n_head_kv=4,
+         n_ff=512, tied=True, rope_base=500000.0),
+    dict(name="qwen2-iq4_xs", arch="qwen2", type="IQ4_XS", n_embd=256, n_layer=1, n_head=4, n_head_kv=2,
+         n_ff=512, tied=False, rope_base=10000.0),
 ]
 
 FLOAT_TYPES = {"F32": T.F32, "F16": T.F16}
-QUANT_TYPES = {"Q8_0": T.Q8_0, "Q4_0": T.Q4_0, "Q4_K": T.Q4_K, "Q5_K": T.Q5_K, "Q6_K": T.Q6_K}
-FILE_TYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q8_0": 7, "Q4_K": 15, "Q5_K": 17, "Q6_K": 18}
+QUANT_TYPES = {"Q8_0": T.Q8_0, "Q4_0": T.Q4_0, "Q4_K": T.Q4_K, "Q5_K": T.Q5_K, "Q6_K": T.Q6_K,
+               "Q2_K": T.Q2_K, "Q3_K": T.Q3_K, "IQ4_NL": T.IQ4_NL, "IQ4_XS": T.IQ4_XS}
+FILE_TYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q8_0": 7, "Q4_K": 15, "Q5_K": 17, "Q6_K": 18,
+              "Q2_K": 10, "Q3_K": 12, "IQ4_NL": 25, "IQ4_XS": 30}
 
 RELATIVE_RMS_DEFINITION = (
     "sqrt(mean((a - twin)^2)) / sqrt(mean(twin^2)), means over every position and every "
@@ -434,8 +446,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="skip the checks (settings effects, numpy cross-check) stored under "
                              "settings_effect in references.json")
+    parser.add_argument("--only", help="comma-separated fixture names: make only these and replace their "
+                                           "entries in the existing references.json, keeping the others")
     args = parser.parse_args()
     args.verify = not args.quick
+    only = set(args.only.split(",")) if args.only else None
+    if only and not only <= {fx["name"] for fx in FIXTURES}:
+        raise SystemExit(f"--only: unknown fixtures {sorted(only - {fx['name'] for fx in FIXTURES})}")
     args.out.mkdir(parents=True, exist_ok=True)
 
     import llama_cpp
@@ -451,6 +468,8 @@ def main() -> None:
     entries, total_bytes = [], 0
     with tempfile.TemporaryDirectory() as tmp:
         for index, fx in enumerate(FIXTURES):
+            if only and fx["name"] not in only:
+                continue
             model_path = args.out / f"{fx['name']}.gguf"
             # Float models: redraw the weights (salt 0, 1, ...) until every greedy step's
             # top-1/top-2 margin is at least GREEDY_MARGIN x the logit tolerance, so that a
@@ -559,6 +578,10 @@ def main() -> None:
                            "logits (first index on ties) and decode it alone at the next position"),
         fixtures=entries,
     )
+    if only:   # keep every other fixture's entry, in FIXTURES order
+        kept = {e["name"]: e for e in json.loads((args.out / "references.json").read_text())["fixtures"]}
+        kept.update({e["name"]: e for e in entries})
+        references["fixtures"] = [kept[fx["name"]] for fx in FIXTURES if fx["name"] in kept]
     (args.out / "references.json").write_text(json.dumps(references, indent=1) + "\n")
     total_bytes += (args.out / "references.json").stat().st_size
     print(f"total {total_bytes / 1e6:.2f} MB in {args.out}")

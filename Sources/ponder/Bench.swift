@@ -1,4 +1,5 @@
 import ArgumentParser
+import COpenBLAS
 import Foundation
 import GGUF
 import Inference
@@ -222,6 +223,7 @@ struct Bench: ParsableCommand {
             }
             notes.append(load)
             notes.append("peak resident memory: \(ModelSummary.formatBytes(Self.peakResidentBytes()))")
+            notes.append("OpenBLAS kernels: \(openblas_get_corename().map { String(cString: $0) } ?? "unknown")")
             print("")
             if bandwidth && generatedTokens > 0 { print("\(ModelSummary.formatBytes(weightBytes)) of weights read per token") }
             for note in notes { print(note) }

@@ -26,6 +26,21 @@ struct Ponder: AsyncParsableCommand {
                       EmbedImage.self, Bench.self, BenchKernels.self, Chat.self, ChatBenchRender.self],
         defaultSubcommand: Chat.self
     )
+
+    /// `AsyncParsableCommand`'s entry point, after OpenBLAS's kernels are checked.
+    static func main() async {
+        OpenBLASCore.restartIfMisdetected()
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// A failure reported to the user as one sentence on stderr, with a non-zero exit code.

@@ -198,6 +198,15 @@ struct PonderCLITests {
         try #require(lines.count == 7, "\(result.stdout)")
         let notes = sections.dropFirst().joined(separator: "\n")
         #expect(notes.contains("load: ") && notes.contains("peak resident memory: "), "\(result.stdout)")
+        // OpenBLAS's kernels: never its SSE3 fallback on a CPU with AVX2 and FMA (Ponder restarts
+        // itself with OPENBLAS_CORETYPE when an older OpenBLAS does not know the CPU).
+        let kernels = try #require(notes.components(separatedBy: "\n").first { $0.hasPrefix("OpenBLAS kernels: ") })
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .components(separatedBy: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").map(String.init) ?? []
+        if flags.contains("avx2") && flags.contains("fma") {
+            #expect(!["Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom"].contains(kernels.dropFirst(18).trimmingCharacters(in: .whitespaces)),
+                    "\(kernels)")
+        }
         func cells(_ line: String) -> [String] {
             line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
         }
