@@ -112,18 +112,66 @@ def wrong_stage(stage, spec, objs, rng):
     return None
 
 
-def judge_example(rng):
-    """(objs, image, instruction, verdict '1' or '2', stage)."""
+SLIP_KINDS = ["choice", "extreme", "position"]
+
+
+def lookup_slip(stage, spec, objs, rng):
+    """A wrong reasoning or conclusion that reads the right scene but copies the wrong neighbour,
+    the slips the trained model makes where it must copy what *precedes* a match (an option's
+    letter, the name before an odd size, the place before a name): another option's letter,
+    another shape as the odd-sized one, or a shape placed where another one is. None when the
+    question has no such slip. Checking one is a forward lookup (the letter's option, the named
+    shape's size, what stands at the named place), which the judge can do."""
+    right_reasoning, right_conclusion = qs.solve(spec, objs)
+    k = spec["kind"]
+    if k == "choice":
+        if right_conclusion not in ("A", "B", "C"):
+            return None
+        other = str(rng.choice([x for x in "ABC" if x != right_conclusion]))
+        reasoning = right_reasoning.replace(f"which is option {right_conclusion}.", f"which is option {other}.")
+        conclusion = other
+    elif k == "extreme":
+        pick = [o for o in objs if o["size"] == spec["which"]]
+        if len(pick) != 1 or len(objs) < 2:
+            return None
+        others = [o for o in objs if o is not pick[0]]
+        o = others[int(rng.integers(len(others)))]
+        said = f"its colour is {o['colour']}" if spec["attr"] == "colour" else f"it is a {o['shape']}"
+        head = right_reasoning[:right_reasoning.index(" The only ")]
+        reasoning = f"{head} The only {spec['which']} shape is the {qs.name_of(o)}, so {said}."
+        conclusion = o[spec["attr"]]
+    elif k == "position":
+        named = [o for o in objs if qs.name_of(o) in (spec["a"], spec["b"])]
+        if len(named) != 2 or len(objs) < 3:
+            return None
+        moved = copy.deepcopy(objs)
+        target = moved[objs.index(named[int(rng.integers(2))])]
+        donor = [o for o in moved if qs.name_of(o) not in (spec["a"], spec["b"])]
+        d = donor[int(rng.integers(len(donor)))]
+        target["row"], target["col"] = d["row"], d["col"]
+        reasoning, conclusion = qs.solve(spec, moved)
+    else:
+        return None
+    text = reasoning if stage == "reasoning" else conclusion
+    return text if text != (right_reasoning if stage == "reasoning" else right_conclusion) else None
+
+
+def judge_example(rng, slips=0.0):
+    """(objs, image, instruction, verdict '1' or '2', stage). With probability `slips` the pair is
+    a lookup slip (`lookup_slip`) of a choice, extreme or position question's reasoning or
+    conclusion."""
+    slip = slips > 0 and bool(rng.random() < slips)   # no draw at 0: the committed data stay as they were
     while True:
         objs = scenes.make_scene(rng)
-        spec = qs.make_spec(objs, str(rng.choice(qs.KINDS)), rng)
+        spec = qs.make_spec(objs, str(rng.choice(SLIP_KINDS if slip else qs.KINDS)), rng)
         if spec is None:
             continue
-        stage = str(rng.choice(STAGES, p=JUDGE_STAGE_WEIGHTS))
+        stage = str(rng.choice(["reasoning", "reasoning", "conclusion"])) if slip else \
+            str(rng.choice(STAGES, p=JUDGE_STAGE_WEIGHTS))
         reasoning, conclusion = qs.solve(spec, objs)
         right = dict(summary=qs.summary_text(spec), caption=qs.caption(objs), reasoning=reasoning,
                      conclusion=conclusion)
-        wrong = wrong_stage(stage, spec, objs, rng)
+        wrong = lookup_slip(stage, spec, objs, rng) if slip else wrong_stage(stage, spec, objs, rng)
         if wrong is None:
             continue
         history = [(s, right[s]) for s in STAGES[:STAGES.index(stage)]]
@@ -145,12 +193,12 @@ def cell_labels(objs):
 
 
 def record(seed, index, mix):
-    """One training record, a pure function of (seed, index): mix = (P(conversation), P(judge));
-    conversations have two or three turns."""
+    """One training record, a pure function of (seed, index): mix = (P(conversation), P(judge)[,
+    P(a judge record is a lookup slip)]); conversations have two or three turns."""
     rng = np.random.default_rng([seed, index])
     u = rng.random()
     if u < mix[1]:
-        objs, im, text, verdict, stage = judge_example(rng)
+        objs, im, text, verdict, stage = judge_example(rng, mix[2] if len(mix) > 2 else 0.0)
         return scenes.jpeg_bytes(im), dict(kind="judge", stage=stage, turns=[(text, verdict, verdict, "judge")],
                                            cells=cell_labels(objs))
     turns = 1 if u >= mix[0] + mix[1] else (2 if rng.random() < 0.6 else 3)
