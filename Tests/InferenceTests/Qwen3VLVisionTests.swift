@@ -194,8 +194,7 @@ import Testing
         #expect {
             _ = try Self.encoder(path: path)
         } throws: { error in
-            let text = String(describing: error)
-            return error is VisionError && text.contains("'\(tensor)'") && text.contains(path) && !text.contains("\n")
+            Qwen2VLVisionTests.isOneSentence(error, naming: "'\(tensor)'", path)
         }
     }
 

@@ -5,19 +5,7 @@ import Foundation
 extension Qwen2VLVisionEncoder {
     /// `W · x + b` for `rows` input rows.
     func linear(_ weights: WeightMatrix, _ bias: [Float], _ input: [Float], rows: Int) -> [Float] {
-        var output = [Float](repeating: 0, count: rows * weights.rows)
-        input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                let y = y.baseAddress!
-                MatMul.multiply(weights, input: x.baseAddress!, batch: rows, output: y, pool: pool)
-                bias.withUnsafeBufferPointer { b in
-                    pool.parallelFor(rows, granularity: 8) { range in
-                        for r in range { TextKernels.add(b.baseAddress!, into: y + r * weights.rows, count: weights.rows) }
-                    }
-                }
-            }
-        }
-        return output
+        VisionRows.linear(weights, bias, input, rows: rows, pool: pool)
     }
 
     /// RMSNorm (no `bias`, Qwen2.5-VL) or LayerNorm (Qwen2-VL) of each `d`-wide row of `x` into
@@ -40,15 +28,7 @@ extension Qwen2VLVisionEncoder {
 
     /// `x += y`, split over the pool.
     func add(_ y: [Float], into x: inout [Float]) {
-        let d = embeddingLength
-        y.withUnsafeBufferPointer { yb in
-            x.withUnsafeMutableBufferPointer { xb in
-                let x = xb.baseAddress!, y = yb.baseAddress!
-                pool.parallelFor(xb.count / d, granularity: 8) { r in
-                    TextKernels.add(y + r.lowerBound * d, into: x + r.lowerBound * d, count: r.count * d)
-                }
-            }
-        }
+        VisionRows.add(y, into: &x, width: embeddingLength, pool: pool)
     }
 
     /// One block over `x` `[n × d]`; attention within each `[windows[i], windows[i+1])`.

@@ -283,48 +283,17 @@ public final class Qwen3VLVisionEncoder: @unchecked Sendable {
 
     /// `W · x + b` for `rows` input rows.
     private func linear(_ weights: WeightMatrix, _ bias: [Float], _ input: [Float], rows: Int) -> [Float] {
-        var output = [Float](repeating: 0, count: rows * weights.rows)
-        input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                let y = y.baseAddress!
-                MatMul.multiply(weights, input: x.baseAddress!, batch: rows, output: y, pool: pool)
-                bias.withUnsafeBufferPointer { b in
-                    pool.parallelFor(rows, granularity: 8) { range in
-                        for r in range { TextKernels.add(b.baseAddress!, into: y + r * weights.rows, count: weights.rows) }
-                    }
-                }
-            }
-        }
-        return output
+        VisionRows.linear(weights, bias, input, rows: rows, pool: pool)
     }
 
     /// LayerNorm of each `width`-wide row of `x`.
     private func layerNorm(_ x: [Float], _ weight: [Float], _ bias: [Float], width: Int) -> [Float] {
-        var y = [Float](repeating: 0, count: x.count)
-        x.withUnsafeBufferPointer { xb in
-            y.withUnsafeMutableBufferPointer { yb in
-                let x = xb.baseAddress!, y = yb.baseAddress!
-                pool.parallelFor(xb.count / width, granularity: 8) { range in
-                    for i in range {
-                        VisionKernels.layerNorm(x + i * width, weight: weight, bias: bias, epsilon: epsilon, output: y + i * width, count: width)
-                    }
-                }
-            }
-        }
-        return y
+        VisionRows.layerNorm(x, weight: weight, bias: bias, width: width, epsilon: epsilon, pool: pool)
     }
 
     /// `x += y`, split over the pool.
     private func add(_ y: [Float], into x: inout [Float]) {
-        let d = embeddingLength
-        y.withUnsafeBufferPointer { yb in
-            x.withUnsafeMutableBufferPointer { xb in
-                let x = xb.baseAddress!, y = yb.baseAddress!
-                pool.parallelFor(xb.count / d, granularity: 8) { r in
-                    TextKernels.add(y + r.lowerBound * d, into: x + r.lowerBound * d, count: r.count * d)
-                }
-            }
-        }
+        VisionRows.add(y, into: &x, width: embeddingLength, pool: pool)
     }
 
     /// One block over `x` `[n × d]`, every patch attending to every patch.
