@@ -56,9 +56,10 @@ def _specs(objs, kinds, rng):
     return specs
 
 
-def conversation(rng, turns):
+def conversation(rng, turns, specs_out=None):
     """(objs, image, [(question, answer, conclusion, kind)] * turns): questions about one scene.
-    Only the first may be `extreme`, which resizes the shapes before anything is answered."""
+    Only the first may be `extreme`, which resizes the shapes before anything is answered. The
+    specs are appended to `specs_out` when given."""
     while True:
         objs = scenes.make_scene(rng)
         kinds = [str(rng.choice(qs.KINDS))] + [str(rng.choice([k for k in qs.KINDS if k != "extreme"]))
@@ -67,6 +68,8 @@ def conversation(rng, turns):
         if specs is None:
             continue
         out = []
+        if specs_out is not None:
+            specs_out.extend(specs)
         for spec in specs:
             answer, conclusion = qs.answer_of(spec, objs)
             out.append((qs.question_text(spec), answer, conclusion, spec["kind"]))
@@ -119,41 +122,16 @@ def lookup_slip(stage, spec, objs, rng):
     """A wrong reasoning or conclusion that reads the right scene but copies the wrong neighbour,
     the slips the trained model makes where it must copy what *precedes* a match (an option's
     letter, the name before an odd size, the place before a name): another option's letter,
-    another shape as the odd-sized one, or a shape placed where another one is. None when the
-    question has no such slip. Checking one is a forward lookup (the letter's option, the named
-    shape's size, what stands at the named place), which the judge can do."""
-    right_reasoning, right_conclusion = qs.solve(spec, objs)
-    k = spec["kind"]
-    if k == "choice":
-        if right_conclusion not in ("A", "B", "C"):
-            return None
-        other = str(rng.choice([x for x in "ABC" if x != right_conclusion]))
-        reasoning = right_reasoning.replace(f"which is option {right_conclusion}.", f"which is option {other}.")
-        conclusion = other
-    elif k == "extreme":
-        pick = [o for o in objs if o["size"] == spec["which"]]
-        if len(pick) != 1 or len(objs) < 2:
-            return None
-        others = [o for o in objs if o is not pick[0]]
-        o = others[int(rng.integers(len(others)))]
-        said = f"its colour is {o['colour']}" if spec["attr"] == "colour" else f"it is a {o['shape']}"
-        head = right_reasoning[:right_reasoning.index(" The only ")]
-        reasoning = f"{head} The only {spec['which']} shape is the {qs.name_of(o)}, so {said}."
-        conclusion = o[spec["attr"]]
-    elif k == "position":
-        named = [o for o in objs if qs.name_of(o) in (spec["a"], spec["b"])]
-        if len(named) != 2 or len(objs) < 3:
-            return None
-        moved = copy.deepcopy(objs)
-        target = moved[objs.index(named[int(rng.integers(2))])]
-        donor = [o for o in moved if qs.name_of(o) not in (spec["a"], spec["b"])]
-        d = donor[int(rng.integers(len(donor)))]
-        target["row"], target["col"] = d["row"], d["col"]
-        reasoning, conclusion = qs.solve(spec, moved)
-    else:
+    another shape as the odd-sized one, or a shape placed where another one is
+    (`questions.slip_of`). None when the question has no such slip. Checking one is a forward
+    lookup (the letter's option, the named shape's size, what stands at the named place), which
+    the judge can do; with `questions.CHECKS` the candidate does it itself."""
+    slip = qs.slip_of(spec, objs, rng)
+    if slip is None:
         return None
-    text = reasoning if stage == "reasoning" else conclusion
-    return text if text != (right_reasoning if stage == "reasoning" else right_conclusion) else None
+    right, wrong = qs.solve(spec, objs), qs.solve(spec, objs, slip)
+    i = 0 if stage == "reasoning" else 1
+    return wrong[i] if wrong[i] != right[i] else None
 
 
 def judge_example(rng, slips=0.0):
@@ -194,7 +172,8 @@ def cell_labels(objs):
 
 def record(seed, index, mix):
     """One training record, a pure function of (seed, index): mix = (P(conversation), P(judge)[,
-    P(a judge record is a lookup slip)]); conversations have two or three turns."""
+    P(a judge record is a lookup slip)[, P(a choice, extreme or position answer is slipped and
+    trained on its check only)]]); conversations have two or three turns."""
     rng = np.random.default_rng([seed, index])
     u = rng.random()
     if u < mix[1]:
@@ -202,8 +181,22 @@ def record(seed, index, mix):
         return scenes.jpeg_bytes(im), dict(kind="judge", stage=stage, turns=[(text, verdict, verdict, "judge")],
                                            cells=cell_labels(objs))
     turns = 1 if u >= mix[0] + mix[1] else (2 if rng.random() < 0.6 else 3)
-    objs, im, out = conversation(rng, turns)
-    return scenes.jpeg_bytes(im), dict(kind=out[-1][3], turns=out, cells=cell_labels(objs))
+    specs = []
+    objs, im, out = conversation(rng, turns, specs)
+    extra = {}
+    if len(mix) > 3 and mix[3] > 0 and out[-1][3] in SLIP_KINDS and rng.random() < mix[3]:
+        # a slipped answer, trained only on the check that reads the slip back (questions.CHECKS)
+        spec = specs[-1]
+        slip = qs.slip_of(spec, objs, rng)
+        span = slip is not None and qs.check_span(spec, objs, slip)
+        if span:
+            reasoning, conclusion = qs.solve(spec, objs, slip)
+            head = f"<SUMMARY>{qs.summary_text(spec)}</SUMMARY>\n\n<CAPTION>{qs.caption(objs)}</CAPTION>\n\n<REASONING>"
+            answer = qs.answer_text(qs.summary_text(spec), qs.caption(objs), reasoning, conclusion)
+            assert answer.startswith(head + reasoning)
+            out[-1] = (out[-1][0], answer, conclusion, out[-1][3])
+            extra = dict(span=(len(head) + span[0], len(head) + span[1]))
+    return scenes.jpeg_bytes(im), dict(kind=out[-1][3], turns=out, cells=cell_labels(objs), **extra)
 
 
 def _worker(args):

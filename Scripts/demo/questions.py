@@ -11,6 +11,14 @@ whole caption at once. Relative positions go through row and column numbers.
 """
 from __future__ import annotations
 
+import os
+
+# Checked lookups (an experiment, off unless PONDER_DEMO_CHECKS=1): where the reasoning must copy
+# what *precedes* a match (an option's letter, the name before the odd size, the place before a
+# name), it then reads the match back forwards and says whether it agrees ("which is option C
+# (check: option C is red, mismatch)."), so that a slip is marked inside the candidate itself.
+CHECKS = os.environ.get("PONDER_DEMO_CHECKS") == "1"
+
 COLOURS = ["red", "green", "blue", "yellow", "purple", "orange"]
 SHAPES = ["circle", "square", "triangle", "diamond"]
 PLURAL = {"circle": "circles", "square": "squares", "triangle": "triangles", "diamond": "diamonds"}
@@ -221,16 +229,56 @@ def _located(objs, name):
     return next((o for o in objs if name_of(o) == name), None)
 
 
-def solve(spec, objs):
-    """(reasoning, conclusion) of `spec` about `objs`."""
+def _check(reading, holds):
+    """The forward reading of a lookup and whether it agrees with what the lookup was for."""
+    return f" (check: {reading}, {'match' if holds else 'mismatch'})"
+
+
+def slip_of(spec, objs, rng):
+    """A lookup slip for `solve(spec, objs, slip)`: another option's letter (choice), another
+    shape as the odd-sized one (extreme), or (the index of the named shape whose place is wrong,
+    the index of the shape whose place it takes) (position); None when the question has none."""
+    k = spec["kind"]
+    if k == "choice":
+        right = solve(spec, objs)[1]
+        return str(rng.choice([x for x in "ABC" if x != right])) if right in ("A", "B", "C") else None
+    if k == "extreme":
+        pick = [o for o in objs if o["size"] == spec["which"]]
+        if len(pick) != 1 or len(objs) < 2:
+            return None
+        others = [i for i, o in enumerate(objs) if o is not pick[0]]
+        return int(others[int(rng.integers(len(others)))])
+    if k == "position":
+        named = [i for i, o in enumerate(objs) if name_of(o) in (spec["a"], spec["b"])]
+        if len(named) != 2 or len(objs) < 3:
+            return None
+        target = named[int(rng.integers(2))]
+        donors = [i for i, o in enumerate(objs) if name_of(o) not in (spec["a"], spec["b"])]
+        return target, int(donors[int(rng.integers(len(donors)))])
+    return None
+
+
+def solve(spec, objs, slip=None):
+    """(reasoning, conclusion) of `spec` about `objs`; with `slip` (from `slip_of`), the
+    reasoning copies the wrong neighbour there and goes on from it (its checks, with CHECKS,
+    still read the scene as it is)."""
+    return _solve(spec, objs, slip)[:2]
+
+
+def check_span(spec, objs, slip):
+    """(start, end) of the check after the slipped lookup in `solve(spec, objs, slip)[0]`."""
+    return _solve(spec, objs, slip)[2]
+
+
+def _solve(spec, objs, slip=None):
     k = spec["kind"]
     if k in ("count_both", "count_colour", "count_shape"):
         scan, n = _count_scan(objs, spec.get("colour"), spec.get("shape"))
-        return f"Looking for {_target(spec.get('colour'), spec.get('shape'))}: {scan}. The count is {n}.", str(n)
+        return f"Looking for {_target(spec.get('colour'), spec.get('shape'))}: {scan}. The count is {n}.", str(n), None
     if k == "exists":
         scan, o = _find_scan(objs, spec["colour"], spec["shape"])
         return (f"Looking for {_target(spec['colour'], spec['shape'])}: {scan}. So the answer is {'yes' if o else 'no'}.",
-                "yes" if o else "no")
+                "yes" if o else "no", None)
     if k in ("colour_of", "shape_of", "choice", "where"):
         if k == "where":
             target = dict(colour=spec["colour"], shape=spec["shape"])
@@ -239,23 +287,42 @@ def solve(spec, objs):
         scan, o = _find_scan(objs, target.get("colour"), target.get("shape"))
         scan = f"Looking for {_target(target.get('colour'), target.get('shape'))}: {scan}"
         if o is None:
-            return f"{scan}. None matches.", "none"
+            return f"{scan}. None matches.", "none", None
         if k == "where":
-            return f"{scan}. So it is at the {pos_word(o)}.", pos_word(o)
+            return f"{scan}. So it is at the {pos_word(o)}.", pos_word(o), None
         asked = "colour" if (k == "colour_of" or (k == "choice" and spec["by"] == "shape")) else "shape"
         value = o[asked]
         said = f"it is {value}" if asked == "colour" else f"it is a {value}"
         if k != "choice":
-            return f"{scan}. So {said}.", value
+            return f"{scan}. So {said}.", value, None
         opts = spec["options"]
         letter = "ABC"[opts.index(value)] if value in opts else "none"
-        return f"{scan}. So {said}, which is option {letter}.", letter
+        letter = slip or letter
+        text = f"{scan}. So {said}, which is option {letter}"
+        if CHECKS and letter in ("A", "B", "C"):
+            check = _check(f"option {letter} is {opts['ABC'.index(letter)]}", opts["ABC".index(letter)] == value)
+            return f"{text}{check}.", letter, (len(text), len(text) + len(check))
+        return f"{text}.", letter, None
     if k == "position":
         a, b = _located(objs, spec["a"]), _located(objs, spec["b"])
         if a is None or b is None:
-            return f"The {spec['a'] if a is None else spec['b']} is not in the image.", "no"
-        la = f"The {spec['a']} is at the {pos_word(a)}: row {a['row'] + 1}, column {a['col'] + 1}."
-        lb = f"The {spec['b']} is at the {pos_word(b)}: row {b['row'] + 1}, column {b['col'] + 1}."
+            return f"The {spec['a'] if a is None else spec['b']} is not in the image.", "no", None
+        if slip is not None:   # the place of another shape copied for a or b
+            if objs[slip[0]] is a:
+                a = objs[slip[1]]
+            else:
+                b = objs[slip[1]]
+        span = None
+
+        def located(name, o, offset):
+            nonlocal span
+            head = f"The {name} is at the {pos_word(o)}"
+            check = _check(f"there is a {o['size']} {name_of(o)}", name_of(o) == name) if CHECKS else ""
+            if check and slip is not None and o is objs[slip[1]]:
+                span = (offset + len(head), offset + len(head) + len(check))
+            return f"{head}{check}: row {o['row'] + 1}, column {o['col'] + 1}."
+        la = located(spec["a"], a, 0)
+        lb = located(spec["b"], b, len(la) + 1)
         if spec["rel"] in ("left of", "right of"):
             ca, cb = a["col"] + 1, b["col"] + 1
             side = "left of" if ca < cb else "right of" if ca > cb else "the same as"
@@ -266,17 +333,18 @@ def solve(spec, objs):
             side = "above" if ra < rb else "below" if ra > rb else "the same as"
             truth = side == spec["rel"]
             cmp = f"Row {ra} is {side} row {rb}"
-        return f"{la} {lb} {cmp}, so the answer is {'yes' if truth else 'no'}.", "yes" if truth else "no"
+        return f"{la} {lb} {cmp}, so the answer is {'yes' if truth else 'no'}.", "yes" if truth else "no", span
     if k == "extreme":
         parts = [f"{item(o)}, {o['size']}" for o in objs]
         pick = [o for o in objs if o["size"] == spec["which"]]
         sup = "largest" if spec["which"] == "large" else "smallest"
         if len(pick) != 1:
-            return f"Checking sizes: {'; '.join(parts)}. No single shape is the {sup}.", "none"
-        o = pick[0]
+            return f"Checking sizes: {'; '.join(parts)}. No single shape is the {sup}.", "none", None
+        o = pick[0] if slip is None else objs[slip]
         said = f"its colour is {o['colour']}" if spec["attr"] == "colour" else f"it is a {o['shape']}"
-        return (f"Checking sizes: {'; '.join(parts)}. The only {spec['which']} shape is the {name_of(o)}, so {said}.",
-                o[spec["attr"]])
+        head = f"Checking sizes: {'; '.join(parts)}. The only {spec['which']} shape is the {name_of(o)}"
+        check = _check(f"it is {o['size']}", o["size"] == spec["which"]) if CHECKS else ""
+        return f"{head}{check}, so {said}.", o[spec["attr"]], (len(head), len(head) + len(check)) if check else None
     if k == "arithmetic":
         f, s = spec["first"], spec["second"]
         scan1, n1 = _count_scan(objs, f.get("colour"), f.get("shape"))
@@ -284,8 +352,8 @@ def solve(spec, objs):
         head = (f"Looking for {_target(f.get('colour'), f.get('shape'))}: {scan1}. That is {n1}. "
                 f"Looking for {_target(s.get('colour'), s.get('shape'))}: {scan2}. That is {n2}. ")
         if spec["op"] == "sum":
-            return head + f"In total {n1} + {n2} = {n1 + n2}.", str(n1 + n2)
-        return head + f"The difference is {n1} - {n2} = {n1 - n2}.", str(n1 - n2)
+            return head + f"In total {n1} + {n2} = {n1 + n2}.", str(n1 + n2), None
+        return head + f"The difference is {n1} - {n2} = {n1 - n2}.", str(n1 - n2), None
     raise ValueError(k)
 
 

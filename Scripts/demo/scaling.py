@@ -10,7 +10,7 @@ Usage:
   python3 Scripts/demo/scenes.py --out held-out --seed 1000 --n 500
   python3 Scripts/demo/scaling.py --data held-out/data.jsonl --out scaling.json --plot scaling.png
       [--ponder .build/release/ponder] [--beams 2,4,8] [--judges logprob,self,first] [--limit K]
-      [--parallel 2] [--threads 1] [--seed 1]
+      [--parallel 2] [--threads 1] [--seed 1] [--model M.gguf --mmproj P.gguf]
   python3 Scripts/demo/scaling.py --from scaling.json --plot scaling.png     # table and plot only
 """
 from __future__ import annotations
@@ -39,6 +39,8 @@ def evaluate(args, strategy, beam, judge):
            "--seed", str(args.seed), "--threads", str(args.threads), "--json", "--quiet"]
     if args.limit:
         cmd += ["--limit", str(args.limit)]
+    if args.model:
+        cmd += ["--model", args.model, "--mmproj", args.mmproj]
     start = time.time()
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
@@ -100,6 +102,8 @@ def main():
     ap.add_argument("--from", dest="source", type=Path, help="a JSON file of an earlier run: no evaluation")
     ap.add_argument("--plot", type=Path)
     ap.add_argument("--ponder", default=".build/release/ponder")
+    ap.add_argument("--model", help="a text GGUF other than the bundled demo model (with --mmproj)")
+    ap.add_argument("--mmproj")
     ap.add_argument("--beams", default="2,4,8")
     ap.add_argument("--judges", default="logprob,self,first")
     ap.add_argument("--limit", type=int)

@@ -62,7 +62,15 @@ def build_examples(tok, recs):
         *earlier, (question, answer, _, _) = r["turns"]
         p = prompt_layout(tok, question, [(q, c) for q, _, c, _ in earlier])
         a = tok.encode(answer) + [end]
-        out.append((p + a, [-100] * len(p) + a))
+        labels = a
+        if "span" in r:   # a slipped answer: the loss on its check only (dialogues.record)
+            s, e = r["span"]
+            pieces = [tok.encode(answer[:s]), tok.encode(answer[s:e]), tok.encode(answer[e:])]
+            if pieces[0] + pieces[1] + pieces[2] == a[:-1]:
+                labels = [-100] * len(pieces[0]) + pieces[1] + [-100] * (len(pieces[2]) + 1)
+            else:
+                labels = [-100] * len(a)
+        out.append((p + a, [-100] * len(p) + labels))
     return out
 
 
@@ -199,6 +207,7 @@ def main():
     eval_recs = scenes.generate(EVAL_SEED, a.n_eval, a.workers)
     followup_recs = scenes.generate(EVAL_SEED, a.n_eval, a.workers, turns=2)
     judge_recs = [r for r in dialogues.generate(EVAL_SEED, a.n_eval, (0.0, 1.0), a.workers)]
+    slip_recs = [r for r in dialogues.generate(EVAL_SEED + 1, a.n_eval, (0.0, 1.0, 1.0), a.workers)]
     print(f"data: {len(recs)} train ({sum(r['kind'] == 'judge' for _, r in recs)} judge, "
           f"{sum(len(r['turns']) > 1 for _, r in recs)} conversations), {len(eval_recs)} + {len(followup_recs)} "
           f"+ {len(judge_recs)} eval in {time.time() - t0:.1f}s", flush=True)
@@ -277,7 +286,9 @@ def main():
             r = evaluate(model, tok, eval_recs[:200], device)
             f = evaluate(model, tok, followup_recs[:100], device)
             j = evaluate_judge(model, tok, judge_recs[:200], device)
+            js = evaluate_judge(model, tok, slip_recs[:200], device)
             print(f"  eval@{step}: acc {r['accuracy']:.3f} follow-up {f['accuracy']:.3f} judge {j['accuracy']:.3f} "
+                  f"slips {js['accuracy']:.3f} (reasoning {js['per_stage'].get('reasoning', {}).get('accuracy', 0):.2f}) "
                   + " ".join(f"{k} {v['accuracy']:.2f}" for k, v in r["per_kind"].items()), flush=True)
     print(f"training: {a.steps} steps in {time.time() - t_train:.1f}s wall", flush=True)
 
@@ -305,9 +316,12 @@ def main():
     j = evaluate_judge(model, tok, judge_recs, device)
     print(f"held-out self-judge pair accuracy (n={j['n']}): {j['accuracy']:.4f} "
           + " ".join(f"{k} {v['accuracy']:.2f}" for k, v in j["per_stage"].items()), flush=True)
+    js = evaluate_judge(model, tok, slip_recs, device)
+    print(f"held-out self-judge accuracy on lookup slips (n={js['n']}): {js['accuracy']:.4f} "
+          + " ".join(f"{k} {v['accuracy']:.2f}" for k, v in js["per_stage"].items()), flush=True)
     (a.out / "eval.json").write_text(json.dumps(dict(settings=settings, eval_seed=EVAL_SEED, **r,
                                                      followup=dict(accuracy=f["accuracy"], n=f["n"]),
-                                                     judge=j), indent=1))
+                                                     judge=j, judge_slips=js), indent=1))
     print(f"total {time.time() - t0:.1f}s", flush=True)
 
 
