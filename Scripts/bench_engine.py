@@ -380,7 +380,8 @@ def ponder_bench(ponder, path, threads, p, n, batches=(1,), depths=(0,)):
     for line in ponder_run(cmd).stdout.splitlines():
         if line.startswith("{"):
             r = json.loads(line)
-            results[(r["test"], r.get("batch", 1), r.get("depth", 0))] = r["tokens_per_second"]
+            if "tokens_per_second" in r:   # not the closing "load" record
+                results[(r["test"], r.get("batch", 1), r.get("depth", 0))] = r["tokens_per_second"]
     return results
 
 

@@ -25,7 +25,8 @@ struct Bench: ParsableCommand {
             family's masks and positions: Gemma 3's two-way image span, Qwen's M-RoPE) followed by \
             -p random tokens, and counts every position in its tokens/s. \
             --json prints one object per test instead, with the best run (tokens_per_second, \
-            seconds) and the mean and standard deviation.
+            seconds) and the mean and standard deviation, then a "load" object (load and \
+            repacking seconds, peak resident bytes, OpenBLAS's kernels).
 
             Examples:
               ponder bench --model model.gguf
@@ -215,15 +216,21 @@ struct Bench: ParsableCommand {
                 notes.append("image: seconds to preprocess and encode \(URL(fileURLWithPath: image!).lastPathComponent)")
             }
         }
-        if !json {
+        let weights = (textModel as? TransformerTextModel)?.weights
+        let kernels = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+        if json {
+            printJSON(BenchLoadRecord(loadSeconds: loadSeconds, repackSeconds: weights?.repackSeconds ?? 0,
+                                      repackedBytes: weights?.repackedBytes ?? 0, peakResidentBytes: Self.peakResidentBytes(),
+                                      openblasKernels: kernels, threads: threads, model: described))
+        } else {
             var load = String(format: "load: %.2f s", loadSeconds)
-            if let weights = (textModel as? TransformerTextModel)?.weights, weights.repackedBytes > 0 {
+            if let weights, weights.repackedBytes > 0 {
                 load += ", of which \(String(format: "%.2f", weights.repackSeconds)) s repacking "
                     + "\(ModelSummary.formatBytes(weights.repackedBytes)) of weights (their mapped pages released)"
             }
             notes.append(load)
             notes.append("peak resident memory: \(ModelSummary.formatBytes(Self.peakResidentBytes()))")
-            notes.append("OpenBLAS kernels: \(openblas_get_corename().map { String(cString: $0) } ?? "unknown")")
+            notes.append("OpenBLAS kernels: \(kernels)")
             print("")
             if bandwidth && generatedTokens > 0 { print("\(ModelSummary.formatBytes(weightBytes)) of weights read per token") }
             for note in notes { print(note) }
@@ -349,6 +356,37 @@ struct BenchRecord: Encodable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(backend, forKey: .backend)
         try container.encode(repeats, forKey: .repeats)
+    }
+}
+
+/// The last `--json` line: the text model's load (and repacking) time, the process's peak
+/// resident memory over the whole run, and OpenBLAS's kernels.
+struct BenchLoadRecord: Encodable {
+    var test = "load"
+    var loadSeconds: Double
+    var repackSeconds: Double
+    var repackedBytes: Int
+    var peakResidentBytes: Int
+    var openblasKernels: String
+    var threads: Int
+    var model: BenchModel
+
+    enum CodingKeys: String, CodingKey {
+        case test, threads
+        case loadSeconds = "load_seconds", repackSeconds = "repack_seconds", repackedBytes = "repacked_bytes"
+        case peakResidentBytes = "peak_resident_bytes", openblasKernels = "openblas_kernels"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(test, forKey: .test)
+        try container.encode(loadSeconds, forKey: .loadSeconds)
+        try container.encode(repackSeconds, forKey: .repackSeconds)
+        try container.encode(repackedBytes, forKey: .repackedBytes)
+        try container.encode(peakResidentBytes, forKey: .peakResidentBytes)
+        try container.encode(openblasKernels, forKey: .openblasKernels)
+        try container.encode(threads, forKey: .threads)
+        try model.encode(to: encoder)
     }
 }
 

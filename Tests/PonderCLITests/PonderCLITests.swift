@@ -164,8 +164,13 @@ struct PonderCLITests {
                                             "--batch", "2", "--depth", "8", "--repeat", "3", "--threads", "1",
                                             "--no-bandwidth", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
-        let lines = result.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.count == 2)
+        var lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3)
+        // The last line: the load, the peak memory and OpenBLAS's kernels.
+        let load = try #require(try JSONSerialization.jsonObject(with: Data(lines.removeLast().utf8)) as? [String: Any])
+        #expect(load["test"] as? String == "load" && (load["load_seconds"] as? Double ?? -1) > 0)
+        #expect((load["peak_resident_bytes"] as? Int ?? 0) > 1 << 20 && load["repacked_bytes"] is Int && load["repack_seconds"] is Double)
+        #expect(!(load["openblas_kernels"] as? String ?? "").isEmpty && load["model"] as? String == "qwen2 128K F32")
         var tests: [String] = []
         for line in lines {
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
