@@ -337,7 +337,9 @@ struct PonderCLITests {
         let objects = result.stdout.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }
-        #expect(objects.count == 2, "\(result.stdout)")
+        #expect(objects.count == 3, "\(result.stdout)")
+        // Last, the load record.
+        #expect(objects.last?["test"] as? String == "load" && objects.last?["model"] as? String == "llama 82K F32")
         // The image-prompt test: the image's rows prefilled (idefics3: 4 per tile and the overview).
         let prompt = objects.first
         let name = prompt?["test"] as? String ?? ""
@@ -345,7 +347,7 @@ struct PonderCLITests {
         let rows = Int(name.dropFirst(3).dropLast(4)) ?? 0
         #expect(rows > 0 && rows % 4 == 0, "\(name)")
         #expect((prompt?["tokens_per_second"] as? Double ?? 0) > 0)
-        let object = objects.last
+        let object = objects.dropLast().last
         #expect(object?["test"] as? String == "image")
         #expect((object?["seconds"] as? Double ?? 0) > 0)
         #expect(object?["threads"] as? Int == 1)
