@@ -141,7 +141,8 @@ def judge_example(rng, slips=0.0):
     slip = slips > 0 and bool(rng.random() < slips)   # no draw at 0: the committed data stay as they were
     while True:
         objs = scenes.make_scene(rng)
-        spec = qs.make_spec(objs, str(rng.choice(SLIP_KINDS if slip else qs.KINDS)), rng)
+        kinds = (SLIP_KINDS[:2] if qs.CHECKS else SLIP_KINDS) if slip else qs.KINDS   # position has no check
+        spec = qs.make_spec(objs, str(rng.choice(kinds)), rng)
         if spec is None:
             continue
         stage = str(rng.choice(["reasoning", "reasoning", "conclusion"])) if slip else \
@@ -172,8 +173,8 @@ def cell_labels(objs):
 
 def record(seed, index, mix):
     """One training record, a pure function of (seed, index): mix = (P(conversation), P(judge)[,
-    P(a judge record is a lookup slip)[, P(a choice, extreme or position answer is slipped and
-    trained on its check only)]]); conversations have two or three turns."""
+    P(a judge record is a lookup slip)[, P(a choice or extreme answer is slipped and trained
+    from its check on, with questions.CHECKS)]]); conversations have two or three turns."""
     rng = np.random.default_rng([seed, index])
     u = rng.random()
     if u < mix[1]:
@@ -185,7 +186,7 @@ def record(seed, index, mix):
     objs, im, out = conversation(rng, turns, specs)
     extra = {}
     if len(mix) > 3 and mix[3] > 0 and out[-1][3] in SLIP_KINDS and rng.random() < mix[3]:
-        # a slipped answer, trained only on the check that reads the slip back (questions.CHECKS)
+        # a slipped answer, trained from the check that reads the slip back on (questions.CHECKS)
         spec = specs[-1]
         slip = qs.slip_of(spec, objs, rng)
         span = slip is not None and qs.check_span(spec, objs, slip)

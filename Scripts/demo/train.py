@@ -63,11 +63,11 @@ def build_examples(tok, recs):
         p = prompt_layout(tok, question, [(q, c) for q, _, c, _ in earlier])
         a = tok.encode(answer) + [end]
         labels = a
-        if "span" in r:   # a slipped answer: the loss on its check only (dialogues.record)
-            s, e = r["span"]
-            pieces = [tok.encode(answer[:s]), tok.encode(answer[s:e]), tok.encode(answer[e:])]
-            if pieces[0] + pieces[1] + pieces[2] == a[:-1]:
-                labels = [-100] * len(pieces[0]) + pieces[1] + [-100] * (len(pieces[2]) + 1)
+        if "span" in r:   # a slipped answer: the loss from its check on, not on the slip (dialogues.record)
+            s = r["span"][0]
+            head = tok.encode(answer[:s])
+            if head + tok.encode(answer[s:]) == a[:-1]:
+                labels = [-100] * len(head) + a[len(head):]
             else:
                 labels = [-100] * len(a)
         out.append((p + a, [-100] * len(p) + labels))
