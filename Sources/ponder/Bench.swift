@@ -219,9 +219,11 @@ struct Bench: ParsableCommand {
         let weights = (textModel as? TransformerTextModel)?.weights
         let kernels = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
         if json {
-            printJSON(BenchLoadRecord(loadSeconds: loadSeconds, repackSeconds: weights?.repackSeconds ?? 0,
-                                      repackedBytes: weights?.repackedBytes ?? 0, peakResidentBytes: Self.peakResidentBytes(),
-                                      openblasKernels: kernels, threads: threads, model: described))
+            printJSON(BenchLoadRecord(fields: .init(loadSeconds: loadSeconds, repackSeconds: weights?.repackSeconds ?? 0,
+                                                    repackedBytes: weights?.repackedBytes ?? 0,
+                                                    peakResidentBytes: Self.peakResidentBytes(), openblasKernels: kernels,
+                                                    threads: threads),
+                                      model: described))
         } else {
             var load = String(format: "load: %.2f s", loadSeconds)
             if let weights, weights.repackedBytes > 0 {
@@ -362,30 +364,27 @@ struct BenchRecord: Encodable {
 /// The last `--json` line: the text model's load (and repacking) time, the process's peak
 /// resident memory over the whole run, and OpenBLAS's kernels.
 struct BenchLoadRecord: Encodable {
-    var test = "load"
-    var loadSeconds: Double
-    var repackSeconds: Double
-    var repackedBytes: Int
-    var peakResidentBytes: Int
-    var openblasKernels: String
-    var threads: Int
-    var model: BenchModel
+    struct Fields: Encodable {
+        var test = "load"
+        var loadSeconds: Double
+        var repackSeconds: Double
+        var repackedBytes: Int
+        var peakResidentBytes: Int
+        var openblasKernels: String
+        var threads: Int
 
-    enum CodingKeys: String, CodingKey {
-        case test, threads
-        case loadSeconds = "load_seconds", repackSeconds = "repack_seconds", repackedBytes = "repacked_bytes"
-        case peakResidentBytes = "peak_resident_bytes", openblasKernels = "openblas_kernels"
+        enum CodingKeys: String, CodingKey {
+            case test, threads
+            case loadSeconds = "load_seconds", repackSeconds = "repack_seconds", repackedBytes = "repacked_bytes"
+            case peakResidentBytes = "peak_resident_bytes", openblasKernels = "openblas_kernels"
+        }
     }
 
+    var fields: Fields
+    var model: BenchModel
+
     func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(test, forKey: .test)
-        try container.encode(loadSeconds, forKey: .loadSeconds)
-        try container.encode(repackSeconds, forKey: .repackSeconds)
-        try container.encode(repackedBytes, forKey: .repackedBytes)
-        try container.encode(peakResidentBytes, forKey: .peakResidentBytes)
-        try container.encode(openblasKernels, forKey: .openblasKernels)
-        try container.encode(threads, forKey: .threads)
+        try fields.encode(to: encoder)
         try model.encode(to: encoder)
     }
 }
