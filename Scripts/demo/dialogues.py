@@ -141,7 +141,8 @@ def judge_example(rng, slips=0.0):
     slip = slips > 0 and bool(rng.random() < slips)   # no draw at 0: the committed data stay as they were
     while True:
         objs = scenes.make_scene(rng)
-        kinds = (SLIP_KINDS[:2] if qs.CHECKS else SLIP_KINDS) if slip else qs.KINDS   # position has no check
+        # position has no check in PONDER_DEMO_CHECKS=1
+        kinds = (SLIP_KINDS[:2] if qs.CHECKS and not qs.WALK else SLIP_KINDS) if slip else qs.KINDS
         spec = qs.make_spec(objs, str(rng.choice(kinds)), rng)
         if spec is None:
             continue

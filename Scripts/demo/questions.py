@@ -18,7 +18,13 @@ import os
 # match back and says whether it agrees ("which is option C (check: option C is red,
 # mismatch)."), so that a slip is marked inside the candidate itself. (A check of the place in
 # position questions broke their reasoning in the first pilot and was taken out.)
-CHECKS = os.environ.get("PONDER_DEMO_CHECKS") == "1"
+# PONDER_DEMO_CHECKS=2 checks by walking instead of looking up: the check copies the options (or
+# the size list) in order up to the claimed one and compares that one's value with the claim
+# ("which is option C (check: A. yellow; B. blue; C. red, mismatch)."), so it is made of the
+# moves the model already makes reliably (the scans), not of the lookup that slipped.
+CHECK_MODE = os.environ.get("PONDER_DEMO_CHECKS", "")
+CHECKS = CHECK_MODE in ("1", "2")
+WALK = CHECK_MODE == "2"
 
 COLOURS = ["red", "green", "blue", "yellow", "purple", "orange"]
 SHAPES = ["circle", "square", "triangle", "diamond"]
@@ -301,7 +307,10 @@ def _solve(spec, objs, slip=None):
         letter = slip or letter
         text = f"{scan}. So {said}, which is option {letter}"
         if CHECKS and letter in ("A", "B", "C"):
-            check = _check(f"option {letter} is {opts['ABC'.index(letter)]}", opts["ABC".index(letter)] == value)
+            upto = "ABC".index(letter)
+            reading = "; ".join(f"{x}. {opts[i]}" for i, x in enumerate("ABC"[:upto + 1])) if WALK else \
+                f"option {letter} is {opts[upto]}"
+            check = _check(reading, opts[upto] == value)
             return f"{text}{check}.", letter, (len(text), len(text) + len(check))
         return f"{text}.", letter, None
     if k == "position":
@@ -313,8 +322,17 @@ def _solve(spec, objs, slip=None):
                 a = objs[slip[1]]
             else:
                 b = objs[slip[1]]
-        la = f"The {spec['a']} is at the {pos_word(a)}: row {a['row'] + 1}, column {a['col'] + 1}."
-        lb = f"The {spec['b']} is at the {pos_word(b)}: row {b['row'] + 1}, column {b['col'] + 1}."
+        la = f"The {spec['a']} is at the {pos_word(a)}: row {a['row'] + 1}, column {a['col'] + 1}"
+        lb = f"The {spec['b']} is at the {pos_word(b)}: row {b['row'] + 1}, column {b['col'] + 1}"
+        span = None
+        if WALK:   # each place read back by walking the caption's shapes up to it
+            ca = _check("; ".join(item(o) for o in objs[:objs.index(a) + 1]), name_of(a) == spec["a"])
+            cb = _check("; ".join(item(o) for o in objs[:objs.index(b) + 1]), name_of(b) == spec["b"])
+            if slip is not None:
+                span = (len(la), len(la) + len(ca)) if name_of(a) != spec["a"] else \
+                    (len(la + ca) + 2 + len(lb), len(la + ca) + 2 + len(lb) + len(cb))
+            la, lb = la + ca, lb + cb
+        la, lb = la + ".", lb + "."
         if spec["rel"] in ("left of", "right of"):
             ca, cb = a["col"] + 1, b["col"] + 1
             side = "left of" if ca < cb else "right of" if ca > cb else "the same as"
@@ -325,7 +343,7 @@ def _solve(spec, objs, slip=None):
             side = "above" if ra < rb else "below" if ra > rb else "the same as"
             truth = side == spec["rel"]
             cmp = f"Row {ra} is {side} row {rb}"
-        return f"{la} {lb} {cmp}, so the answer is {'yes' if truth else 'no'}.", "yes" if truth else "no", None
+        return f"{la} {lb} {cmp}, so the answer is {'yes' if truth else 'no'}.", "yes" if truth else "no", span
     if k == "extreme":
         parts = [f"{item(o)}, {o['size']}" for o in objs]
         pick = [o for o in objs if o["size"] == spec["which"]]
@@ -335,7 +353,8 @@ def _solve(spec, objs, slip=None):
         o = pick[0] if slip is None else objs[slip]
         said = f"its colour is {o['colour']}" if spec["attr"] == "colour" else f"it is a {o['shape']}"
         head = f"Checking sizes: {'; '.join(parts)}. The only {spec['which']} shape is the {name_of(o)}"
-        check = _check(f"it is {o['size']}", o["size"] == spec["which"]) if CHECKS else ""
+        reading = "; ".join(parts[:objs.index(o) + 1]) if WALK else f"it is {o['size']}"
+        check = _check(reading, o["size"] == spec["which"]) if CHECKS else ""
         return f"{head}{check}, so {said}.", o[spec["attr"]], (len(head), len(head) + len(check)) if check else None
     if k == "arithmetic":
         f, s = spec["first"], spec["second"]
