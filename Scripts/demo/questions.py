@@ -22,9 +22,12 @@ import os
 # the size list) in order up to the claimed one and compares that one's value with the claim
 # ("which is option C (check: A. yellow; B. blue; C. red, mismatch)."), so it is made of the
 # moves the model already makes reliably (the scans), not of the lookup that slipped.
+# PONDER_DEMO_CHECKS=3 walks as 2 does, then restates the claim right after the walked value
+# ("C. red, said yellow: mismatch"), so that the verdict compares two words a few positions apart.
 CHECK_MODE = os.environ.get("PONDER_DEMO_CHECKS", "")
-CHECKS = CHECK_MODE in ("1", "2")
-WALK = CHECK_MODE == "2"
+CHECKS = CHECK_MODE in ("1", "2", "3")
+WALK = CHECK_MODE in ("2", "3")
+LOCAL = CHECK_MODE == "3"
 
 COLOURS = ["red", "green", "blue", "yellow", "purple", "orange"]
 SHAPES = ["circle", "square", "triangle", "diamond"]
@@ -236,9 +239,11 @@ def _located(objs, name):
     return next((o for o in objs if name_of(o) == name), None)
 
 
-def _check(reading, holds):
-    """The forward reading of a lookup and whether it agrees with what the lookup was for."""
-    return f" (check: {reading}, {'match' if holds else 'mismatch'})"
+def _check(reading, holds, said=None):
+    """The forward reading of a lookup and whether it agrees with what the lookup was for (with
+    LOCAL, `said` restates the claim next to the value read)."""
+    verdict = "match" if holds else "mismatch"
+    return f" (check: {reading}, said {said}: {verdict})" if LOCAL and said else f" (check: {reading}, {verdict})"
 
 
 def slip_of(spec, objs, rng):
@@ -310,7 +315,7 @@ def _solve(spec, objs, slip=None):
             upto = "ABC".index(letter)
             reading = "; ".join(f"{x}. {opts[i]}" for i, x in enumerate("ABC"[:upto + 1])) if WALK else \
                 f"option {letter} is {opts[upto]}"
-            check = _check(reading, opts[upto] == value)
+            check = _check(reading, opts[upto] == value, value)
             return f"{text}{check}.", letter, (len(text), len(text) + len(check))
         return f"{text}.", letter, None
     if k == "position":
@@ -326,8 +331,8 @@ def _solve(spec, objs, slip=None):
         lb = f"The {spec['b']} is at the {pos_word(b)}: row {b['row'] + 1}, column {b['col'] + 1}"
         span = None
         if WALK:   # each place read back by walking the caption's shapes up to it
-            ca = _check("; ".join(item(o) for o in objs[:objs.index(a) + 1]), name_of(a) == spec["a"])
-            cb = _check("; ".join(item(o) for o in objs[:objs.index(b) + 1]), name_of(b) == spec["b"])
+            ca = _check("; ".join(item(o) for o in objs[:objs.index(a) + 1]), name_of(a) == spec["a"], spec["a"])
+            cb = _check("; ".join(item(o) for o in objs[:objs.index(b) + 1]), name_of(b) == spec["b"], spec["b"])
             if slip is not None:
                 span = (len(la), len(la) + len(ca)) if name_of(a) != spec["a"] else \
                     (len(la + ca) + 2 + len(lb), len(la + ca) + 2 + len(lb) + len(cb))
@@ -354,7 +359,7 @@ def _solve(spec, objs, slip=None):
         said = f"its colour is {o['colour']}" if spec["attr"] == "colour" else f"it is a {o['shape']}"
         head = f"Checking sizes: {'; '.join(parts)}. The only {spec['which']} shape is the {name_of(o)}"
         reading = "; ".join(parts[:objs.index(o) + 1]) if WALK else f"it is {o['size']}"
-        check = _check(reading, o["size"] == spec["which"]) if CHECKS else ""
+        check = _check(reading, o["size"] == spec["which"], spec["which"]) if CHECKS else ""
         return f"{head}{check}, so {said}.", o[spec["attr"]], (len(head), len(head) + len(check)) if check else None
     if k == "arithmetic":
         f, s = spec["first"], spec["second"]

@@ -19,6 +19,7 @@ import io
 import json
 import math
 import os
+import re
 import sys
 import time
 from collections import defaultdict
@@ -53,6 +54,17 @@ def decode_jpeg(b: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(b)).convert("RGB"))
 
 
+def save_weights(model, out: Path):
+    """The exported values, fp16 (1-D tensors too, stored F32 from these values), to out/vision.pt and out/text.pt."""
+    out.mkdir(parents=True, exist_ok=True)
+    vis_sd = {k: v.detach().half().cpu() for k, v in model.state_dict().items() if not k.startswith("llm.")}
+    txt_sd = {k: v.detach().half().cpu() for k, v in model.llm.state_dict().items()
+              if k != "lm_head.weight" or not model.llm.config.tie_word_embeddings}
+    torch.save(vis_sd, out / "vision.pt")
+    torch.save(txt_sd, out / "text.pt")
+    return vis_sd, txt_sd
+
+
 def build_examples(tok, recs):
     """(ids, labels) per record: the prompt (a follow-up after the earlier turns, or a judge
     comparison) then the answer + <|im_end|>; loss on the answer only."""
@@ -71,6 +83,21 @@ def build_examples(tok, recs):
             else:
                 labels = [-100] * len(a)
         out.append((p + a, [-100] * len(p) + labels))
+    return out
+
+
+def verdict_positions(tok, recs, examples):
+    """Per example, the token positions of its checks' verdicts ("…: match)"), for --verdict-weight."""
+    out = []
+    for (_, r), (ids, labels) in zip(recs, examples):
+        answer = r["turns"][-1][1]
+        start = len(ids) - len(tok.encode(answer)) - 1
+        pos = []
+        for m in re.finditer(r" (match|mismatch)\)", answer):
+            n = len(tok.encode(answer[:m.start()]))
+            if labels[start + n] != -100:
+                pos.append(start + n)
+        out.append(pos)
     return out
 
 
@@ -195,6 +222,9 @@ def main():
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--eval-every", type=int, default=0)
     ap.add_argument("--init", type=Path, help="start from DIR/vision.pt and DIR/text.pt (experiments)")
+    ap.add_argument("--verdict-weight", type=float, default=1.0,
+                    help="loss weight of the checks' verdict tokens (experiments with PONDER_DEMO_CHECKS)")
+    ap.add_argument("--save-every", type=int, default=0, help="also save the weights to DIR/stepN every N steps (experiments)")
     ap.add_argument("--time-steps", type=int, default=0, help="report CPU seconds per step over the first N steps")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
@@ -217,6 +247,9 @@ def main():
     tok.save(a.out / "tokenizer.json")
     images = [decode_jpeg(j) for j, _ in recs]
     examples = build_examples(tok, recs)
+    verdicts = verdict_positions(tok, recs, examples) if a.verdict_weight != 1.0 else None
+    if verdicts is not None:
+        print(f"verdict tokens: {sum(map(len, verdicts))} in {sum(1 for v in verdicts if v)} examples, weight {a.verdict_weight}", flush=True)
     lens = [len(e[0]) for e in examples]
     n_ans = [sum(x != -100 for x in e[1]) for e in examples]
     too_long = sum(n > CONFIGS[a.config][1]["context"] for n in lens)
@@ -263,8 +296,17 @@ def main():
             grp["lr"] = lr_at(step)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
             logits = model(ids, im)
-        loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
-                               ignore_index=-100)
+        if verdicts is None:
+            loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
+                                   ignore_index=-100)
+        else:   # the same mean over answer tokens, with the verdicts counted verdict_weight times
+            each = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
+                                   ignore_index=-100, reduction="none").view(lab.shape[0], -1)
+            w = (lab[:, 1:] != -100).float()
+            for j, i in enumerate(idx):
+                for q in verdicts[i]:
+                    w[j, q - 1] = a.verdict_weight
+            loss = (each * w).sum() / (lab[:, 1:] != -100).sum()
         if cell_head is not None:
             cells = torch.tensor([recs[i][1]["cells"] for i in idx], device=device)
             loss = loss + a.aux_cells * cell_head.loss(model.last_image_embeddings.float(), cells)
@@ -290,13 +332,12 @@ def main():
             print(f"  eval@{step}: acc {r['accuracy']:.3f} follow-up {f['accuracy']:.3f} judge {j['accuracy']:.3f} "
                   f"slips {js['accuracy']:.3f} (reasoning {js['per_stage'].get('reasoning', {}).get('accuracy', 0):.2f}) "
                   + " ".join(f"{k} {v['accuracy']:.2f}" for k, v in r["per_kind"].items()), flush=True)
+        if a.save_every and step > 0 and step % a.save_every == 0:
+            save_weights(model, a.out / f"step{step}")
+            tok.save(a.out / f"step{step}" / "tokenizer.json")
     print(f"training: {a.steps} steps in {time.time() - t_train:.1f}s wall", flush=True)
 
-    # the exported values: fp16 weights (1-D tensors too, stored F32 from these values)
-    vis_sd = {k: v.detach().half().cpu() for k, v in model.state_dict().items() if not k.startswith("llm.")}
-    txt_sd = {k: v.detach().half().cpu() for k, v in model.llm.state_dict().items() if k != "lm_head.weight" or not model.llm.config.tie_word_embeddings}
-    torch.save(vis_sd, a.out / "vision.pt")
-    torch.save(txt_sd, a.out / "text.pt")
+    vis_sd, txt_sd = save_weights(model, a.out)
     # evaluate the rounded model, as exported
     model.load_state_dict({**{k: v.float() for k, v in vis_sd.items()},
                            **{"llm." + k: v.float() for k, v in txt_sd.items()}}, strict=False)
