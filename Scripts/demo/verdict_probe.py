@@ -36,6 +36,9 @@ def main():
     a = ap.parse_args()
     if not questions.CHECKS:
         sys.exit("verdict_probe.py: set PONDER_DEMO_CHECKS to the mode the weights were trained with (1, 2 or 3).")
+    missing = [f for f in ("tokenizer.json", "vision.pt", "text.pt") if not (a.weights / f).is_file()]
+    if missing:
+        sys.exit(f"verdict_probe.py: {a.weights} has no {', '.join(missing)} (train.py's output is expected).")
     torch.set_num_threads(a.threads)
     tok, m = load(a.weights, "medium_e")
     recs = [x for x in dialogues.generate(a.seed, a.n, (0.0, 0.0, 0.7, 0.5)) if x[1]["kind"] != "judge"]
