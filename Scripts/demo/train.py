@@ -87,14 +87,16 @@ def build_examples(tok, recs):
 
 
 def verdict_positions(tok, recs, examples):
-    """Per example, the token positions of its checks' verdicts ("…: match)"), for --verdict-weight."""
+    """Per example, the token positions of its checks' verdicts ("…: match)") and of a position
+    answer after the relation asked (PONDER_DEMO_CHECKS=4: "…; asked left of, so the answer is no"),
+    for --verdict-weight."""
     out = []
     for (_, r), (ids, labels) in zip(recs, examples):
         answer = r["turns"][-1][1]
         start = len(ids) - len(tok.encode(answer)) - 1
         pos = []
-        for m in re.finditer(r" (match|mismatch)\)", answer):
-            n = len(tok.encode(answer[:m.start()]))
+        for m in re.finditer(r" (match|mismatch)\)|asked [a-z ]+, so the answer is( yes| no)", answer):
+            n = len(tok.encode(answer[:m.start() if m.group(1) else m.start(2)]))
             if labels[start + n] != -100:
                 pos.append(start + n)
         out.append(pos)

@@ -5,7 +5,9 @@ Teacher-forces answers with checks (`questions.py`, right and slipped, from scen
 not the training seed) through the weights in DIR, and reads the model's probability of
 " match" against " mismatch" at every verdict. A verdict that is learnt gives "match" a high
 probability where the check holds and a low one where it does not; one that is not learnt
-gives the same probability to both.
+gives the same probability to both. With PONDER_DEMO_CHECKS=4 it also reads P(" yes") against
+P(" no") at a position answer that follows the relation asked ("Row 3 is below row 2; asked
+above, so the answer is no"), as the row "relation".
 
 Usage: PONDER_DEMO_CHECKS=3 python3 Scripts/demo/verdict_probe.py --weights DIR [--seed 4242] [--n 1500]
 (run it with the PONDER_DEMO_CHECKS value the weights were trained with)
@@ -20,7 +22,7 @@ import dialogues, questions
 from verify import load
 from model import prompt_layout
 
-VERDICT = re.compile(r" (match|mismatch)\)")
+VERDICT = re.compile(r" (match|mismatch)\)|asked [a-z ]+, so the answer is (yes|no)")
 
 
 def kind_of(answer):
@@ -35,7 +37,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     if not questions.CHECKS:
-        sys.exit("verdict_probe.py: set PONDER_DEMO_CHECKS to the mode the weights were trained with (1, 2 or 3).")
+        sys.exit("verdict_probe.py: set PONDER_DEMO_CHECKS to the mode the weights were trained with (1 to 4).")
     missing = [f for f in ("tokenizer.json", "vision.pt", "text.pt") if not (a.weights / f).is_file()]
     if missing:
         sys.exit(f"verdict_probe.py: {a.weights} has no {', '.join(missing)} (train.py's output is expected).")
@@ -53,14 +55,16 @@ def main():
             image = torch.from_numpy(np.array(Image.open(io.BytesIO(jpeg)).convert("RGB")))[None]
             logits = m.llm(inputs_embeds=m.embed(torch.tensor([prompt + full]), image)).logits[0].float()
             for v in found:
-                head = tok.encode(answer[:v.start()])
+                at = v.start() if v.group(1) else v.start(2) - 1
+                head = tok.encode(answer[:at])
                 if full[:len(head)] != head:
                     continue
-                pair = [tok.encode(answer[:v.start()] + w)[len(head)] for w in (" match)", " mismatch)")]
+                words = (" match)", " mismatch)") if v.group(1) else (" yes.", " no.")
+                pair = [tok.encode(answer[:at] + w)[len(head)] for w in words]
                 p = torch.softmax(logits[len(prompt) + len(head) - 1][pair], 0)[0].item()
-                s = stats[(kind_of(answer), v.group(1) == "match")]
+                s = stats[(kind_of(answer), v.group(1) == "match") if v.group(1) else ("relation", v.group(2) == "yes")]
                 s[0] += 1; s[1] += p; s[2] += p > 0.5
-    print(f"{'kind':9s} {'check':6s} {'n':>4s} {'mean p(match)':>14s} {'says match':>11s}")
+    print(f"{'kind':9s} {'check':6s} {'n':>4s} {'mean p(match)':>14s} {'says match':>11s}   (relation: holds = the answer is yes; p(yes))")
     for (kind, holds), (n, sp, says) in sorted(stats.items()):
         print(f"{kind:9s} {'holds' if holds else 'fails':6s} {n:4d} {sp / n:14.3f} {says:5d} of {n}")
 
