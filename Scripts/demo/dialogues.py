@@ -115,7 +115,7 @@ def wrong_stage(stage, spec, objs, rng):
     return None
 
 
-SLIP_KINDS = ["choice", "extreme", "position"]
+SLIP_KINDS = ["choice", "extreme", "position"] + (qs.COUNT_KINDS if qs.COUNTED else [])
 
 
 def lookup_slip(stage, spec, objs, rng):

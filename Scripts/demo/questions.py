@@ -28,11 +28,18 @@ import os
 # next to the one found ("Column 2 is right of column 1; asked left of, so the answer is no"):
 # without it the answer must compare "right of" with a word of the question far back, which the
 # trained models get right about half the time.
+# PONDER_DEMO_CHECKS=5 is 4, with the extreme answer said before its check ("…, so its colour is
+# green (check: …)"; after it, the answer copied the walk's last shape, right or not), and counts
+# checked: the count is followed by the matching shapes read again from the caption, counted, and
+# compared with it ("The count is 2 (check: left: red circle, 1; bottom: red circle, 2, said 2:
+# match)."), so that a scan item flipped in sampling is marked.
 CHECK_MODE = os.environ.get("PONDER_DEMO_CHECKS", "")
-CHECKS = CHECK_MODE in ("1", "2", "3", "4")
-WALK = CHECK_MODE in ("2", "3", "4")
-LOCAL = CHECK_MODE in ("3", "4")
-ASKED = CHECK_MODE == "4"
+CHECKS = CHECK_MODE in ("1", "2", "3", "4", "5")
+WALK = CHECK_MODE in ("2", "3", "4", "5")
+LOCAL = CHECK_MODE in ("3", "4", "5")
+ASKED = CHECK_MODE in ("4", "5")
+COUNTED = CHECK_MODE == "5"
+COUNT_KINDS = ["count_both", "count_colour", "count_shape"]
 
 COLOURS = ["red", "green", "blue", "yellow", "purple", "orange"]
 SHAPES = ["circle", "square", "triangle", "diamond"]
@@ -68,11 +75,12 @@ def _matches(o, colour=None, shape=None):
     return (colour is None or o["colour"] == colour) and (shape is None or o["shape"] == shape)
 
 
-def _count_scan(objs, colour=None, shape=None):
-    """(text, count): every shape in order, 'yes, k' with the running count or 'no'."""
+def _count_scan(objs, colour=None, shape=None, flip=None):
+    """(text, count): every shape in order, 'yes, k' with the running count or 'no' (the item
+    at index `flip` answered the wrong way: a slip)."""
     parts, n = [], 0
-    for o in objs:
-        if _matches(o, colour, shape):
+    for i, o in enumerate(objs):
+        if _matches(o, colour, shape) != (i == flip):
             n += 1
             parts.append(f"{item(o)}, yes, {n}")
         else:
@@ -256,6 +264,8 @@ def slip_of(spec, objs, rng):
     shape as the odd-sized one (extreme), or (the index of the named shape whose place is wrong,
     the index of the shape whose place it takes) (position); None when the question has none."""
     k = spec["kind"]
+    if k in COUNT_KINDS and COUNTED:
+        return int(rng.integers(len(objs)))
     if k == "choice":
         right = solve(spec, objs)[1]
         return str(rng.choice([x for x in "ABC" if x != right])) if right in ("A", "B", "C") else None
@@ -289,9 +299,15 @@ def check_span(spec, objs, slip):
 
 def _solve(spec, objs, slip=None):
     k = spec["kind"]
-    if k in ("count_both", "count_colour", "count_shape"):
-        scan, n = _count_scan(objs, spec.get("colour"), spec.get("shape"))
-        return f"Looking for {_target(spec.get('colour'), spec.get('shape'))}: {scan}. The count is {n}.", str(n), None
+    if k in COUNT_KINDS:
+        scan, n = _count_scan(objs, spec.get("colour"), spec.get("shape"), slip)
+        text = f"Looking for {_target(spec.get('colour'), spec.get('shape'))}: {scan}. The count is {n}"
+        if not COUNTED:
+            return f"{text}.", str(n), None
+        found = [o for o in objs if _matches(o, spec.get("colour"), spec.get("shape"))]
+        reading = "; ".join(f"{item(o)}, {i + 1}" for i, o in enumerate(found)) or "none, 0"
+        check = _check(reading, len(found) == n, str(n))
+        return f"{text}{check}.", str(n), (len(text), len(text) + len(check))
     if k == "exists":
         scan, o = _find_scan(objs, spec["colour"], spec["shape"])
         return (f"Looking for {_target(spec['colour'], spec['shape'])}: {scan}. So the answer is {'yes' if o else 'no'}.",
@@ -367,6 +383,9 @@ def _solve(spec, objs, slip=None):
         head = f"Checking sizes: {'; '.join(parts)}. The only {spec['which']} shape is the {name_of(o)}"
         reading = "; ".join(parts[:objs.index(o) + 1]) if WALK else f"it is {o['size']}"
         check = _check(reading, o["size"] == spec["which"], spec["which"]) if CHECKS else ""
+        if COUNTED:   # the answer before the check
+            head += f", so {said}"
+            return f"{head}{check}.", o[spec["attr"]], (len(head), len(head) + len(check))
         return f"{head}{check}, so {said}.", o[spec["attr"]], (len(head), len(head) + len(check)) if check else None
     if k == "arithmetic":
         f, s = spec["first"], spec["second"]

@@ -26,7 +26,8 @@ VERDICT = re.compile(r" (match|mismatch)\)|asked [a-z ]+, so the answer is (yes|
 
 
 def kind_of(answer):
-    return "choice" if "which is option" in answer else "extreme" if "Checking sizes" in answer else "position"
+    return "choice" if "which is option" in answer else "extreme" if "Checking sizes" in answer else \
+        "count" if "The count is" in answer else "position"
 
 
 def main():
@@ -37,7 +38,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     if not questions.CHECKS:
-        sys.exit("verdict_probe.py: set PONDER_DEMO_CHECKS to the mode the weights were trained with (1 to 4).")
+        sys.exit("verdict_probe.py: set PONDER_DEMO_CHECKS to the mode the weights were trained with (1 to 5).")
     missing = [f for f in ("tokenizer.json", "vision.pt", "text.pt") if not (a.weights / f).is_file()]
     if missing:
         sys.exit(f"verdict_probe.py: {a.weights} has no {', '.join(missing)} (train.py's output is expected).")
