@@ -226,6 +226,8 @@ def main():
     ap.add_argument("--init", type=Path, help="start from DIR/vision.pt and DIR/text.pt (experiments)")
     ap.add_argument("--verdict-weight", type=float, default=1.0,
                     help="loss weight of the checks' verdict tokens (experiments with PONDER_DEMO_CHECKS)")
+    ap.add_argument("--verdict-from", type=int, default=0,
+                    help="apply --verdict-weight from this step on (before it the verdicts count once)")
     ap.add_argument("--save-every", type=int, default=0, help="also save the weights to DIR/stepN every N steps (experiments)")
     ap.add_argument("--time-steps", type=int, default=0, help="report CPU seconds per step over the first N steps")
     a = ap.parse_args()
@@ -298,7 +300,7 @@ def main():
             grp["lr"] = lr_at(step)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
             logits = model(ids, im)
-        if verdicts is None:
+        if verdicts is None or step < a.verdict_from:
             loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
                                    ignore_index=-100)
         else:   # the same mean over answer tokens, with the verdicts counted verdict_weight times
