@@ -65,9 +65,11 @@ def save_weights(model, out: Path):
     return vis_sd, txt_sd
 
 
-def build_examples(tok, recs):
+def build_examples(tok, recs, caption_in_slips=False):
     """(ids, labels) per record: the prompt (a follow-up after the earlier turns, or a judge
-    comparison) then the answer + <|im_end|>; loss on the answer only."""
+    comparison) then the answer + <|im_end|>; loss on the answer only. A slipped answer
+    (dialogues.record's `span`) has its loss from its check on, and with caption_in_slips also on
+    its summary and caption (right in a slipped answer: the slip is in the reasoning)."""
     end = tok.ids["<|im_end|>"]
     out = []
     for _, r in recs:
@@ -75,10 +77,13 @@ def build_examples(tok, recs):
         p = prompt_layout(tok, question, [(q, c) for q, _, c, _ in earlier])
         a = tok.encode(answer) + [end]
         labels = a
-        if "span" in r:   # a slipped answer: the loss from its check on, not on the slip (dialogues.record)
+        if "span" in r:
             s = r["span"][0]
-            head = tok.encode(answer[:s])
-            if head + tok.encode(answer[s:]) == a[:-1]:
+            cut = answer.find("<REASONING>") + len("<REASONING>") if caption_in_slips else 0
+            first, skipped = tok.encode(answer[:cut]) if cut > 0 else [], tok.encode(answer[cut:s])
+            if 0 < cut <= s and first + skipped + tok.encode(answer[s:]) == a[:-1]:
+                labels = first + [-100] * len(skipped) + a[len(first) + len(skipped):]
+            elif (head := tok.encode(answer[:s])) + tok.encode(answer[s:]) == a[:-1]:
                 labels = [-100] * len(head) + a[len(head):]
             else:
                 labels = [-100] * len(a)
@@ -228,6 +233,8 @@ def main():
                     help="loss weight of the checks' verdict tokens (experiments with PONDER_DEMO_CHECKS)")
     ap.add_argument("--verdict-from", type=int, default=0,
                     help="apply --verdict-weight from this step on (before it the verdicts count once)")
+    ap.add_argument("--caption-in-slips", action="store_true",
+                    help="train a slipped answer's summary and caption too (else only from its check on)")
     ap.add_argument("--save-every", type=int, default=0, help="also save the weights to DIR/stepN every N steps (experiments)")
     ap.add_argument("--time-steps", type=int, default=0, help="report CPU seconds per step over the first N steps")
     a = ap.parse_args()
@@ -250,7 +257,7 @@ def main():
     tok = TextTokenizer.load(a.init / "tokenizer.json") if a.init else TextTokenizer(*train_vocabulary(corpus))
     tok.save(a.out / "tokenizer.json")
     images = [decode_jpeg(j) for j, _ in recs]
-    examples = build_examples(tok, recs)
+    examples = build_examples(tok, recs, a.caption_in_slips)
     verdicts = verdict_positions(tok, recs, examples) if a.verdict_weight != 1.0 else None
     if verdicts is not None:
         print(f"verdict tokens: {sum(map(len, verdicts))} in {sum(1 for v in verdicts if v)} examples, weight {a.verdict_weight}", flush=True)
