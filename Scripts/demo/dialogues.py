@@ -115,7 +115,9 @@ def wrong_stage(stage, spec, objs, rng):
     return None
 
 
-SLIP_KINDS = ["choice", "extreme", "position"] + (qs.COUNT_KINDS if qs.COUNTED else [])
+def slip_kinds():
+    """The kinds whose answers can slip (counts too with questions.COUNTED)."""
+    return ["choice", "extreme", "position"] + (qs.COUNT_KINDS if qs.COUNTED else [])
 
 
 def lookup_slip(stage, spec, objs, rng):
@@ -142,7 +144,7 @@ def judge_example(rng, slips=0.0):
     while True:
         objs = scenes.make_scene(rng)
         # position has no check in PONDER_DEMO_CHECKS=1
-        kinds = (SLIP_KINDS[:2] if qs.CHECKS and not qs.WALK else SLIP_KINDS) if slip else qs.KINDS
+        kinds = (slip_kinds()[:2] if qs.CHECKS and not qs.WALK else slip_kinds()) if slip else qs.KINDS
         spec = qs.make_spec(objs, str(rng.choice(kinds)), rng)
         if spec is None:
             continue
@@ -186,7 +188,7 @@ def record(seed, index, mix):
     specs = []
     objs, im, out = conversation(rng, turns, specs)
     extra = {}
-    if len(mix) > 3 and mix[3] > 0 and out[-1][3] in SLIP_KINDS and rng.random() < mix[3]:
+    if len(mix) > 3 and mix[3] > 0 and out[-1][3] in slip_kinds() and rng.random() < mix[3]:
         # a slipped answer, trained from the check that reads the slip back on (questions.CHECKS)
         spec = specs[-1]
         slip = qs.slip_of(spec, objs, rng)

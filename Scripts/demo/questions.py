@@ -33,12 +33,22 @@ import os
 # checked: the count is followed by the matching shapes read again from the caption, counted, and
 # compared with it ("The count is 2 (check: left: red circle, 1; bottom: red circle, 2, said 2:
 # match)."), so that a scan item flipped in sampling is marked.
-CHECK_MODE = os.environ.get("PONDER_DEMO_CHECKS", "")
-CHECKS = CHECK_MODE in ("1", "2", "3", "4", "5")
-WALK = CHECK_MODE in ("2", "3", "4", "5")
-LOCAL = CHECK_MODE in ("3", "4", "5")
-ASKED = CHECK_MODE in ("4", "5")
-COUNTED = CHECK_MODE == "5"
+CHECK_MODE = CHECKS = WALK = LOCAL = ASKED = COUNTED = None
+
+
+def set_check_mode(mode: str):
+    """Switch the answer format to PONDER_DEMO_CHECKS=`mode` ("" for none) in this process and in
+    the worker processes started after it (train.py --late-checks: one format, then another)."""
+    global CHECK_MODE, CHECKS, WALK, LOCAL, ASKED, COUNTED
+    os.environ["PONDER_DEMO_CHECKS"] = CHECK_MODE = mode
+    CHECKS = mode in ("1", "2", "3", "4", "5")
+    WALK = mode in ("2", "3", "4", "5")
+    LOCAL = mode in ("3", "4", "5")
+    ASKED = mode in ("4", "5")
+    COUNTED = mode == "5"
+
+
+set_check_mode(os.environ.get("PONDER_DEMO_CHECKS", ""))
 COUNT_KINDS = ["count_both", "count_colour", "count_shape"]
 
 COLOURS = ["red", "green", "blue", "yellow", "purple", "orange"]

@@ -32,6 +32,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dialogues  # noqa: E402
+import questions  # noqa: E402
 import scenes  # noqa: E402
 from model import (CONFIGS, DemoVLM, TextTokenizer, conclusion_of, greedy, normalise, prompt_layout,  # noqa: E402
                    train_vocabulary)
@@ -235,6 +236,9 @@ def main():
                     help="apply --verdict-weight from this step on (before it the verdicts count once)")
     ap.add_argument("--caption-in-slips", action="store_true",
                     help="train a slipped answer's summary and caption too (else only from its check on)")
+    ap.add_argument("--late-checks", metavar="MODE",
+                    help="from the phase-2 step on, train on the answers in PONDER_DEMO_CHECKS=MODE (the same "
+                         "records: scenes, questions and batch order; before it, in the mode the environment sets)")
     ap.add_argument("--save-every", type=int, default=0, help="also save the weights to DIR/stepN every N steps (experiments)")
     ap.add_argument("--time-steps", type=int, default=0, help="report CPU seconds per step over the first N steps")
     a = ap.parse_args()
@@ -245,6 +249,12 @@ def main():
     t0 = time.time()
 
     recs = dialogues.generate(TRAIN_SEED, a.n_train, settings["mix"], a.workers)
+    early_mode = questions.CHECK_MODE
+    if a.late_checks is not None:   # the same records in the late format; evaluation is in it too
+        questions.set_check_mode(a.late_checks)
+        late_recs = dialogues.generate(TRAIN_SEED, a.n_train, settings["mix"], a.workers)
+        assert [r["kind"] == "judge" or len(r["turns"]) for _, r in recs] == \
+            [r["kind"] == "judge" or len(r["turns"]) for _, r in late_recs]
     eval_recs = scenes.generate(EVAL_SEED, a.n_eval, a.workers)
     followup_recs = scenes.generate(EVAL_SEED, a.n_eval, a.workers, turns=2)
     judge_recs = [r for r in dialogues.generate(EVAL_SEED, a.n_eval, (0.0, 1.0), a.workers)]
@@ -259,8 +269,19 @@ def main():
     images = [decode_jpeg(j) for j, _ in recs]
     examples = build_examples(tok, recs, a.caption_in_slips)
     verdicts = verdict_positions(tok, recs, examples) if a.verdict_weight != 1.0 else None
-    if verdicts is not None:
-        print(f"verdict tokens: {sum(map(len, verdicts))} in {sum(1 for v in verdicts if v)} examples, weight {a.verdict_weight}", flush=True)
+    late = None
+    if a.late_checks is not None:
+        late_ex = build_examples(tok, late_recs, a.caption_in_slips)
+        late = dict(recs=late_recs, examples=late_ex,
+                    images=[im if j == j2 else decode_jpeg(j2) for im, (j, _), (j2, _) in zip(images, recs, late_recs)],
+                    verdicts=verdict_positions(tok, late_recs, late_ex) if a.verdict_weight != 1.0 else None)
+        print(f"format: PONDER_DEMO_CHECKS={early_mode or 'unset'} before step {int(a.phase2 * a.steps)}, "
+              f"{a.late_checks} from it ({sum(j != j2 for (j, _), (j2, _) in zip(recs, late_recs))} records with "
+              f"another scene; late answer mean {np.mean([sum(x != -100 for x in e[1]) for e in late_ex]):.1f} tokens)",
+              flush=True)
+    for v in (verdicts, late and late["verdicts"]):
+        if v is not None:
+            print(f"verdict tokens: {sum(map(len, v))} in {sum(1 for x in v if x)} examples, weight {a.verdict_weight}", flush=True)
     lens = [len(e[0]) for e in examples]
     n_ans = [sum(x != -100 for x in e[1]) for e in examples]
     too_long = sum(n > CONFIGS[a.config][1]["context"] for n in lens)
@@ -302,6 +323,9 @@ def main():
     ema = None
     for step in range(a.steps):
         idx = batches.next({"single"} if step < phase2_at else set(groups))
+        if late is not None and step == phase2_at:
+            recs, examples, images, verdicts = late["recs"], late["examples"], late["images"], late["verdicts"]
+            print(f"step {step}: answers in PONDER_DEMO_CHECKS={a.late_checks} from here on", flush=True)
         ids, lab, im = batch_of(examples, images, idx, device)
         for grp in opt.param_groups:
             grp["lr"] = lr_at(step)
