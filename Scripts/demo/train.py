@@ -236,7 +236,7 @@ def main():
                     help="apply --verdict-weight from this step on (before it the verdicts count once)")
     ap.add_argument("--caption-in-slips", action="store_true",
                     help="train a slipped answer's summary and caption too (else only from its check on)")
-    ap.add_argument("--late-checks", metavar="MODE",
+    ap.add_argument("--late-checks", metavar="MODE", choices=["0", "1", "2", "3", "4", "5"],
                     help="from the phase-2 step on, train on the answers in PONDER_DEMO_CHECKS=MODE (the same "
                          "records: scenes, questions and batch order; before it, in the mode the environment sets)")
     ap.add_argument("--save-every", type=int, default=0, help="also save the weights to DIR/stepN every N steps (experiments)")
