@@ -239,6 +239,9 @@ def main():
     ap.add_argument("--late-checks", metavar="MODE", choices=["0", "1", "2", "3", "4", "5"],
                     help="from the phase-2 step on, train on the answers in PONDER_DEMO_CHECKS=MODE (the same "
                          "records: scenes, questions and batch order; before it, in the mode the environment sets)")
+    ap.add_argument("--late-slips", action="store_true",
+                    help="slipped answers (the mix's fourth share) only from the phase-2 step on: the records before "
+                         "it are the same ones without slips")
     ap.add_argument("--save-every", type=int, default=0, help="also save the weights to DIR/stepN every N steps (experiments)")
     ap.add_argument("--time-steps", type=int, default=0, help="report CPU seconds per step over the first N steps")
     a = ap.parse_args()
@@ -248,10 +251,11 @@ def main():
     print("settings", json.dumps(settings), "device", a.device, "torch", torch.__version__, flush=True)
     t0 = time.time()
 
-    recs = dialogues.generate(TRAIN_SEED, a.n_train, settings["mix"], a.workers)
+    early_mix = settings["mix"][:3] if a.late_slips else settings["mix"]   # no slip draw: the same records
+    recs = dialogues.generate(TRAIN_SEED, a.n_train, early_mix, a.workers)
     early_mode = questions.CHECK_MODE
-    if a.late_checks is not None:   # the same records in the late format; evaluation is in it too
-        questions.set_check_mode(a.late_checks)
+    if a.late_checks is not None or a.late_slips:   # the same records in the late format; evaluation is in it too
+        questions.set_check_mode(a.late_checks or early_mode)
         late_recs = dialogues.generate(TRAIN_SEED, a.n_train, settings["mix"], a.workers)
         assert [r["kind"] == "judge" or len(r["turns"]) for _, r in recs] == \
             [r["kind"] == "judge" or len(r["turns"]) for _, r in late_recs]
@@ -270,13 +274,13 @@ def main():
     examples = build_examples(tok, recs, a.caption_in_slips)
     verdicts = verdict_positions(tok, recs, examples) if a.verdict_weight != 1.0 else None
     late = None
-    if a.late_checks is not None:
+    if a.late_checks is not None or a.late_slips:
         late_ex = build_examples(tok, late_recs, a.caption_in_slips)
         late = dict(recs=late_recs, examples=late_ex,
                     images=[im if j == j2 else decode_jpeg(j2) for im, (j, _), (j2, _) in zip(images, recs, late_recs)],
                     verdicts=verdict_positions(tok, late_recs, late_ex) if a.verdict_weight != 1.0 else None)
         print(f"format: PONDER_DEMO_CHECKS={early_mode or 'unset'} before step {int(a.phase2 * a.steps)}, "
-              f"{a.late_checks} from it ({sum(j != j2 for (j, _), (j2, _) in zip(recs, late_recs))} records with "
+              f"{a.late_checks or early_mode or 'unset'} from it{', slipped answers from it' if a.late_slips else ''} ({sum(j != j2 for (j, _), (j2, _) in zip(recs, late_recs))} records with "
               f"another scene; late answer mean {np.mean([sum(x != -100 for x in e[1]) for e in late_ex]):.1f} tokens)",
               flush=True)
     for v in (verdicts, late and late["verdicts"]):
@@ -325,7 +329,8 @@ def main():
         idx = batches.next({"single"} if step < phase2_at else set(groups))
         if late is not None and step == phase2_at:
             recs, examples, images, verdicts = late["recs"], late["examples"], late["images"], late["verdicts"]
-            print(f"step {step}: answers in PONDER_DEMO_CHECKS={a.late_checks} from here on", flush=True)
+            print(f"step {step}: answers in PONDER_DEMO_CHECKS={a.late_checks or early_mode or 'unset'}"
+                  f"{' with slips' if a.late_slips else ''} from here on", flush=True)
         ids, lab, im = batch_of(examples, images, idx, device)
         for grp in opt.param_groups:
             grp["lr"] = lr_at(step)
