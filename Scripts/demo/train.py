@@ -109,6 +109,22 @@ def verdict_positions(tok, recs, examples):
     return out
 
 
+def scan_positions(tok, recs, examples):
+    """Per example, the token positions of its walk's yes/no ("left: blue circle, yes, 1; top: red
+    square, no;"), for --scan-weight."""
+    out = []
+    for (_, r), (ids, labels) in zip(recs, examples):
+        answer = r["turns"][-1][1]
+        start = len(ids) - len(tok.encode(answer)) - 1
+        pos = []
+        for m in re.finditer(r",( yes| no)\b", answer):
+            n = len(tok.encode(answer[:m.start(1)]))
+            if labels[start + n] != -100:
+                pos.append(start + n)
+        out.append(pos)
+    return out
+
+
 class CellHead(torch.nn.Module):
     """Training-only linear heads on the image tokens: occupancy (2), colour (6), shape (4), size (2)."""
 
@@ -234,6 +250,8 @@ def main():
                     help="loss weight of the checks' verdict tokens (experiments with PONDER_DEMO_CHECKS)")
     ap.add_argument("--verdict-from", type=int, default=0,
                     help="apply --verdict-weight from this step on (before it the verdicts count once)")
+    ap.add_argument("--scan-weight", type=float, default=1.0,
+                    help="loss weight of the walks' yes/no tokens, from the first step (experiments)")
     ap.add_argument("--caption-in-slips", action="store_true",
                     help="train a slipped answer's summary and caption too (else only from its check on)")
     ap.add_argument("--late-checks", metavar="MODE", choices=["0", "1", "2", "3", "4", "5"],
@@ -273,12 +291,14 @@ def main():
     images = [decode_jpeg(j) for j, _ in recs]
     examples = build_examples(tok, recs, a.caption_in_slips)
     verdicts = verdict_positions(tok, recs, examples) if a.verdict_weight != 1.0 else None
+    scans = scan_positions(tok, recs, examples) if a.scan_weight != 1.0 else None
     late = None
     if a.late_checks is not None or a.late_slips:
         late_ex = build_examples(tok, late_recs, a.caption_in_slips)
         late = dict(recs=late_recs, examples=late_ex,
                     images=[im if j == j2 else decode_jpeg(j2) for im, (j, _), (j2, _) in zip(images, recs, late_recs)],
-                    verdicts=verdict_positions(tok, late_recs, late_ex) if a.verdict_weight != 1.0 else None)
+                    verdicts=verdict_positions(tok, late_recs, late_ex) if a.verdict_weight != 1.0 else None,
+                    scans=scan_positions(tok, late_recs, late_ex) if a.scan_weight != 1.0 else None)
         print(f"format: PONDER_DEMO_CHECKS={early_mode or 'unset'} before step {int(a.phase2 * a.steps)}, "
               f"{a.late_checks or early_mode or 'unset'} from it{', slipped answers from it' if a.late_slips else ''} ({sum(j != j2 for (j, _), (j2, _) in zip(recs, late_recs))} records with "
               f"another scene; late answer mean {np.mean([sum(x != -100 for x in e[1]) for e in late_ex]):.1f} tokens)",
@@ -286,6 +306,8 @@ def main():
     for v in (verdicts, late and late["verdicts"]):
         if v is not None:
             print(f"verdict tokens: {sum(map(len, v))} in {sum(1 for x in v if x)} examples, weight {a.verdict_weight}", flush=True)
+    if scans is not None:
+        print(f"walk yes/no tokens: {sum(map(len, scans))} in {sum(1 for x in scans if x)} examples, weight {a.scan_weight}", flush=True)
     lens = [len(e[0]) for e in examples]
     n_ans = [sum(x != -100 for x in e[1]) for e in examples]
     too_long = sum(n > CONFIGS[a.config][1]["context"] for n in lens)
@@ -328,7 +350,7 @@ def main():
     for step in range(a.steps):
         idx = batches.next({"single"} if step < phase2_at else set(groups))
         if late is not None and step == phase2_at:
-            recs, examples, images, verdicts = late["recs"], late["examples"], late["images"], late["verdicts"]
+            recs, examples, images, verdicts, scans = (late[k] for k in ("recs", "examples", "images", "verdicts", "scans"))
             print(f"step {step}: answers in PONDER_DEMO_CHECKS={a.late_checks or early_mode or 'unset'}"
                   f"{' with slips' if a.late_slips else ''} from here on", flush=True)
         ids, lab, im = batch_of(examples, images, idx, device)
@@ -336,15 +358,18 @@ def main():
             grp["lr"] = lr_at(step)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
             logits = model(ids, im)
-        if verdicts is None or step < a.verdict_from:
+        weigh_verdicts = verdicts is not None and step >= a.verdict_from
+        if not weigh_verdicts and scans is None:
             loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
                                    ignore_index=-100)
-        else:   # the same mean over answer tokens, with the verdicts counted verdict_weight times
+        else:   # the same mean over answer tokens, with the verdicts (walks' yes/no) counted verdict_weight (scan_weight) times
             each = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
                                    ignore_index=-100, reduction="none").view(lab.shape[0], -1)
             w = (lab[:, 1:] != -100).float()
             for j, i in enumerate(idx):
-                for q in verdicts[i]:
+                for q in scans[i] if scans is not None else ():
+                    w[j, q - 1] = a.scan_weight
+                for q in verdicts[i] if weigh_verdicts else ():
                     w[j, q - 1] = a.verdict_weight
             loss = (each * w).sum() / (lab[:, 1:] != -100).sum()
         if cell_head is not None:
