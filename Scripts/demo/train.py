@@ -92,37 +92,28 @@ def build_examples(tok, recs, caption_in_slips=False):
     return out
 
 
-def verdict_positions(tok, recs, examples):
-    """Per example, the token positions of its checks' verdicts ("…: match)") and of a position
-    answer after the relation asked (PONDER_DEMO_CHECKS=4: "…; asked left of, so the answer is no"),
-    for --verdict-weight."""
+def answer_positions(tok, recs, examples, pattern, at):
+    """Per example, the trained token positions in its last answer where `at(match)` (a character
+    offset) falls for each match of `pattern`."""
     out = []
     for (_, r), (ids, labels) in zip(recs, examples):
         answer = r["turns"][-1][1]
         start = len(ids) - len(tok.encode(answer)) - 1
-        pos = []
-        for m in re.finditer(r" (match|mismatch)\)|asked [a-z ]+, so the answer is( yes| no)", answer):
-            n = len(tok.encode(answer[:m.start() if m.group(1) else m.start(2)]))
-            if labels[start + n] != -100:
-                pos.append(start + n)
-        out.append(pos)
+        pos = [start + len(tok.encode(answer[:at(m)])) for m in re.finditer(pattern, answer)]
+        out.append([q for q in pos if labels[q] != -100])
     return out
+
+
+def verdict_positions(tok, recs, examples):
+    """The checks' verdicts ("…: match)") and a position answer after the relation asked
+    (PONDER_DEMO_CHECKS=4: "…; asked left of, so the answer is no"), for --verdict-weight."""
+    return answer_positions(tok, recs, examples, r" (match|mismatch)\)|asked [a-z ]+, so the answer is( yes| no)",
+                            lambda m: m.start() if m.group(1) else m.start(2))
 
 
 def scan_positions(tok, recs, examples):
-    """Per example, the token positions of its walk's yes/no ("left: blue circle, yes, 1; top: red
-    square, no;"), for --scan-weight."""
-    out = []
-    for (_, r), (ids, labels) in zip(recs, examples):
-        answer = r["turns"][-1][1]
-        start = len(ids) - len(tok.encode(answer)) - 1
-        pos = []
-        for m in re.finditer(r",( yes| no)\b", answer):
-            n = len(tok.encode(answer[:m.start(1)]))
-            if labels[start + n] != -100:
-                pos.append(start + n)
-        out.append(pos)
-    return out
+    """The walks' yes/no ("left: blue circle, yes, 1; top: red square, no;"), for --scan-weight."""
+    return answer_positions(tok, recs, examples, r",( yes| no)\b", lambda m: m.start(1))
 
 
 class CellHead(torch.nn.Module):
