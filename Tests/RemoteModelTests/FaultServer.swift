@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -39,10 +42,6 @@ final class FaultServer: @unchecked Sendable {
     deinit { try? group.syncShutdownGracefully() }
 
     var url: String { "http://127.0.0.1:\(channel?.localAddress?.port ?? 0)" }
-
-    func stop() {
-        try? channel?.close().wait()
-    }
 
     /// The JSON bodies posted to `path`, in order.
     func posted(_ path: String) -> [[String: Any]] {
@@ -111,4 +110,34 @@ final class FaultServer: @unchecked Sendable {
             }
         }
     }
+}
+
+/// A TCP port on 127.0.0.1 that is bound and held without listening: connecting to it is
+/// refused, and no other socket can bind it until this is released.
+final class ClosedPort {
+    let port: Int
+    private let socket: Int32
+
+    init() throws {
+        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
+                bind(fd, generic, length) == 0 && getsockname(fd, generic, &length) == 0
+            }
+        }
+        guard bound else {
+            close(fd)
+            throw POSIXError(.EADDRINUSE)
+        }
+        socket = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(socket) }
 }

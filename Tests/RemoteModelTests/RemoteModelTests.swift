@@ -149,9 +149,10 @@ struct RemoteModelTests {
 
     @Test("connection refused, unknown host and a TLS failure are told apart")
     func transportFaults() async throws {
-        let server = try FaultServer(["/v1/models": [models("vllm")]])
-        let url = server.url
-        server.stop()
+        // A port that is bound but not listening refuses connections, and nothing else can take
+        // it while it is held (a stopped server's port could be reused by a parallel test).
+        let closed = try ClosedPort()
+        let url = "http://127.0.0.1:\(closed.port)"
         await #expect(throws: RemoteError.connectionRefused(server: url)) { _ = try await RemoteModel.connect(server: url) }
         do {
             _ = try await RemoteModel.connect(server: "http://no-such-host.invalid:9", idleTimeout: 3)
