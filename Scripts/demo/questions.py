@@ -49,6 +49,11 @@ def set_check_mode(mode: str):
 
 
 set_check_mode(os.environ.get("PONDER_DEMO_CHECKS", ""))
+# PONDER_DEMO_SOUGHT=1 (an experiment): each step of a walk restates the item's attributes that
+# are sought before its yes/no ("Looking for blue: top left: blue square, blue, yes, 1"), so that
+# every walk compares the word just written with its target: one comparison for colour, shape
+# and both, where without it a colour walk compares the word two back and a shape walk the last.
+SOUGHT = os.environ.get("PONDER_DEMO_SOUGHT", "") == "1"
 COUNT_KINDS = ["count_both", "count_colour", "count_shape"]
 
 COLOURS = ["red", "green", "blue", "yellow", "purple", "orange"]
@@ -85,6 +90,11 @@ def _matches(o, colour=None, shape=None):
     return (colour is None or o["colour"] == colour) and (shape is None or o["shape"] == shape)
 
 
+def _step(o, colour=None, shape=None):
+    """One walk step before its yes/no: the item, and with SOUGHT its attributes that are sought."""
+    return f"{item(o)}, {_target(colour and o['colour'], shape and o['shape'])}" if SOUGHT else item(o)
+
+
 def _count_scan(objs, colour=None, shape=None, flip=None):
     """(text, count): every shape in order, 'yes, k' with the running count or 'no' (the item
     at index `flip` answered the wrong way: a slip)."""
@@ -92,9 +102,9 @@ def _count_scan(objs, colour=None, shape=None, flip=None):
     for i, o in enumerate(objs):
         if _matches(o, colour, shape) != (i == flip):
             n += 1
-            parts.append(f"{item(o)}, yes, {n}")
+            parts.append(f"{_step(o, colour, shape)}, yes, {n}")
         else:
-            parts.append(f"{item(o)}, no")
+            parts.append(f"{_step(o, colour, shape)}, no")
     return "; ".join(parts), n
 
 
@@ -103,9 +113,9 @@ def _find_scan(objs, colour=None, shape=None):
     parts = []
     for o in objs:
         if _matches(o, colour, shape):
-            parts.append(f"{item(o)}, yes")
+            parts.append(f"{_step(o, colour, shape)}, yes")
             return "; ".join(parts), o
-        parts.append(f"{item(o)}, no")
+        parts.append(f"{_step(o, colour, shape)}, no")
     return "; ".join(parts), None
 
 
