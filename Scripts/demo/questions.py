@@ -53,7 +53,10 @@ set_check_mode(os.environ.get("PONDER_DEMO_CHECKS", ""))
 # are sought before its yes/no ("Looking for blue: top left: blue square, blue, yes, 1"), so that
 # every walk compares the word just written with its target: one comparison for colour, shape
 # and both, where without it a colour walk compares the word two back and a shape walk the last.
-SOUGHT = os.environ.get("PONDER_DEMO_SOUGHT", "") == "1"
+# PONDER_DEMO_SOUGHT=2 also restates the target after them ("top left: blue square, blue vs
+# green, no"), so that the comparison is between two neighbouring words.
+SOUGHT = os.environ.get("PONDER_DEMO_SOUGHT", "") in ("1", "2")
+VERSUS = os.environ.get("PONDER_DEMO_SOUGHT", "") == "2"
 COUNT_KINDS = ["count_both", "count_colour", "count_shape"]
 
 COLOURS = ["red", "green", "blue", "yellow", "purple", "orange"]
@@ -92,7 +95,10 @@ def _matches(o, colour=None, shape=None):
 
 def _step(o, colour=None, shape=None):
     """One walk step before its yes/no: the item, and with SOUGHT its attributes that are sought."""
-    return f"{item(o)}, {_target(colour and o['colour'], shape and o['shape'])}" if SOUGHT else item(o)
+    if not SOUGHT:
+        return item(o)
+    said = f"{item(o)}, {_target(colour and o['colour'], shape and o['shape'])}"
+    return f"{said} vs {_target(colour, shape)}" if VERSUS else said
 
 
 def _count_scan(objs, colour=None, shape=None, flip=None):
