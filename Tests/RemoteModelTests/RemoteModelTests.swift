@@ -154,6 +154,7 @@ struct RemoteModelTests {
         let closed = try ClosedPort()
         let url = "http://127.0.0.1:\(closed.port)"
         await #expect(throws: RemoteError.connectionRefused(server: url)) { _ = try await RemoteModel.connect(server: url) }
+        withExtendedLifetime(closed) {}   // held until the refused connection is made
         do {
             _ = try await RemoteModel.connect(server: "http://no-such-host.invalid:9", idleTimeout: 3)
             Issue.record("connected to an unknown host")
