@@ -33,19 +33,24 @@ import os
 # checked: the count is followed by the matching shapes read again from the caption, counted, and
 # compared with it ("The count is 2 (check: left: red circle, 1; bottom: red circle, 2, said 2:
 # match)."), so that a scan item flipped in sampling is marked.
-CHECK_MODE = CHECKS = WALK = LOCAL = ASKED = COUNTED = None
+# PONDER_DEMO_CHECKS=6 is 5, with a choice check that compares every option it walks with the
+# value found, as a walk does, and whose verdict repeats the last comparison ("which is option B
+# (check for red: A. red, yes; B. blue, no: mismatch)."): the verdict then rests on the walk's
+# yes/no, which every trained model learns, and not on a match/mismatch learnt from the slips.
+CHECK_MODE = CHECKS = WALK = LOCAL = ASKED = COUNTED = ITEMISED = None
 
 
 def set_check_mode(mode: str):
     """Switch the answer format to PONDER_DEMO_CHECKS=`mode` ("" for none) in this process and in
     the worker processes started after it (train.py --late-checks: one format, then another)."""
-    global CHECK_MODE, CHECKS, WALK, LOCAL, ASKED, COUNTED
+    global CHECK_MODE, CHECKS, WALK, LOCAL, ASKED, COUNTED, ITEMISED
     os.environ["PONDER_DEMO_CHECKS"] = CHECK_MODE = mode
-    CHECKS = mode in ("1", "2", "3", "4", "5")
-    WALK = mode in ("2", "3", "4", "5")
-    LOCAL = mode in ("3", "4", "5")
-    ASKED = mode in ("4", "5")
-    COUNTED = mode == "5"
+    CHECKS = mode in ("1", "2", "3", "4", "5", "6")
+    WALK = mode in ("2", "3", "4", "5", "6")
+    LOCAL = mode in ("3", "4", "5", "6")
+    ASKED = mode in ("4", "5", "6")
+    COUNTED = mode in ("5", "6")
+    ITEMISED = mode == "6"
 
 
 set_check_mode(os.environ.get("PONDER_DEMO_CHECKS", ""))
@@ -363,6 +368,10 @@ def _solve(spec, objs, slip=None):
             reading = "; ".join(f"{x}. {opts[i]}" for i, x in enumerate("ABC"[:upto + 1])) if WALK else \
                 f"option {letter} is {opts[upto]}"
             check = _check(reading, opts[upto] == value, value)
+            if ITEMISED:
+                reading = "; ".join(f"{x}. {opts[i]}, {'yes' if opts[i] == value else 'no'}"
+                                    for i, x in enumerate("ABC"[:upto + 1]))
+                check = f" (check for {value}: {reading}: {'match' if opts[upto] == value else 'mismatch'})"
             return f"{text}{check}.", letter, (len(text), len(text) + len(check))
         return f"{text}.", letter, None
     if k == "position":

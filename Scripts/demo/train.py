@@ -107,8 +107,9 @@ def answer_positions(tok, recs, examples, pattern, at):
 def verdict_positions(tok, recs, examples):
     """The checks' verdicts ("…: match)") and a position answer after the relation asked
     (PONDER_DEMO_CHECKS=4: "…; asked left of, so the answer is no"), for --verdict-weight."""
-    return answer_positions(tok, recs, examples, r" (match|mismatch)\)|asked [a-z ]+, so the answer is( yes| no)",
-                            lambda m: m.start() if m.group(1) else m.start(2))
+    return answer_positions(tok, recs, examples,
+                            r" (match|mismatch)\)|asked [a-z ]+, so the answer is( yes| no)|,( yes| no)(?=: (?:match|mismatch)\))",
+                            lambda m: m.start() if m.group(1) else m.start(2) if m.group(2) else m.start(3))
 
 
 def scan_positions(tok, recs, examples):
@@ -245,7 +246,7 @@ def main():
                     help="loss weight of the walks' yes/no tokens, from the first step (experiments)")
     ap.add_argument("--caption-in-slips", action="store_true",
                     help="train a slipped answer's summary and caption too (else only from its check on)")
-    ap.add_argument("--late-checks", metavar="MODE", choices=["0", "1", "2", "3", "4", "5"],
+    ap.add_argument("--late-checks", metavar="MODE", choices=["0", "1", "2", "3", "4", "5", "6"],
                     help="from the phase-2 step on, train on the answers in PONDER_DEMO_CHECKS=MODE (the same "
                          "records: scenes, questions and batch order; before it, in the mode the environment sets)")
     ap.add_argument("--late-slips", action="store_true",
