@@ -7,7 +7,9 @@ not the training seed) through the weights in DIR, and reads the model's probabi
 probability where the check holds and a low one where it does not; one that is not learnt
 gives the same probability to both. With PONDER_DEMO_CHECKS=4 it also reads P(" yes") against
 P(" no") at a position answer that follows the relation asked ("Row 3 is below row 2; asked
-above, so the answer is no"), as the row "relation".
+above, so the answer is no"), as the row "relation". With PONDER_DEMO_CHECKS=6 it also reads
+P(" yes") against P(" no") at the last option that a choice check walks (the comparison that its
+verdict repeats), as the row "choice-item".
 
 Usage: PONDER_DEMO_CHECKS=3 python3 Scripts/demo/verdict_probe.py --weights DIR [--seed 4242] [--n 1500]
 (run it with the PONDER_DEMO_CHECKS value the weights were trained with)
@@ -22,7 +24,7 @@ import dialogues, questions
 from verify import load
 from model import prompt_layout
 
-VERDICT = re.compile(r" (match|mismatch)\)|asked [a-z ]+, so the answer is (yes|no)")
+VERDICT = re.compile(r" (match|mismatch)\)|asked [a-z ]+, so the answer is (yes|no)|, (yes|no)(?=: (?:match|mismatch)\))")
 
 
 def kind_of(answer):
@@ -56,16 +58,17 @@ def main():
             image = torch.from_numpy(np.array(Image.open(io.BytesIO(jpeg)).convert("RGB")))[None]
             logits = m.llm(inputs_embeds=m.embed(torch.tensor([prompt + full]), image)).logits[0].float()
             for v in found:
-                at = v.start() if v.group(1) else v.start(2) - 1
+                at = v.start() if v.group(1) else v.start(2) - 1 if v.group(2) else v.start(3) - 1
                 head = tok.encode(answer[:at])
                 if full[:len(head)] != head:
                     continue
-                words = (" match)", " mismatch)") if v.group(1) else (" yes.", " no.")
+                words = (" match)", " mismatch)") if v.group(1) else (" yes.", " no.") if v.group(2) else (" yes:", " no:")
                 pair = [tok.encode(answer[:at] + w)[len(head)] for w in words]
                 p = torch.softmax(logits[len(prompt) + len(head) - 1][pair], 0)[0].item()
-                s = stats[(kind_of(answer), v.group(1) == "match") if v.group(1) else ("relation", v.group(2) == "yes")]
+                s = stats[(kind_of(answer), v.group(1) == "match") if v.group(1) else
+                          ("relation", v.group(2) == "yes") if v.group(2) else ("choice-item", v.group(3) == "yes")]
                 s[0] += 1; s[1] += p; s[2] += p > 0.5
-    print(f"{'kind':9s} {'check':6s} {'n':>4s} {'mean p(match)':>14s} {'says match':>11s}   (relation: holds = the answer is yes; p(yes))")
+    print(f"{'kind':9s} {'check':6s} {'n':>4s} {'mean p(match)':>14s} {'says match':>11s}   (relation: holds = the answer is yes; relation, choice-item: p(yes))")
     for (kind, holds), (n, sp, says) in sorted(stats.items()):
         print(f"{kind:9s} {'holds' if holds else 'fails':6s} {n:4d} {sp / n:14.3f} {says:5d} of {n}")
 
