@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-# Checked lookups (an experiment, off unless PONDER_DEMO_CHECKS=1): where the reasoning must copy
+# Checked lookups (PONDER_DEMO_CHECKS=1 and later modes; 6 by default): where the reasoning must copy
 # what *precedes* a match (an option's letter, the name before the odd size), it then reads the
 # match back and says whether it agrees ("which is option C (check: option C is red,
 # mismatch)."), so that a slip is marked inside the candidate itself. (A check of the place in
@@ -53,15 +53,17 @@ def set_check_mode(mode: str):
     ITEMISED = mode == "6"
 
 
-set_check_mode(os.environ.get("PONDER_DEMO_CHECKS", ""))
-# PONDER_DEMO_SOUGHT=1 (an experiment): each step of a walk restates the item's attributes that
+# The shipped model answers in mode 6 with SOUGHT (below); the environment variables choose
+# another format for experiments ("" or 0: none).
+set_check_mode(os.environ.get("PONDER_DEMO_CHECKS", "6"))
+# PONDER_DEMO_SOUGHT=1 (the default): each step of a walk restates the item's attributes that
 # are sought before its yes/no ("Looking for blue: top left: blue square, blue, yes, 1"), so that
 # every walk compares the word just written with its target: one comparison for colour, shape
 # and both, where without it a colour walk compares the word two back and a shape walk the last.
 # PONDER_DEMO_SOUGHT=2 also restates the target after them ("top left: blue square, blue vs
 # green, no"), so that the comparison is between two neighbouring words.
-SOUGHT = os.environ.get("PONDER_DEMO_SOUGHT", "") in ("1", "2")
-VERSUS = os.environ.get("PONDER_DEMO_SOUGHT", "") == "2"
+SOUGHT = os.environ.get("PONDER_DEMO_SOUGHT", "1") in ("1", "2")
+VERSUS = os.environ.get("PONDER_DEMO_SOUGHT", "1") == "2"
 COUNT_KINDS = ["count_both", "count_colour", "count_shape"]
 
 COLOURS = ["red", "green", "blue", "yellow", "purple", "orange"]

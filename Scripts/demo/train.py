@@ -45,10 +45,16 @@ EVAL_SEED = 1000
 # the steps after which batches are drawn from all three (before it, single questions only: a
 # curriculum). aux_cells: the weight of an auxiliary loss on the image tokens (each token
 # classifies its grid cell: empty or not, colour, shape, size) through a linear head used only in
-# training, not exported. precision: bf16 autocast (fp32 master weights) or fp32.
-SETTINGS = dict(config="medium_e", n_train=100000, steps=10000, batch=16, lr=1e-3, warmup=100, min_lr_ratio=0.05,
+# training, not exported. precision: bf16 autocast (fp32 master weights) or fp32. The mix's third
+# and fourth shares (dialogues.record): of the judge comparisons, those whose wrong candidate is a
+# lookup slip; of the answers of a kind that can slip (choice, extreme, position, counts), those
+# written with a slip and trained from its check on. checks: the answer format (questions.py's PONDER_DEMO_CHECKS) before the phase-2 step;
+# late_checks: the format from it on (the same records); verdict_weight: how many times the
+# checks' verdicts count in the loss from that step on.
+SETTINGS = dict(config="medium_e", n_train=100000, steps=8500, batch=16, lr=1e-3, warmup=100, min_lr_ratio=0.05,
                 weight_decay=0.01, betas=(0.9, 0.98), grad_clip=1.0, torch_seed=0, n_eval=500,
-                mix=(0.3, 0.12), phase2=0.6, aux_cells=1.0, precision="bf16")
+                mix=(0.3, 0.12, 0.7, 0.5), phase2=0.6, aux_cells=1.0, precision="fp32",
+                checks="3", late_checks="6", verdict_weight=30.0)
 
 
 def decode_jpeg(b: bytes) -> np.ndarray:
@@ -233,22 +239,19 @@ def main():
         if not isinstance(v, tuple):
             ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=v)
     ap.add_argument("--mix", default=",".join(map(str, SETTINGS["mix"])),
-                    help="shares of conversations and of judge prompts, e.g. 0.25,0.15")
+                    help="shares of conversations and of judge prompts, then of lookup slips among the judge prompts "
+                         "and of slipped answers among those that can slip (dialogues.record), e.g. 0.3,0.12,0.7,0.5")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--eval-every", type=int, default=0)
     ap.add_argument("--init", type=Path, help="start from DIR/vision.pt and DIR/text.pt (experiments)")
-    ap.add_argument("--verdict-weight", type=float, default=1.0,
-                    help="loss weight of the checks' verdict tokens (experiments with PONDER_DEMO_CHECKS)")
-    ap.add_argument("--verdict-from", type=int, default=0,
-                    help="apply --verdict-weight from this step on (before it the verdicts count once)")
+    ap.add_argument("--verdict-from", type=int, default=-1,
+                    help="apply --verdict-weight from this step on (before it the verdicts count once; "
+                         "default: the phase-2 step)")
     ap.add_argument("--scan-weight", type=float, default=1.0,
                     help="loss weight of the walks' yes/no tokens, from the first step (experiments)")
     ap.add_argument("--caption-in-slips", action="store_true",
                     help="train a slipped answer's summary and caption too (else only from its check on)")
-    ap.add_argument("--late-checks", metavar="MODE", choices=["0", "1", "2", "3", "4", "5", "6"],
-                    help="from the phase-2 step on, train on the answers in PONDER_DEMO_CHECKS=MODE (the same "
-                         "records: scenes, questions and batch order; before it, in the mode the environment sets)")
     ap.add_argument("--late-slips", action="store_true",
                     help="slipped answers (the mix's fourth share) only from the phase-2 step on: the records before "
                          "it are the same ones without slips")
@@ -261,11 +264,16 @@ def main():
     print("settings", json.dumps(settings), "device", a.device, "torch", torch.__version__, flush=True)
     t0 = time.time()
 
+    modes = ("", "0", "1", "2", "3", "4", "5", "6")
+    if a.checks not in modes or a.late_checks not in modes:
+        ap.error(f"--checks and --late-checks take a PONDER_DEMO_CHECKS mode, 0 to 6 (got {a.checks!r}, {a.late_checks!r}).")
+    early_mode = a.checks
     early_mix = settings["mix"][:3] if a.late_slips else settings["mix"]   # no slip draw: the same records
+    questions.set_check_mode(a.checks)
     recs = dialogues.generate(TRAIN_SEED, a.n_train, early_mix, a.workers)
-    early_mode = questions.CHECK_MODE
-    if a.late_checks is not None or a.late_slips:   # the same records in the late format; evaluation is in it too
-        questions.set_check_mode(a.late_checks or early_mode)
+    two_formats = a.late_checks != a.checks or a.late_slips
+    if two_formats:   # the same records in the late format; evaluation is in it too
+        questions.set_check_mode(a.late_checks)
         late_recs = dialogues.generate(TRAIN_SEED, a.n_train, settings["mix"], a.workers)
         assert [r["kind"] == "judge" or len(r["turns"]) for _, r in recs] == \
             [r["kind"] == "judge" or len(r["turns"]) for _, r in late_recs]
@@ -285,14 +293,14 @@ def main():
     verdicts = verdict_positions(tok, recs, examples) if a.verdict_weight != 1.0 else None
     scans = scan_positions(tok, recs, examples) if a.scan_weight != 1.0 else None
     late = None
-    if a.late_checks is not None or a.late_slips:
+    if two_formats:
         late_ex = build_examples(tok, late_recs, a.caption_in_slips)
         late = dict(recs=late_recs, examples=late_ex,
                     images=[im if j == j2 else decode_jpeg(j2) for im, (j, _), (j2, _) in zip(images, recs, late_recs)],
                     verdicts=verdict_positions(tok, late_recs, late_ex) if a.verdict_weight != 1.0 else None,
                     scans=scan_positions(tok, late_recs, late_ex) if a.scan_weight != 1.0 else None)
         print(f"format: PONDER_DEMO_CHECKS={early_mode or 'unset'} before step {int(a.phase2 * a.steps)}, "
-              f"{a.late_checks or early_mode or 'unset'} from it{', slipped answers from it' if a.late_slips else ''} ({sum(j != j2 for (j, _), (j2, _) in zip(recs, late_recs))} records with "
+              f"{a.late_checks or 'unset'} from it{', slipped answers from it' if a.late_slips else ''} ({sum(j != j2 for (j, _), (j2, _) in zip(recs, late_recs))} records with "
               f"another scene; late answer mean {np.mean([sum(x != -100 for x in e[1]) for e in late_ex]):.1f} tokens)",
               flush=True)
     for v in (verdicts, late and late["verdicts"]):
@@ -309,6 +317,7 @@ def main():
     for i, (_, r) in enumerate(recs):
         groups["judge" if r["kind"] == "judge" else "conversation" if len(r["turns"]) > 1 else "single"].append(i)
     phase2_at = int(a.phase2 * a.steps)
+    verdict_from = phase2_at if a.verdict_from < 0 else a.verdict_from
     print("groups: " + ", ".join(f"{k} {len(v)}" for k, v in sorted(groups.items())) +
           f"; all groups from step {phase2_at}", flush=True)
 
@@ -343,14 +352,14 @@ def main():
         idx = batches.next({"single"} if step < phase2_at else set(groups))
         if late is not None and step == phase2_at:
             recs, examples, images, verdicts, scans = (late[k] for k in ("recs", "examples", "images", "verdicts", "scans"))
-            print(f"step {step}: answers in PONDER_DEMO_CHECKS={a.late_checks or early_mode or 'unset'}"
+            print(f"step {step}: answers in PONDER_DEMO_CHECKS={a.late_checks or 'unset'}"
                   f"{' with slips' if a.late_slips else ''} from here on", flush=True)
         ids, lab, im = batch_of(examples, images, idx, device)
         for grp in opt.param_groups:
             grp["lr"] = lr_at(step)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
             logits = model(ids, im)
-        weigh_verdicts = verdicts is not None and step >= a.verdict_from
+        weigh_verdicts = verdicts is not None and step >= verdict_from
         if not weigh_verdicts and scans is None:
             loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
                                    ignore_index=-100)
