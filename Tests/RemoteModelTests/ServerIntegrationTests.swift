@@ -26,12 +26,16 @@ struct ServerIntegrationTests {
         #expect(models.count == 1)
     }
 
+    /// A short question as the demo model is asked one (after a long system text it answers
+    /// "1", as in a judge comparison, and stops).
+    static let question = ReasoningConversation(question: "What colour is the circle?")
+
     @Test("greedy streams a whole answer with log-probabilities and usage")
     func greedy() async throws {
         let model = try await connect()
         var tokens = 0
         let record = try await Reasoner(model: model, judge: FirstJudge())
-            .run(conversation: Self.conversation, configuration: ReasoningConfiguration(strategy: .greedy, maxTokens: 48)) {
+            .run(conversation: Self.question, configuration: ReasoningConfiguration(strategy: .greedy, maxTokens: 48)) {
                 if case .token = $0 { tokens += 1 }
             }
         let candidate = try #require(record.steps.first?.candidates.first)
