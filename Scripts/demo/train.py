@@ -48,9 +48,10 @@ EVAL_SEED = 1000
 # training, not exported. precision: bf16 autocast (fp32 master weights) or fp32. The mix's third
 # and fourth shares (dialogues.record): of the judge comparisons, those whose wrong candidate is a
 # lookup slip; of the answers of a kind that can slip (choice, extreme, position, counts), those
-# written with a slip and trained from its check on. checks: the answer format (questions.py's PONDER_DEMO_CHECKS) before the phase-2 step;
-# late_checks: the format from it on (the same records); verdict_weight: how many times the
-# checks' verdicts count in the loss from that step on.
+# written with a slip and trained from its check on. checks: the answer format (questions.py's
+# PONDER_DEMO_CHECKS mode; the environment variable does not choose it here) before the phase-2
+# step; late_checks: the format from it on (the same records); verdict_weight: how many times the
+# checks' verdicts count in the loss from that step on (--verdict-from moves that step).
 SETTINGS = dict(config="medium_e", n_train=100000, steps=8500, batch=16, lr=1e-3, warmup=100, min_lr_ratio=0.05,
                 weight_decay=0.01, betas=(0.9, 0.98), grad_clip=1.0, torch_seed=0, n_eval=500,
                 mix=(0.3, 0.12, 0.7, 0.5), phase2=0.6, aux_cells=1.0, precision="fp32",
